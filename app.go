@@ -1,0 +1,318 @@
+package kstreams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/kstreams-go/kstreams/internal/runtime"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// App runs a topology as one instance of an application. Start as many
+// instances with the same application id as you like: they share the work
+// through a Kafka consumer group, and take over each other's tasks when one
+// stops or dies.
+type App struct {
+	cfg    config
+	engine *runtime.Engine
+	topo   *Topology
+}
+
+// State is the lifecycle state of an App, as Kafka Streams'
+// KafkaStreams.State: Created, Rebalancing, Running, PendingShutdown,
+// NotRunning, or Error.
+type State = runtime.State
+
+// The states of an App.
+const (
+	Created         = runtime.Created
+	Rebalancing     = runtime.Rebalancing
+	Running         = runtime.Running
+	PendingShutdown = runtime.PendingShutdown
+	NotRunning      = runtime.NotRunning
+	Error           = runtime.Error
+)
+
+// New checks the topology and the options and returns an App ready to Run.
+// All problems are reported at once.
+func New(t *Topology, opts ...Option) (*App, error) {
+	var cfg config
+	cfg.defaults()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	var errs []error
+	if t == nil {
+		errs = append(errs, errors.New("kstreams: nil topology"))
+	} else if err := t.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, cfg.validate()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	plan, _ := t.plan()
+	return &App{cfg: cfg, topo: t, engine: runtime.NewEngine(plan, cfg.runtime())}, nil
+}
+
+// Run runs the application until ctx is cancelled, then commits what it
+// processed, closes its tasks, leaves the group and returns nil. If a task
+// fails, Run stops every thread and returns the error; the state becomes
+// Error. Run can be called once.
+func (a *App) Run(ctx context.Context) error { return a.engine.Run(ctx) }
+
+// State returns the current state.
+func (a *App) State() State { return a.engine.State() }
+
+// Metrics returns running totals for this instance.
+func (a *App) Metrics() Metrics {
+	t := a.engine.Totals()
+	return Metrics(t)
+}
+
+// Metrics are the running totals of one App instance.
+type Metrics struct {
+	// Processed counts input records taken from source topics.
+	Processed int64
+	// Skipped counts records dropped by a skip policy (bad input or records
+	// the producer could not send).
+	Skipped int64
+	// DeadLettered counts records sent to a dead-letter topic.
+	DeadLettered int64
+	// ProduceFailed counts records the producer could not send.
+	ProduceFailed int64
+	// Produced counts records written (including dead letters).
+	Produced int64
+	// Commits counts offset commits.
+	Commits int64
+	// Punctuations counts punctuator calls.
+	Punctuations int64
+	// Rebalances counts task assignments received.
+	Rebalances int64
+}
+
+// Option configures an App.
+type Option interface{ apply(*config) }
+
+type optFn func(*config)
+
+func (f optFn) apply(c *config) { f(c) }
+
+type config struct {
+	appID          string
+	brokers        []string
+	threads        int
+	commitInterval time.Duration
+	guarantee      Guarantee
+	extractor      TimestampExtractor
+	onBad          ErrorPolicy
+	onProduce      ErrorPolicy
+	logger         *slog.Logger
+	listener       func(old, new State)
+	clientOpts     []kgo.Opt
+	maxPoll        int
+}
+
+func (c *config) defaults() {
+	c.threads = 1
+	c.commitInterval = 30 * time.Second
+	c.maxPoll = 10000
+	c.logger = slog.New(slog.DiscardHandler)
+}
+
+var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+func (c *config) validate() []error {
+	var errs []error
+	if !validAppID.MatchString(c.appID) {
+		errs = append(errs, fmt.Errorf("kstreams: application id %q: must be non-empty and use only letters, digits, '.', '_' and '-'", c.appID))
+	}
+	if len(c.brokers) == 0 {
+		errs = append(errs, errors.New("kstreams: no brokers: set Brokers"))
+	}
+	if c.threads < 1 {
+		errs = append(errs, fmt.Errorf("kstreams: Threads(%d): need at least 1", c.threads))
+	}
+	if c.commitInterval <= 0 {
+		errs = append(errs, fmt.Errorf("kstreams: CommitInterval(%v): must be positive", c.commitInterval))
+	}
+	if c.guarantee != AtLeastOnce {
+		errs = append(errs, fmt.Errorf("kstreams: processing guarantee %v is not supported yet; use AtLeastOnce", c.guarantee))
+	}
+	if c.maxPoll < 1 {
+		errs = append(errs, fmt.Errorf("kstreams: MaxPollRecords(%d): need at least 1", c.maxPoll))
+	}
+	for _, p := range []ErrorPolicy{c.onBad, c.onProduce} {
+		if p.p.Kind == runtime.PolicyDeadLetter && p.p.Topic == "" {
+			errs = append(errs, errors.New("kstreams: DeadLetter: empty topic name"))
+		}
+	}
+	return errs
+}
+
+func (c *config) runtime() runtime.Config {
+	rc := runtime.Config{
+		AppID: c.appID, Brokers: c.brokers, Threads: c.threads, CommitInterval: c.commitInterval,
+		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
+		StateListener: c.listener, ClientOpts: c.clientOpts, MaxPollRecords: c.maxPoll,
+	}
+	if c.extractor != nil {
+		ex := c.extractor
+		rc.Extractor = func(r *kgo.Record, partitionTime int64) (int64, error) {
+			return ex(ConsumedRecord{
+				Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+				Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),
+			}, partitionTime)
+		}
+	}
+	return rc
+}
+
+// ApplicationID sets the application id: the consumer group of all
+// instances and the prefix of internal topics. Required. This corresponds to
+// the Java application.id setting.
+func ApplicationID(id string) Option { return optFn(func(c *config) { c.appID = id }) }
+
+// Brokers sets the seed brokers (host:port). Required. This corresponds to
+// the Java bootstrap.servers setting.
+func Brokers(addrs ...string) Option {
+	return optFn(func(c *config) { c.brokers = append(c.brokers, addrs...) })
+}
+
+// Threads sets the number of stream threads, each a group member with its
+// own tasks. Default 1. This corresponds to the Java num.stream.threads
+// setting.
+func Threads(n int) Option { return optFn(func(c *config) { c.threads = n }) }
+
+// CommitInterval sets how often outputs are flushed and input offsets
+// committed. Default 30s. This corresponds to the Java commit.interval.ms
+// setting.
+func CommitInterval(d time.Duration) Option { return optFn(func(c *config) { c.commitInterval = d }) }
+
+// Guarantee is a processing guarantee.
+type Guarantee int
+
+const (
+	// AtLeastOnce: every input record is processed at least once; after a
+	// crash, records processed since the last commit are processed again.
+	AtLeastOnce Guarantee = iota
+	// ExactlyOnce: outputs, state and input offsets are committed in one
+	// Kafka transaction. Not supported yet: New rejects it.
+	ExactlyOnce
+)
+
+func (g Guarantee) String() string {
+	if g == ExactlyOnce {
+		return "exactly_once_v2"
+	}
+	return "at_least_once"
+}
+
+// ProcessingGuarantee sets the processing guarantee. Default AtLeastOnce.
+// This corresponds to the Java processing.guarantee setting.
+func ProcessingGuarantee(g Guarantee) Option { return optFn(func(c *config) { c.guarantee = g }) }
+
+// ConsumedRecord is a record as consumed, before deserialization: what a
+// [TimestampExtractor] sees. Timestamp is the record's own (ms).
+type ConsumedRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Timestamp int64
+}
+
+// TimestampExtractor returns the event time (ms) of a record; partitionTime
+// is the largest timestamp extracted so far from the same partition (-1
+// before the first). A negative result or an error is a bad record, handled
+// by the deserialization-error policy.
+type TimestampExtractor func(rec ConsumedRecord, partitionTime int64) (int64, error)
+
+// WithTimestampExtractor sets how record timestamps are taken. Default: the
+// record's own timestamp (producer or broker time). This corresponds to the
+// Java default.timestamp.extractor setting.
+func WithTimestampExtractor(fn TimestampExtractor) Option {
+	return optFn(func(c *config) { c.extractor = fn })
+}
+
+// ErrorPolicy says what to do with a record that cannot be read
+// (deserialization, timestamp) or written (producer errors).
+type ErrorPolicy struct{ p runtime.Policy }
+
+var (
+	// FailTask stops the task with an error naming topic, partition, offset
+	// and cause. The default.
+	FailTask = ErrorPolicy{runtime.Policy{Kind: runtime.PolicyFail}}
+	// SkipRecord logs the record's location and the cause, counts it in
+	// Metrics.Skipped, and goes on.
+	SkipRecord = ErrorPolicy{runtime.Policy{Kind: runtime.PolicySkip}}
+)
+
+// DeadLetter sends the record unchanged to topic, with its headers plus
+// kstreams.error.stage, kstreams.error.message, kstreams.error.topic,
+// kstreams.error.partition and kstreams.error.offset, counts it in
+// Metrics.DeadLettered, and goes on. The topic is created with one partition
+// if it does not exist. A dead letter the producer cannot send stops the
+// task.
+func DeadLetter(topic string) ErrorPolicy {
+	return ErrorPolicy{runtime.Policy{Kind: runtime.PolicyDeadLetter, Topic: topic}}
+}
+
+// The headers of a dead-letter record.
+const (
+	HeaderErrorStage     = runtime.HeaderErrorStage
+	HeaderErrorMessage   = runtime.HeaderErrorMessage
+	HeaderErrorTopic     = runtime.HeaderErrorTopic
+	HeaderErrorPartition = runtime.HeaderErrorPartition
+	HeaderErrorOffset    = runtime.HeaderErrorOffset
+)
+
+// OnDeserializationError sets the policy for records that fail to
+// deserialize or carry an invalid timestamp. Default FailTask. This
+// corresponds to the Java default.deserialization.exception.handler setting.
+func OnDeserializationError(p ErrorPolicy) Option { return optFn(func(c *config) { c.onBad = p }) }
+
+// OnProductionError sets the policy for records the producer cannot send.
+// Default FailTask. This corresponds to the Java
+// default.production.exception.handler setting.
+func OnProductionError(p ErrorPolicy) Option { return optFn(func(c *config) { c.onProduce = p }) }
+
+// Logger sets the structured logger. Default: no logging.
+func Logger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l }) }
+
+// StateListener sets a function called on every state change, from the
+// goroutine that caused it; it must not block.
+func StateListener(fn func(old, new State)) Option {
+	return optFn(func(c *config) { c.listener = fn })
+}
+
+// ClientOptions adds franz-go options to every client the App creates
+// (TLS, SASL, session timeouts, producer batching). Options that kstreams
+// sets itself (group, topics, balancer, commits) must not be overridden.
+func ClientOptions(opts ...kgo.Opt) Option {
+	return optFn(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// MaxPollRecords bounds how many records one poll returns. Default 10000.
+// This corresponds to the Java max.poll.records setting.
+func MaxPollRecords(n int) Option { return optFn(func(c *config) { c.maxPoll = n }) }
+
+// RecordError is an error tied to one input record (topic, partition,
+// offset) or to a punctuator. Use errors.As.
+type RecordError = runtime.RecordError
+
+// ProduceError is a record the producer could not send. Use errors.As.
+type ProduceError = runtime.ProduceError
+
+// ErrMissingSourceTopics is returned by Run when topics the topology reads
+// do not exist (use errors.Is).
+var ErrMissingSourceTopics = runtime.ErrMissingSourceTopics
+
+// ErrInternalTopicMismatch is returned by Run when an internal topic exists
+// with the wrong partition count (use errors.Is).
+var ErrInternalTopicMismatch = runtime.ErrInternalTopicMismatch

@@ -1,0 +1,278 @@
+// Package assign is the group balancer of kstreams: it hands out tasks
+// (sub-topology, partition) to the members of an application's consumer
+// group, so that every source partition of a task goes to the same member.
+//
+// Members send a small versioned JSON document in their join metadata's user
+// data; the leader's assignment carries each member's tasks back in the sync
+// assignment's user data.
+package assign
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ProtocolName is the group protocol every kstreams member uses.
+const ProtocolName = "kstreams"
+
+const version = 1
+
+// Task is a task id: sub-topology and partition.
+type Task struct {
+	Subtopology int   `json:"s"`
+	Partition   int32 `json:"p"`
+}
+
+// Subtopology is what the balancer knows of one sub-topology: the topics
+// (resolved names) it reads.
+type Subtopology struct {
+	ID     int
+	Topics []string
+}
+
+// Subscription is a member's user data in its join request.
+type Subscription struct {
+	Version int    `json:"v"`
+	Process string `json:"process"`
+	// Endpoint is where this member's instance serves queries (host:port),
+	// empty when it serves none.
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// Assignment is a member's user data in the sync response.
+type Assignment struct {
+	Version int    `json:"v"`
+	Active  []Task `json:"active"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Balancer is a kgo.GroupBalancer for one application instance's member.
+type Balancer struct {
+	subs    []Subtopology
+	topicOf map[string]int
+	self    Subscription
+
+	mu   sync.Mutex
+	last Assignment
+}
+
+// NewBalancer returns the balancer for a member of process self.
+func NewBalancer(subs []Subtopology, self Subscription) *Balancer {
+	b := &Balancer{subs: subs, topicOf: map[string]int{}, self: self}
+	b.self.Version = version
+	for _, s := range subs {
+		for _, t := range s.Topics {
+			b.topicOf[t] = s.ID
+		}
+	}
+	return b
+}
+
+// ProtocolName implements kgo.GroupBalancer.
+func (*Balancer) ProtocolName() string { return ProtocolName }
+
+// IsCooperative implements kgo.GroupBalancer: kstreams rebalances eagerly.
+func (*Balancer) IsCooperative() bool { return false }
+
+// JoinGroupMetadata implements kgo.GroupBalancer.
+func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32, _ int32) []byte {
+	ud, _ := json.Marshal(b.self)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version = 0
+	meta.Topics = topics
+	meta.UserData = ud
+	for _, t := range sortedKeys(current) {
+		meta.OwnedPartitions = append(meta.OwnedPartitions, kmsg.ConsumerMemberMetadataOwnedPartition{Topic: t, Partitions: current[t]})
+	}
+	return meta.AppendTo(nil)
+}
+
+// ParseSyncAssignment implements kgo.GroupBalancer. It keeps the assignment's
+// user data for Last.
+func (b *Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	var ka kmsg.ConsumerMemberAssignment
+	if err := ka.ReadFrom(assignment); err != nil {
+		return nil, fmt.Errorf("kstreams: parsing sync assignment: %w", err)
+	}
+	var a Assignment
+	if len(ka.UserData) > 0 {
+		if err := json.Unmarshal(ka.UserData, &a); err != nil {
+			return nil, fmt.Errorf("kstreams: parsing assignment user data: %w", err)
+		}
+	}
+	if a.Error != "" {
+		return nil, fmt.Errorf("kstreams: the group leader could not assign tasks: %s", a.Error)
+	}
+	b.mu.Lock()
+	b.last = a
+	b.mu.Unlock()
+	m := make(map[string][]int32, len(ka.Topics))
+	for _, t := range ka.Topics {
+		m[t.Topic] = t.Partitions
+	}
+	return m, nil
+}
+
+// Last returns the user data of the last assignment this member received.
+func (b *Balancer) Last() Assignment {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// MemberBalancer implements kgo.GroupBalancer.
+func (b *Balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
+	cb, err := kgo.NewConsumerBalancer(b, members)
+	return cb, cb.MemberTopics(), err
+}
+
+// Member is one group member as the balancer sees it.
+type Member struct {
+	ID       string
+	Sub      Subscription
+	Previous []Task
+}
+
+// Balance implements kgo.ConsumerBalancerBalance.
+func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
+	var members []Member
+	cb.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
+		mem := Member{ID: m.MemberID}
+		_ = json.Unmarshal(meta.UserData, &mem.Sub)
+		mem.Previous = b.tasksOf(meta.OwnedPartitions)
+		members = append(members, mem)
+	})
+	tasks, err := Tasks(b.subs, topics)
+	if err != nil {
+		cb.SetError(err)
+		return syncAssignment{}
+	}
+	plan := Distribute(tasks, members)
+	return b.syncAssignment(members, plan, topics)
+}
+
+func (b *Balancer) tasksOf(owned []kmsg.ConsumerMemberMetadataOwnedPartition) []Task {
+	seen := map[Task]bool{}
+	var out []Task
+	for _, o := range owned {
+		s, ok := b.topicOf[o.Topic]
+		if !ok {
+			continue
+		}
+		for _, p := range o.Partitions {
+			t := Task{Subtopology: s, Partition: p}
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// ErrMissingTopic is returned when a source topic does not exist.
+var ErrMissingTopic = errors.New("kstreams: source topic not found")
+
+// Tasks lists the tasks of the sub-topologies: one per partition of the
+// largest source topic of each.
+func Tasks(subs []Subtopology, topics map[string]int32) ([]Task, error) {
+	var tasks []Task
+	for _, s := range subs {
+		var n int32
+		for _, t := range s.Topics {
+			c, ok := topics[t]
+			if !ok || c <= 0 {
+				return nil, fmt.Errorf("%w: %q (sub-topology %d)", ErrMissingTopic, t, s.ID)
+			}
+			n = max(n, c)
+		}
+		for p := range n {
+			tasks = append(tasks, Task{Subtopology: s.ID, Partition: p})
+		}
+	}
+	return tasks, nil
+}
+
+// Distribute gives every task to one member: a member keeps the tasks it
+// had while it is under its fair share, and the rest go to the least loaded
+// members. The result maps member id to its tasks, in task order.
+func Distribute(tasks []Task, members []Member) map[string][]Task {
+	plan := make(map[string][]Task, len(members))
+	if len(members) == 0 {
+		return plan
+	}
+	quota := (len(tasks) + len(members) - 1) / len(members)
+	prev := map[Task]int{}
+	for i := len(members) - 1; i >= 0; i-- {
+		for _, t := range members[i].Previous {
+			prev[t] = i
+		}
+	}
+	var rest []Task
+	for _, t := range tasks {
+		if i, ok := prev[t]; ok && len(plan[members[i].ID]) < quota {
+			plan[members[i].ID] = append(plan[members[i].ID], t)
+			continue
+		}
+		rest = append(rest, t)
+	}
+	for _, t := range rest {
+		best := 0
+		for i := range members {
+			if len(plan[members[i].ID]) < len(plan[members[best].ID]) {
+				best = i
+			}
+		}
+		plan[members[best].ID] = append(plan[members[best].ID], t)
+	}
+	for id := range plan {
+		slices.SortFunc(plan[id], func(a, b Task) int {
+			if a.Subtopology != b.Subtopology {
+				return a.Subtopology - b.Subtopology
+			}
+			return int(a.Partition - b.Partition)
+		})
+	}
+	return plan
+}
+
+type syncAssignment []kmsg.SyncGroupRequestGroupAssignment
+
+func (s syncAssignment) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment { return s }
+
+func (b *Balancer) syncAssignment(members []Member, plan map[string][]Task, topics map[string]int32) syncAssignment {
+	out := make(syncAssignment, 0, len(members))
+	for _, m := range members {
+		parts := map[string][]int32{}
+		for _, t := range plan[m.ID] {
+			for _, topic := range b.subs[t.Subtopology].Topics {
+				if t.Partition < topics[topic] {
+					parts[topic] = append(parts[topic], t.Partition)
+				}
+			}
+		}
+		ka := kmsg.NewConsumerMemberAssignment()
+		for _, topic := range sortedKeys(parts) {
+			ka.Topics = append(ka.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts[topic]})
+		}
+		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID]})
+		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: m.ID, MemberAssignment: ka.AppendTo(nil)})
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,8 @@
+// Package link lets kstreamstest reach the plan inside a kstreams.Topology
+// without exporting it: package kstreams sets PlanOf in its init.
+package link
+
+import "github.com/kstreams-go/kstreams/internal/runtime"
+
+// PlanOf returns the validated plan of a *kstreams.Topology.
+var PlanOf func(topology any) (*runtime.Plan, error)

@@ -1,0 +1,223 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kstreams-go/kstreams/internal/assign"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// State is the lifecycle state of an application instance, as in Kafka
+// Streams' KafkaStreams.State.
+type State int
+
+// The states, in Kafka Streams' order.
+const (
+	Created State = iota
+	Rebalancing
+	Running
+	PendingShutdown
+	NotRunning
+	Error
+)
+
+var stateNames = [...]string{"CREATED", "REBALANCING", "RUNNING", "PENDING_SHUTDOWN", "NOT_RUNNING", "ERROR"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Config is everything an Engine needs. The public package fills it from
+// its options and checks it.
+type Config struct {
+	AppID          string
+	Brokers        []string
+	Threads        int
+	CommitInterval time.Duration
+	Extractor      Extractor
+	OnBadRecord    Policy
+	OnProduceError Policy
+	Logger         *slog.Logger
+	ClientOpts     []kgo.Opt
+	StateListener  func(old, new State)
+	// MaxPollRecords bounds the records one poll returns.
+	MaxPollRecords int
+}
+
+// Engine runs a plan with the threads of one application instance.
+type Engine struct {
+	cfg     Config
+	plan    *Plan
+	subs    []assign.Subtopology
+	process string
+
+	mu          sync.Mutex
+	state       State
+	rebalancing map[int]bool
+	started     bool
+
+	countersMu sync.Mutex
+	counters   []*Counters
+}
+
+// NewEngine returns an engine for plan; Run starts it.
+func NewEngine(plan *Plan, cfg Config) *Engine {
+	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
+	for _, st := range plan.Subtopologies {
+		s := assign.Subtopology{ID: st.ID}
+		for _, t := range st.Sources {
+			s.Topics = append(s.Topics, t.Resolve(cfg.AppID))
+		}
+		e.subs = append(e.subs, s)
+	}
+	return e
+}
+
+func newProcessID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ErrAlreadyStarted is returned by a second call to Run.
+var ErrAlreadyStarted = errors.New("kstreams: application already started")
+
+// State returns the current state.
+func (e *Engine) State() State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state
+}
+
+func (e *Engine) setState(s State) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.setStateLocked(s)
+}
+
+func (e *Engine) setStateLocked(s State) {
+	old := e.state
+	if old == s || old == Error || old == NotRunning {
+		return
+	}
+	if old == PendingShutdown && s != NotRunning && s != Error {
+		return
+	}
+	e.state = s
+	e.cfg.Logger.Info("kstreams: state change", "app", e.cfg.AppID, "from", old.String(), "to", s.String())
+	if e.cfg.StateListener != nil {
+		e.cfg.StateListener(old, s)
+	}
+}
+
+// threadRebalancing records whether thread id is between a revocation and
+// the next assignment; the instance runs when no thread is.
+func (e *Engine) threadRebalancing(id int, on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rebalancing[id] = on
+	for _, r := range e.rebalancing {
+		if r {
+			e.setStateLocked(Rebalancing)
+			return
+		}
+	}
+	if len(e.rebalancing) == e.cfg.Threads {
+		e.setStateLocked(Running)
+	}
+}
+
+// Run runs the instance until ctx is done or a thread fails. It returns nil
+// after a clean shutdown and the first error otherwise.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	e.started = true
+	e.mu.Unlock()
+	e.setState(Rebalancing)
+	if err := e.prepareTopics(ctx); err != nil {
+		e.setState(Error)
+		return err
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errs := make([]error, e.cfg.Threads)
+	var wg sync.WaitGroup
+	for i := range e.cfg.Threads {
+		th, err := newThread(e, i)
+		if err != nil {
+			cancel(err)
+			errs[i] = err
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := th.run(runCtx); err != nil {
+				errs[i] = err
+				cancel(err)
+			}
+		}()
+	}
+	go func() {
+		<-runCtx.Done()
+		if ctx.Err() != nil {
+			e.setState(PendingShutdown)
+		}
+	}()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		e.setState(Error)
+		return err
+	}
+	e.setState(NotRunning)
+	return nil
+}
+
+func (e *Engine) newCounters() *Counters {
+	c := &Counters{}
+	e.countersMu.Lock()
+	e.counters = append(e.counters, c)
+	e.countersMu.Unlock()
+	return c
+}
+
+// Totals sums the counters of all threads.
+func (e *Engine) Totals() Totals {
+	e.countersMu.Lock()
+	defer e.countersMu.Unlock()
+	var t Totals
+	for _, c := range e.counters {
+		t.add(c)
+	}
+	return t
+}
+
+// Totals is a snapshot of Counters summed over threads.
+type Totals struct {
+	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances int64
+}
+
+func (t *Totals) add(c *Counters) {
+	t.Processed += c.Processed.Load()
+	t.Skipped += c.Skipped.Load()
+	t.DeadLettered += c.DeadLettered.Load()
+	t.ProduceFailed += c.ProduceFailed.Load()
+	t.Produced += c.Produced.Load()
+	t.Commits += c.Commits.Load()
+	t.Punctuations += c.Punctuations.Load()
+	t.Rebalances += c.Rebalances.Load()
+}

@@ -1,0 +1,371 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/kstreams-go/kstreams/processor"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Clock tells the wall-clock time in milliseconds.
+type Clock interface {
+	NowMs() int64
+}
+
+// SystemClock is the real wall clock.
+type SystemClock struct{}
+
+// NowMs returns the current Unix time in milliseconds.
+func (SystemClock) NowMs() int64 { return time.Now().UnixMilli() }
+
+// Collector takes the records a task produces. Send never blocks on the
+// broker: errors are handled by the collector's production policy.
+type Collector interface {
+	Send(rec *kgo.Record, deadLetter bool)
+}
+
+// Extractor returns a record's timestamp (ms); partitionTime is the largest
+// timestamp extracted so far on its partition (-1 before the first).
+type Extractor func(rec *kgo.Record, partitionTime int64) (int64, error)
+
+// TaskConfig is what a task needs from its thread and application.
+type TaskConfig struct {
+	AppID     string
+	Extractor Extractor // nil: the record's own timestamp
+	// OnBadRecord handles records that fail to deserialize or carry an
+	// invalid timestamp.
+	OnBadRecord Policy
+	Collector   Collector
+	Clock       Clock
+	Counters    *Counters
+	Logger      *slog.Logger
+}
+
+type queued struct {
+	rec *kgo.Record
+	ts  int64
+	err error
+}
+
+// partQueue buffers the fetched records of one source partition.
+type partQueue struct {
+	topic         string
+	partition     int32
+	src           source
+	items         []queued
+	head          int
+	partitionTime int64
+	next          int64 // next offset to commit, -1 before the first record
+	epoch         int32
+	committed     int64
+}
+
+func (q *partQueue) empty() bool { return q.head == len(q.items) }
+
+// Task runs one partition of one sub-topology. It is owned by one goroutine
+// at a time: the stream thread, or the test driver.
+type Task struct {
+	id         processor.TaskID
+	st         *Subtopology
+	cfg        TaskConfig
+	nodes      []Node
+	queues     []*partQueue
+	queueOf    map[string]*partQueue
+	streamTime int64
+	raw        *kgo.Record
+	ts         int64
+	punct      []*schedule
+	err        error
+	closed     bool
+}
+
+// NewTask creates and initializes the task for partition of st.
+func NewTask(st *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
+	t := &Task{
+		id:         processor.TaskID{Subtopology: st.ID, Partition: partition},
+		st:         st,
+		cfg:        cfg,
+		queueOf:    map[string]*partQueue{},
+		streamTime: -1,
+	}
+	if t.cfg.Clock == nil {
+		t.cfg.Clock = SystemClock{}
+	}
+	if t.cfg.Counters == nil {
+		t.cfg.Counters = &Counters{}
+	}
+	if t.cfg.Logger == nil {
+		t.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := t.init(); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("kstreams: task %s: %w", t.id, err)
+	}
+	return t, nil
+}
+
+func (t *Task) init() error {
+	inst := make(map[string]Node, len(t.st.Nodes))
+	for _, n := range t.st.Nodes {
+		inst[n.Name] = n.New()
+	}
+	for _, n := range t.st.Nodes {
+		node := inst[n.Name]
+		kids := t.st.Children[n.Name]
+		children := make([]Node, len(kids))
+		for i, k := range kids {
+			children[i] = inst[k]
+		}
+		t.nodes = append(t.nodes, node)
+		if err := node.Init(t, children); err != nil {
+			return err
+		}
+		if n.Kind == SourceKind {
+			for _, topic := range n.Topics {
+				t.addQueue(topic.Resolve(t.cfg.AppID), node.(source))
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Task) addQueue(topic string, src source) {
+	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, next: -1, committed: -1}
+	t.queues = append(t.queues, q)
+	t.queueOf[topic] = q
+}
+
+// ID returns the task's id.
+func (t *Task) ID() processor.TaskID { return t.id }
+
+// Err returns the error that stopped the task, if any.
+func (t *Task) Err() error { return t.err }
+
+// Add buffers a fetched record of one of the task's partitions.
+func (t *Task) Add(rec *kgo.Record) {
+	q := t.queueOf[rec.Topic]
+	if q == nil {
+		return
+	}
+	it := queued{rec: rec}
+	if t.cfg.Extractor == nil {
+		it.ts = rec.Timestamp.UnixMilli()
+	} else {
+		it.ts, it.err = t.cfg.Extractor(rec, q.partitionTime)
+	}
+	if it.err == nil && it.ts < 0 {
+		it.err = fmt.Errorf("invalid (negative) timestamp %d", it.ts)
+	}
+	if it.err == nil && it.ts > q.partitionTime {
+		q.partitionTime = it.ts
+	}
+	q.items = append(q.items, it)
+}
+
+// Buffered reports whether the task holds records not yet processed.
+func (t *Task) Buffered() bool {
+	for _, q := range t.queues {
+		if !q.empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// nextQueue picks the non-empty queue whose head has the smallest timestamp,
+// so that records are processed in timestamp order across partitions.
+func (t *Task) nextQueue() *partQueue {
+	var best *partQueue
+	for _, q := range t.queues {
+		if q.empty() {
+			continue
+		}
+		if best == nil || q.items[q.head].ts < best.items[best.head].ts {
+			best = q
+		}
+	}
+	return best
+}
+
+// Process processes up to max buffered records. It returns the number
+// processed and the error that stopped the task, if one did.
+func (t *Task) Process(max int) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	n := 0
+	for n < max {
+		q := t.nextQueue()
+		if q == nil {
+			break
+		}
+		it := q.items[q.head]
+		q.items[q.head] = queued{}
+		q.head++
+		if q.empty() {
+			q.items, q.head = q.items[:0], 0
+		}
+		if err := t.processOne(q, it); err != nil {
+			return n, err
+		}
+		n++
+	}
+	t.cfg.Counters.Processed.Add(int64(n))
+	return n, nil
+}
+
+func (t *Task) processOne(q *partQueue, it queued) error {
+	t.raw, t.ts = it.rec, it.ts
+	defer func() { t.raw = nil }()
+	if it.err != nil {
+		if err := t.badRecord(it.rec, "extracting timestamp", it.err); err != nil {
+			return err
+		}
+		q.advance(it.rec)
+		return nil
+	}
+	if it.ts > t.streamTime {
+		t.streamTime = it.ts
+	}
+	if derr := q.src.deliver(it.rec, it.ts); derr != nil {
+		var se *stageError
+		stage := "deserializing"
+		if errors.As(derr, &se) {
+			stage, derr = se.stage, se.err
+		}
+		if err := t.badRecord(it.rec, stage, derr); err != nil {
+			return err
+		}
+	}
+	if t.err != nil {
+		return t.err
+	}
+	q.advance(it.rec)
+	return t.punctuate(processor.StreamTime, t.streamTime)
+}
+
+func (q *partQueue) advance(rec *kgo.Record) {
+	q.next = rec.Offset + 1
+	q.epoch = rec.LeaderEpoch
+}
+
+// fail stops the task with err from node. The first error wins.
+func (t *Task) fail(node string, err error) {
+	if t.err != nil {
+		return
+	}
+	re := &RecordError{Task: t.id, Node: node, Stage: "processing", Offset: -1, Err: err}
+	if t.raw != nil {
+		re.Topic, re.Partition, re.Offset = t.raw.Topic, t.raw.Partition, t.raw.Offset
+	} else {
+		re.Stage = "punctuation"
+	}
+	t.err = re
+}
+
+// badRecord applies the bad-record policy to a record that could not be
+// read. It returns the error that stops the task, or nil.
+func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
+	re := &RecordError{Task: t.id, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Stage: stage, Err: cause}
+	switch t.cfg.OnBadRecord.Kind {
+	case PolicySkip:
+		t.cfg.Counters.Skipped.Add(1)
+		t.cfg.Logger.Warn("kstreams: skipping bad record", "task", t.id.String(), "error", re.Error())
+		return nil
+	case PolicyDeadLetter:
+		t.cfg.Counters.DeadLettered.Add(1)
+		t.cfg.Collector.Send(DeadLetterRecord(rec, t.cfg.OnBadRecord.Topic, re), true)
+		return nil
+	}
+	t.err = re
+	return re
+}
+
+// DeadLetterRecord copies rec, unchanged, to topic with headers that say
+// what went wrong and where the record came from.
+func DeadLetterRecord(rec *kgo.Record, topic string, cause *RecordError) *kgo.Record {
+	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+5)
+	hs = append(hs, rec.Headers...)
+	hs = append(hs,
+		kgo.RecordHeader{Key: HeaderErrorStage, Value: []byte(cause.Stage)},
+		kgo.RecordHeader{Key: HeaderErrorMessage, Value: []byte(cause.Err.Error())},
+		kgo.RecordHeader{Key: HeaderErrorTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderErrorPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+		kgo.RecordHeader{Key: HeaderErrorOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+	)
+	return &kgo.Record{Topic: topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp, Headers: hs}
+}
+
+// The headers a dead-letter record carries.
+const (
+	HeaderErrorStage     = "kstreams.error.stage"
+	HeaderErrorMessage   = "kstreams.error.message"
+	HeaderErrorTopic     = "kstreams.error.topic"
+	HeaderErrorPartition = "kstreams.error.partition"
+	HeaderErrorOffset    = "kstreams.error.offset"
+)
+
+func (t *Task) recordMetadata() (processor.RecordMetadata, bool) {
+	if t.raw == nil {
+		return processor.RecordMetadata{}, false
+	}
+	return processor.RecordMetadata{
+		Topic:     t.raw.Topic,
+		Partition: t.raw.Partition,
+		Offset:    t.raw.Offset,
+		Timestamp: t.ts,
+		Headers:   fromKgoHeaders(t.raw.Headers),
+	}, true
+}
+
+func (t *Task) childNames(node string) []string { return t.st.Children[node] }
+
+// Offsets adds the offsets to commit for the records processed since the
+// last call to into, and reports whether it added any.
+func (t *Task) Offsets(into map[string]map[int32]kgo.EpochOffset) bool {
+	added := false
+	for _, q := range t.queues {
+		if q.next < 0 || q.next == q.committed {
+			continue
+		}
+		m := into[q.topic]
+		if m == nil {
+			m = map[int32]kgo.EpochOffset{}
+			into[q.topic] = m
+		}
+		m[q.partition] = kgo.EpochOffset{Epoch: q.epoch, Offset: q.next}
+		added = true
+	}
+	return added
+}
+
+// Committed records that the offsets last returned by Offsets are committed.
+func (t *Task) Committed() {
+	for _, q := range t.queues {
+		q.committed = q.next
+	}
+}
+
+// Close closes the task's nodes. It returns the first error.
+func (t *Task) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	var first error
+	for _, n := range t.nodes {
+		if err := n.Close(); err != nil && first == nil {
+			first = fmt.Errorf("kstreams: task %s: %w", t.id, err)
+		}
+	}
+	return first
+}
+
+// PunctuateWallClock runs the wall-clock punctuators that are due.
+func (t *Task) PunctuateWallClock() error {
+	return t.punctuate(processor.WallClockTime, t.cfg.Clock.NowMs())
+}

@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrMissingSourceTopics is returned when topics the topology reads do not
+// exist (use errors.Is).
+var ErrMissingSourceTopics = errors.New("kstreams: missing source topics")
+
+// ErrInternalTopicMismatch is returned when an internal topic exists with a
+// partition count other than the one the topology needs (use errors.Is).
+var ErrInternalTopicMismatch = errors.New("kstreams: internal topic has the wrong partition count")
+
+// prepareTopics checks that the user's source topics exist and creates the
+// internal topics (and dead-letter topics) that are missing.
+func (e *Engine) prepareTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...)}, e.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("kstreams: admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	existing, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("kstreams: listing topics: %w", err)
+	}
+	counts := map[string]int32{}
+	for name, d := range existing {
+		if d.Err == nil {
+			counts[name] = int32(len(d.Partitions))
+		}
+	}
+	if err := e.checkSources(counts); err != nil {
+		return err
+	}
+	want, err := e.internalPartitions(counts)
+	if err != nil {
+		return err
+	}
+	for _, name := range sortedNames(want) {
+		if err := ensureTopic(ctx, adm, name, want[name], counts, e.internalConfigs(name)); err != nil {
+			return err
+		}
+	}
+	for _, p := range []Policy{e.cfg.OnBadRecord, e.cfg.OnProduceError} {
+		if p.Kind == PolicyDeadLetter {
+			if _, ok := counts[p.Topic]; !ok {
+				if err := ensureTopic(ctx, adm, p.Topic, 1, counts, nil); err != nil {
+					return err
+				}
+				counts[p.Topic] = 1
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkSources(counts map[string]int32) error {
+	var missing []string
+	for _, st := range e.plan.Subtopologies {
+		for _, t := range st.Sources {
+			if _, ok := counts[t.Name]; !t.Internal && !ok && !slices.Contains(missing, t.Name) {
+				missing = append(missing, t.Name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("%w: %q (create them before starting application %q)", ErrMissingSourceTopics, missing, e.cfg.AppID)
+	}
+	return nil
+}
+
+// internalPartitions decides each internal topic's partition count: the
+// declared one, or the largest partition count among the source topics of
+// the sub-topology that writes it (resolved repeatedly for chains of
+// repartitions).
+func (e *Engine) internalPartitions(counts map[string]int32) (map[string]int32, error) {
+	known := map[Topic]int32{}
+	want := map[string]int32{}
+	for _, it := range e.plan.InternalTopics {
+		if it.Partitions > 0 {
+			known[Topic{Name: it.Name, Internal: true}] = it.Partitions
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, st := range e.plan.Subtopologies {
+			n, ok := sourcePartitions(st, counts, known)
+			if !ok {
+				continue
+			}
+			for _, s := range st.Sinks {
+				if _, done := known[s]; s.Internal && !done {
+					known[s] = n
+					changed = true
+				}
+			}
+		}
+	}
+	for _, it := range e.plan.InternalTopics {
+		t := Topic{Name: it.Name, Internal: true}
+		n, ok := known[t]
+		if !ok {
+			return nil, fmt.Errorf("kstreams: cannot decide the partition count of internal topic %q", t.Resolve(e.cfg.AppID))
+		}
+		want[t.Resolve(e.cfg.AppID)] = n
+	}
+	return want, nil
+}
+
+func sourcePartitions(st *Subtopology, counts map[string]int32, known map[Topic]int32) (int32, bool) {
+	var n int32
+	for _, t := range st.Sources {
+		c, ok := counts[t.Name]
+		if t.Internal {
+			c, ok = known[t]
+		}
+		if !ok {
+			return 0, false
+		}
+		n = max(n, c)
+	}
+	return n, n > 0
+}
+
+func (e *Engine) internalConfigs(resolved string) map[string]*string {
+	for _, it := range e.plan.InternalTopics {
+		if (Topic{Name: it.Name, Internal: true}).Resolve(e.cfg.AppID) != resolved {
+			continue
+		}
+		out := map[string]*string{}
+		for k, v := range it.Configs {
+			out[k] = &v
+		}
+		return out
+	}
+	return nil
+}
+
+func ensureTopic(ctx context.Context, adm *kadm.Client, name string, partitions int32, counts map[string]int32, configs map[string]*string) error {
+	if have, ok := counts[name]; ok {
+		if have != partitions {
+			return fmt.Errorf("%w: %q has %d partitions, the topology needs %d", ErrInternalTopicMismatch, name, have, partitions)
+		}
+		return nil
+	}
+	resp, err := adm.CreateTopic(ctx, partitions, -1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("kstreams: creating topic %q: %w", name, err)
+	}
+	return nil
+}
+
+func sortedNames(m map[string]int32) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

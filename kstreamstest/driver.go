@@ -1,0 +1,188 @@
+package kstreamstest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/internal/link"
+	"github.com/kstreams-go/kstreams/internal/runtime"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrNoRecord is returned when reading an output topic that has no unread
+// record (use errors.Is).
+var ErrNoRecord = errors.New("kstreamstest: no record in output topic")
+
+// ErrClosed is returned by a closed driver (use errors.Is).
+var ErrClosed = errors.New("kstreamstest: driver closed")
+
+// Driver runs a topology in-process, one task per sub-topology on
+// partition 0, through the same task code the runtime uses.
+type Driver struct {
+	appID    string
+	plan     *runtime.Plan
+	tasks    []*runtime.Task
+	taskOf   map[string]*runtime.Task
+	internal map[string]bool
+	outputs  map[string][]*kgo.Record
+	offsets  map[string]int64
+	pending  []*kgo.Record
+	clock    clock
+	counters runtime.Counters
+	closed   bool
+}
+
+type clock struct{ now int64 }
+
+func (c *clock) NowMs() int64 { return c.now }
+
+// Option configures a Driver.
+type Option func(*settings)
+
+type settings struct {
+	appID  string
+	start  time.Time
+	onBad  runtime.Policy
+	extrac runtime.Extractor
+}
+
+// ApplicationID sets the application id the topology sees and that prefixes
+// internal topics. Default "kstreamstest".
+func ApplicationID(id string) Option { return func(s *settings) { s.appID = id } }
+
+// WallClock sets the driver's initial wall-clock time. Default: the Unix
+// epoch, so tests are deterministic.
+func WallClock(t time.Time) Option { return func(s *settings) { s.start = t } }
+
+// SkipBadRecords makes records that fail to deserialize be skipped and
+// counted instead of failing, like kstreams.OnDeserializationError(kstreams.SkipRecord).
+func SkipBadRecords() Option {
+	return func(s *settings) { s.onBad = runtime.Policy{Kind: runtime.PolicySkip} }
+}
+
+// DeadLetterBadRecords sends records that fail to deserialize to topic, like
+// kstreams.OnDeserializationError(kstreams.DeadLetter(topic)); read them
+// with an output topic.
+func DeadLetterBadRecords(topic string) Option {
+	return func(s *settings) { s.onBad = runtime.Policy{Kind: runtime.PolicyDeadLetter, Topic: topic} }
+}
+
+// New returns a driver running t. Close it when done.
+func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
+	s := settings{appID: "kstreamstest", start: time.UnixMilli(0)}
+	for _, o := range opts {
+		o(&s)
+	}
+	plan, err := link.PlanOf(t)
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{
+		appID: s.appID, plan: plan, taskOf: map[string]*runtime.Task{}, internal: map[string]bool{},
+		outputs: map[string][]*kgo.Record{}, offsets: map[string]int64{}, clock: clock{now: s.start.UnixMilli()},
+	}
+	for _, it := range plan.InternalTopics {
+		d.internal[runtime.Topic{Name: it.Name, Internal: true}.Resolve(s.appID)] = true
+	}
+	for _, st := range plan.Subtopologies {
+		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
+			AppID: s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
+			Collector: d, Clock: &d.clock, Counters: &d.counters,
+		})
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.tasks = append(d.tasks, task)
+		for _, topic := range st.Sources {
+			d.taskOf[topic.Resolve(s.appID)] = task
+		}
+	}
+	return d, nil
+}
+
+// Send implements the runtime's collector: records land in their output
+// topic, and records for internal topics are fed to the task reading them.
+func (d *Driver) Send(rec *kgo.Record, _ bool) {
+	rec.Offset = d.offsets[rec.Topic]
+	d.offsets[rec.Topic]++
+	d.counters.Produced.Add(1)
+	d.outputs[rec.Topic] = append(d.outputs[rec.Topic], rec)
+	if d.internal[rec.Topic] {
+		d.pending = append(d.pending, rec)
+	}
+}
+
+// pipe processes one input record and everything it causes on internal
+// topics.
+func (d *Driver) pipe(rec *kgo.Record) error {
+	if d.closed {
+		return ErrClosed
+	}
+	if d.taskOf[rec.Topic] == nil {
+		return fmt.Errorf("kstreamstest: no source reads topic %q", rec.Topic)
+	}
+	rec.Offset = d.offsets[rec.Topic]
+	d.offsets[rec.Topic]++
+	d.pending = append(d.pending, rec)
+	return d.drain()
+}
+
+// AdvanceWallClock moves the wall clock forward by dur and runs the
+// wall-clock punctuators that are due, in task order.
+func (d *Driver) AdvanceWallClock(dur time.Duration) error {
+	if d.closed {
+		return ErrClosed
+	}
+	d.clock.now += dur.Milliseconds()
+	for _, t := range d.tasks {
+		if err := t.PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	return d.drain()
+}
+
+func (d *Driver) drain() error {
+	for len(d.pending) > 0 {
+		next := d.pending[0]
+		d.pending = d.pending[1:]
+		copied := *next
+		task := d.taskOf[copied.Topic]
+		task.Add(&copied)
+		if _, err := task.Process(1); err != nil {
+			d.pending = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// WallClockTime returns the driver's wall-clock time.
+func (d *Driver) WallClockTime() time.Time { return time.UnixMilli(d.clock.now) }
+
+// Metrics returns the driver's running totals.
+func (d *Driver) Metrics() kstreams.Metrics {
+	return kstreams.Metrics{
+		Processed: d.counters.Processed.Load(), Skipped: d.counters.Skipped.Load(),
+		DeadLettered: d.counters.DeadLettered.Load(), Produced: d.counters.Produced.Load(),
+		Punctuations: d.counters.Punctuations.Load(),
+	}
+}
+
+// Close closes every task; it returns the first error.
+func (d *Driver) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var first error
+	for _, t := range d.tasks {
+		if err := t.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
