@@ -187,10 +187,10 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, t
 	return n.t.schedule(n.name, interval, typ, fn)
 }
 
-func (n *processorNode[KIn, VIn, KOut, VOut]) StreamTime() int64     { return n.t.streamTime }
-func (n *processorNode[KIn, VIn, KOut, VOut]) WallClockTime() int64  { return n.t.cfg.Clock.NowMs() }
+func (n *processorNode[KIn, VIn, KOut, VOut]) StreamTime() int64        { return n.t.streamTime }
+func (n *processorNode[KIn, VIn, KOut, VOut]) WallClockTime() int64     { return n.t.cfg.Clock.NowMs() }
 func (n *processorNode[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return n.t.id }
-func (n *processorNode[KIn, VIn, KOut, VOut]) ApplicationID() string { return n.t.cfg.AppID }
+func (n *processorNode[KIn, VIn, KOut, VOut]) ApplicationID() string    { return n.t.cfg.AppID }
 
 type sinkNode[K, V any] struct {
 	name    string
