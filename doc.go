@@ -1,0 +1,59 @@
+// Package kstreams is Kafka Streams for Go: a library for applications that
+// read Kafka topics, transform, join and aggregate them, and write topics,
+// with no infrastructure beyond Kafka. Start several instances of the same
+// application and they share the work; stop one and the others take over.
+//
+// # Topologies
+//
+// An application is a [Topology]: sources that read topics, processors, and
+// sinks that write topics. Build it with the DSL,
+//
+//	b := kstreams.NewBuilder()
+//	positions := kstreams.StreamFrom(b, "share-holders",
+//		kstreams.ConsumedWith(serde.String(), serde.JSON[*Position]()))
+//	nasdaq := positions.Filter(func(_ string, p *Position) bool {
+//		return p != nil && p.Exchange == "NASDAQ"
+//	})
+//	byClient := kstreams.SelectKey(nasdaq, func(_ string, p *Position) string { return p.Client })
+//	byClient.To("us-positions-by-client")
+//	topology, err := b.Build()
+//
+// or node by node with the Processor API ([AddSource], [AddProcessor],
+// [AddSink], and package processor). Operations that keep the record types
+// are methods of [Stream]; operations that change them are functions, since
+// Go methods cannot take type parameters: [Map], [MapValues], [FlatMap],
+// [FlatMapValues], [SelectKey], [Process].
+//
+// Problems in a topology (duplicate or unknown names, cycles, missing serdes,
+// type mismatches) are collected and reported together by [Builder.Build].
+// [Topology.Describe] prints the sub-topologies as Kafka Streams does.
+//
+// # Running
+//
+// [New] takes the topology and options ([ApplicationID], [Brokers],
+// [Threads], [CommitInterval], ...) and [App.Run] runs it until its context
+// is cancelled. Each sub-topology runs as one task per input partition; a
+// task processes the records of its partitions in timestamp order. Tasks are
+// spread over the stream threads of all instances that share the
+// application id, through a Kafka consumer group with a task-aware assignor.
+//
+// # Delivery
+//
+// Processing is at-least-once: outputs are flushed before the input offsets
+// that produced them are committed, every [CommitInterval] and before tasks
+// move. After a crash the records processed since the last commit are
+// processed again.
+//
+// # Bad records
+//
+// A record that cannot be deserialized (or has an invalid timestamp) stops
+// its task with a *[RecordError] naming topic, partition and offset, unless
+// [OnDeserializationError] says to skip it ([SkipRecord], counted in
+// [Metrics]) or to send it to a dead-letter topic ([DeadLetter]).
+// [OnProductionError] does the same for records the producer cannot send.
+//
+// # Testing
+//
+// Package kstreamstest runs a topology without a broker, and package
+// embedded runs an in-process broker for demos and fast tests.
+package kstreams
