@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -93,6 +95,13 @@ type Metrics struct {
 	Punctuations int64
 	// Rebalances counts task assignments received.
 	Rebalances int64
+	// Restored counts changelog records applied to restore stores.
+	Restored int64
+	// Dropped counts records an operation ignores as Kafka Streams does,
+	// such as records with a null key in an aggregation.
+	Dropped int64
+	// StandbyUpdates counts changelog records applied to standby replicas.
+	StandbyUpdates int64
 }
 
 // Option configures an App.
@@ -115,6 +124,10 @@ type config struct {
 	listener       func(old, new State)
 	clientOpts     []kgo.Opt
 	maxPoll        int
+	stateDir       string
+	cacheBytes     int64
+	restoreFn      func(RestoreProgress)
+	standbys       int
 }
 
 func (c *config) defaults() {
@@ -122,6 +135,8 @@ func (c *config) defaults() {
 	c.commitInterval = 30 * time.Second
 	c.maxPoll = 10000
 	c.logger = slog.New(slog.DiscardHandler)
+	c.stateDir = filepath.Join(os.TempDir(), "kstreams")
+	c.cacheBytes = 1 << 20
 }
 
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -143,6 +158,15 @@ func (c *config) validate() []error {
 	if c.guarantee != AtLeastOnce {
 		errs = append(errs, fmt.Errorf("kstreams: processing guarantee %v is not supported yet; use AtLeastOnce", c.guarantee))
 	}
+	if c.standbys < 0 {
+		errs = append(errs, fmt.Errorf("kstreams: StandbyReplicas(%d): must not be negative", c.standbys))
+	}
+	if c.cacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("kstreams: CacheMaxBytes(%d): must not be negative", c.cacheBytes))
+	}
+	if c.stateDir == "" {
+		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
+	}
 	if c.maxPoll < 1 {
 		errs = append(errs, fmt.Errorf("kstreams: MaxPollRecords(%d): need at least 1", c.maxPoll))
 	}
@@ -159,6 +183,8 @@ func (c *config) runtime() runtime.Config {
 		AppID: c.appID, Brokers: c.brokers, Threads: c.threads, CommitInterval: c.commitInterval,
 		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
 		StateListener: c.listener, ClientOpts: c.clientOpts, MaxPollRecords: c.maxPoll,
+		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
+		Standbys: c.standbys,
 	}
 	if c.extractor != nil {
 		ex := c.extractor
@@ -301,6 +327,39 @@ func ClientOptions(opts ...kgo.Opt) Option {
 // MaxPollRecords bounds how many records one poll returns. Default 10000.
 // This corresponds to the Java max.poll.records setting.
 func MaxPollRecords(n int) Option { return optFn(func(c *config) { c.maxPoll = n }) }
+
+// StateDir sets the directory under which each application keeps its
+// persistent stores, in "<dir>/<application id>/<task id>/<store>". Two
+// running instances cannot share one: the second gets an error. Default:
+// "kstreams" under os.TempDir(). This corresponds to the Java state.dir
+// setting.
+func StateDir(dir string) Option { return optFn(func(c *config) { c.stateDir = dir }) }
+
+// CacheMaxBytes bounds the record cache of each cached store (each
+// materialized table or aggregation, per task). Writes to a key between
+// commits are merged, so downstream and the changelog see one update per key
+// per commit; 0 disables caching, so every update is forwarded. Default 1
+// MiB. This corresponds to the Java statestore.cache.max.bytes setting, which
+// bounds all caches of an instance together.
+func CacheMaxBytes(n int64) Option { return optFn(func(c *config) { c.cacheBytes = n }) }
+
+// StandbyReplicas sets how many standby replicas each stateful task has:
+// copies of its stores kept up to date from the changelog by instances
+// other than the one running the task, so that a failover restores only
+// the little they have not seen yet. Default 0. This corresponds to the Java
+// num.standby.replicas setting.
+func StandbyReplicas(n int) Option { return optFn(func(c *config) { c.standbys = n }) }
+
+// RestoreProgress reports the restoration of one store partition from its
+// changelog: records restored so far, the offsets to restore in all, the
+// time spent, and whether it is done.
+type RestoreProgress = runtime.RestoreProgress
+
+// RestoreListener sets a function called as stores are restored from
+// their changelogs, on the stream thread's goroutine; it must not block.
+func RestoreListener(fn func(RestoreProgress)) Option {
+	return optFn(func(c *config) { c.restoreFn = fn })
+}
 
 // RecordError is an error tied to one input record (topic, partition,
 // offset) or to a punctuator. Use errors.As.

@@ -3,6 +3,8 @@ package kstreamstest
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
@@ -31,6 +33,7 @@ type Driver struct {
 	pending  []*kgo.Record
 	clock    clock
 	counters runtime.Counters
+	stateDir string
 	closed   bool
 }
 
@@ -44,8 +47,9 @@ type Option func(*settings)
 type settings struct {
 	appID  string
 	start  time.Time
-	onBad  runtime.Policy
-	extrac runtime.Extractor
+	onBad      runtime.Policy
+	extrac     runtime.Extractor
+	cacheBytes int64
 }
 
 // ApplicationID sets the application id the topology sees and that prefixes
@@ -83,6 +87,9 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		appID: s.appID, plan: plan, taskOf: map[string]*runtime.Task{}, internal: map[string]bool{},
 		outputs: map[string][]*kgo.Record{}, offsets: map[string]int64{}, clock: clock{now: s.start.UnixMilli()},
 	}
+	if d.stateDir, err = os.MkdirTemp("", "kstreamstest-"); err != nil {
+		return nil, fmt.Errorf("kstreamstest: state directory: %w", err)
+	}
 	for _, it := range plan.InternalTopics {
 		d.internal[runtime.Topic{Name: it.Name, Internal: true}.Resolve(s.appID)] = true
 	}
@@ -90,6 +97,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			AppID: s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
 			Collector: d, Clock: &d.clock, Counters: &d.counters,
+			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
 		if err != nil {
 			d.Close()
@@ -105,7 +113,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 
 // Send implements the runtime's collector: records land in their output
 // topic, and records for internal topics are fed to the task reading them.
-func (d *Driver) Send(rec *kgo.Record, _ bool) {
+func (d *Driver) Send(rec *kgo.Record, _ runtime.SendKind) {
 	rec.Offset = d.offsets[rec.Topic]
 	d.offsets[rec.Topic]++
 	d.counters.Produced.Add(1)
@@ -145,20 +153,35 @@ func (d *Driver) AdvanceWallClock(dur time.Duration) error {
 	return d.drain()
 }
 
+// drain processes the records on internal topics, then flushes the store
+// caches (as a commit after every record would), until nothing is left.
 func (d *Driver) drain() error {
 	for len(d.pending) > 0 {
-		next := d.pending[0]
-		d.pending = d.pending[1:]
-		copied := *next
-		task := d.taskOf[copied.Topic]
-		task.Add(&copied)
-		if _, err := task.Process(1); err != nil {
-			d.pending = nil
-			return err
+		for len(d.pending) > 0 {
+			next := d.pending[0]
+			d.pending = d.pending[1:]
+			copied := *next
+			task := d.taskOf[copied.Topic]
+			task.Add(&copied)
+			if _, err := task.Process(1); err != nil {
+				d.pending = nil
+				return err
+			}
+		}
+		for _, t := range d.tasks {
+			if err := t.FlushCaches(); err != nil {
+				d.pending = nil
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// CacheMaxBytes sets the record cache size of cached stores. The driver
+// flushes caches after each piped record, as a commit would; a size of 0
+// (the default) forwards every update.
+func CacheMaxBytes(n int64) Option { return func(s *settings) { s.cacheBytes = n } }
 
 // WallClockTime returns the driver's wall-clock time.
 func (d *Driver) WallClockTime() time.Time { return time.UnixMilli(d.clock.now) }
@@ -183,6 +206,9 @@ func (d *Driver) Close() error {
 		if err := t.Close(); err != nil && first == nil {
 			first = err
 		}
+	}
+	if err := os.RemoveAll(d.stateDir); err != nil && first == nil {
+		first = err
 	}
 	return first
 }

@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"fmt"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -72,6 +74,24 @@ type Context[K, V any] interface {
 	TaskID() TaskID
 	// ApplicationID is the application id the topology runs under.
 	ApplicationID() string
+	// StateStore returns the state store named name, which must be
+	// connected to this processor. Use [Store] for a typed result.
+	StateStore(name string) (any, error)
+}
+
+// Store returns the state store named name as an S, such as a
+// state.KeyValueStore[K, V]. Call it in Init and keep the result.
+func Store[S any](ctx interface{ StateStore(string) (any, error) }, name string) (S, error) {
+	var zero S
+	st, err := ctx.StateStore(name)
+	if err != nil {
+		return zero, err
+	}
+	s, ok := st.(S)
+	if !ok {
+		return zero, fmt.Errorf("kstreams: state store %q is a %T, not a %s", name, st, reflect.TypeFor[S]())
+	}
+	return s, nil
 }
 
 // RecordMetadata locates the input record being processed.

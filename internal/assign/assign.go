@@ -35,6 +35,8 @@ type Task struct {
 type Subtopology struct {
 	ID     int
 	Topics []string
+	// Stateful sub-topologies have logged stores: their tasks get standbys.
+	Stateful bool
 }
 
 // Subscription is a member's user data in its join request.
@@ -44,28 +46,33 @@ type Subscription struct {
 	// Endpoint is where this member's instance serves queries (host:port),
 	// empty when it serves none.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Standby lists the standby tasks the member had.
+	Standby []Task `json:"standby,omitempty"`
 }
 
 // Assignment is a member's user data in the sync response.
 type Assignment struct {
 	Version int    `json:"v"`
 	Active  []Task `json:"active"`
+	Standby []Task `json:"standby,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
 
 // Balancer is a kgo.GroupBalancer for one application instance's member.
 type Balancer struct {
-	subs    []Subtopology
-	topicOf map[string]int
-	self    Subscription
+	subs     []Subtopology
+	topicOf  map[string]int
+	self     Subscription
+	standbys int
 
 	mu   sync.Mutex
 	last Assignment
 }
 
-// NewBalancer returns the balancer for a member of process self.
-func NewBalancer(subs []Subtopology, self Subscription) *Balancer {
-	b := &Balancer{subs: subs, topicOf: map[string]int{}, self: self}
+// NewBalancer returns the balancer for a member of process self that, as
+// the leader, gives each stateful task standbys standby replicas.
+func NewBalancer(subs []Subtopology, self Subscription, standbys int) *Balancer {
+	b := &Balancer{subs: subs, topicOf: map[string]int{}, self: self, standbys: standbys}
 	b.self.Version = version
 	for _, s := range subs {
 		for _, t := range s.Topics {
@@ -83,7 +90,11 @@ func (*Balancer) IsCooperative() bool { return false }
 
 // JoinGroupMetadata implements kgo.GroupBalancer.
 func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32, _ int32) []byte {
-	ud, _ := json.Marshal(b.self)
+	b.mu.Lock()
+	sub := b.self
+	sub.Standby = b.last.Standby
+	b.mu.Unlock()
+	ud, _ := json.Marshal(sub)
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 0
 	meta.Topics = topics
@@ -155,7 +166,76 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		return syncAssignment{}
 	}
 	plan := Distribute(tasks, members)
-	return b.syncAssignment(members, plan, topics)
+	standby := DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
+	return b.syncAssignment(members, plan, standby, topics)
+}
+
+func (b *Balancer) statefulTasks(tasks []Task) []Task {
+	var out []Task
+	for _, t := range tasks {
+		if b.subs[t.Subtopology].Stateful {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// DistributeStandbys gives each task up to n standbys, on members of
+// processes other than the one running the task actively and other than
+// each other. A member that had the standby keeps it; the rest go to the
+// least loaded eligible member.
+func DistributeStandbys(tasks []Task, members []Member, active map[string][]Task, n int) map[string][]Task {
+	out := map[string][]Task{}
+	if n <= 0 {
+		return out
+	}
+	owner := map[Task]string{}
+	load := map[string]int{}
+	for id, ts := range active {
+		for _, t := range ts {
+			owner[t] = id
+		}
+		load[id] = len(ts)
+	}
+	process := map[string]string{}
+	had := map[Task][]string{}
+	for _, m := range members {
+		process[m.ID] = m.Sub.Process
+		for _, t := range m.Sub.Standby {
+			had[t] = append(had[t], m.ID)
+		}
+	}
+	for _, t := range tasks {
+		used := map[string]bool{process[owner[t]]: true}
+		for range n {
+			id := pickStandby(t, members, had[t], used, process, load)
+			if id == "" {
+				break
+			}
+			used[process[id]] = true
+			out[id] = append(out[id], t)
+			load[id]++
+		}
+	}
+	return out
+}
+
+func pickStandby(t Task, members []Member, had []string, used map[string]bool, process map[string]string, load map[string]int) string {
+	for _, id := range had {
+		if p, ok := process[id]; ok && !used[p] {
+			return id
+		}
+	}
+	best := ""
+	for _, m := range members {
+		if used[m.Sub.Process] {
+			continue
+		}
+		if best == "" || load[m.ID] < load[best] {
+			best = m.ID
+		}
+	}
+	return best
 }
 
 func (b *Balancer) tasksOf(owned []kmsg.ConsumerMemberMetadataOwnedPartition) []Task {
@@ -247,7 +327,7 @@ type syncAssignment []kmsg.SyncGroupRequestGroupAssignment
 
 func (s syncAssignment) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment { return s }
 
-func (b *Balancer) syncAssignment(members []Member, plan map[string][]Task, topics map[string]int32) syncAssignment {
+func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, topics map[string]int32) syncAssignment {
 	out := make(syncAssignment, 0, len(members))
 	for _, m := range members {
 		parts := map[string][]int32{}
@@ -262,7 +342,7 @@ func (b *Balancer) syncAssignment(members []Member, plan map[string][]Task, topi
 		for _, topic := range sortedKeys(parts) {
 			ka.Topics = append(ka.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts[topic]})
 		}
-		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID]})
+		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID]})
 		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: m.ID, MemberAssignment: ka.AppendTo(nil)})
 	}
 	return out

@@ -25,7 +25,7 @@ func describeNode(b *strings.Builder, st *Subtopology, n *NodeSpec) {
 	case SourceKind:
 		fmt.Fprintf(b, "    Source: %s (topics: [%s])\n", n.Name, topicNames(n.Topics))
 	case ProcessorKind:
-		fmt.Fprintf(b, "    Processor: %s (stores: [])\n", n.Name)
+		fmt.Fprintf(b, "    Processor: %s (stores: [%s])\n", n.Name, strings.Join(n.Stores, ", "))
 	case SinkKind:
 		if len(n.Topics) == 1 {
 			fmt.Fprintf(b, "    Sink: %s (topic: %s)\n", n.Name, n.Topics[0].Name)

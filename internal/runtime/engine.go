@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/assign"
+	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -52,6 +53,15 @@ type Config struct {
 	StateListener  func(old, new State)
 	// MaxPollRecords bounds the records one poll returns.
 	MaxPollRecords int
+	// StateDir is the directory of this application's state
+	// ("<state dir>/<application id>"); Run locks it.
+	StateDir string
+	// CacheMaxBytes bounds each cached store's cache; 0 writes through.
+	CacheMaxBytes int64
+	// RestoreListener receives restoration progress.
+	RestoreListener func(RestoreProgress)
+	// Standbys is the number of standby replicas of each stateful task.
+	Standbys int
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -68,6 +78,8 @@ type Engine struct {
 
 	countersMu sync.Mutex
 	counters   []*Counters
+
+	registry registry
 }
 
 // NewEngine returns an engine for plan; Run starts it.
@@ -75,6 +87,9 @@ func NewEngine(plan *Plan, cfg Config) *Engine {
 	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
 	for _, st := range plan.Subtopologies {
 		s := assign.Subtopology{ID: st.ID}
+		for _, store := range st.Stores {
+			s.Stateful = s.Stateful || store.Logged
+		}
 		for _, t := range st.Sources {
 			s.Topics = append(s.Topics, t.Resolve(cfg.AppID))
 		}
@@ -148,6 +163,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.started = true
 	e.mu.Unlock()
 	e.setState(Rebalancing)
+	unlock, err := e.lockStateDir()
+	if err != nil {
+		e.setState(Error)
+		return err
+	}
+	defer unlock()
 	if err := e.prepareTopics(ctx); err != nil {
 		e.setState(Error)
 		return err
@@ -187,6 +208,23 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// lockStateDir locks the application's state directory, if the topology
+// has state, so that two instances never share one.
+func (e *Engine) lockStateDir() (func(), error) {
+	stateful := false
+	for _, st := range e.plan.Subtopologies {
+		stateful = stateful || len(st.Stores) > 0
+	}
+	if !stateful {
+		return func() {}, nil
+	}
+	l, err := state.LockDir(e.cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("kstreams: state directory of application %q: %w", e.cfg.AppID, err)
+	}
+	return func() { _ = l.Unlock() }, nil
+}
+
 func (e *Engine) newCounters() *Counters {
 	c := &Counters{}
 	e.countersMu.Lock()
@@ -208,7 +246,7 @@ func (e *Engine) Totals() Totals {
 
 // Totals is a snapshot of Counters summed over threads.
 type Totals struct {
-	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances int64
+	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
 }
 
 func (t *Totals) add(c *Counters) {
@@ -220,4 +258,7 @@ func (t *Totals) add(c *Counters) {
 	t.Commits += c.Commits.Load()
 	t.Punctuations += c.Punctuations.Load()
 	t.Rebalances += c.Rebalances.Load()
+	t.Restored += c.Restored.Load()
+	t.Dropped += c.Dropped.Load()
+	t.StandbyUpdates += c.StandbyUpdates.Load()
 }

@@ -68,4 +68,8 @@ type Counters struct {
 	Commits       atomic.Int64
 	Punctuations  atomic.Int64
 	Rebalances    atomic.Int64
+	Restored      atomic.Int64
+	Dropped       atomic.Int64
+	// StandbyUpdates counts changelog records applied to standby tasks.
+	StandbyUpdates atomic.Int64
 }

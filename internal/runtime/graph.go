@@ -61,6 +61,8 @@ type NodeSpec struct {
 	// In is the record type the node receives (nil for sources), Out the
 	// one it forwards (nil for sinks): reflect types of processor.Record.
 	In, Out reflect.Type
+	// Stores are the names of the state stores the node uses.
+	Stores []string
 	// New makes the node's per-task instance.
 	New func() Node
 }
@@ -71,13 +73,15 @@ type Graph struct {
 	nodes    []*NodeSpec
 	byName   map[string][]*NodeSpec
 	internal map[string]*InternalTopic
+	stores   map[string]*StoreSpec
+	connect  [][2]string
 	problems []error
 	counter  int
 }
 
 // NewGraph returns an empty graph.
 func NewGraph() *Graph {
-	return &Graph{byName: map[string][]*NodeSpec{}, internal: map[string]*InternalTopic{}}
+	return &Graph{byName: map[string][]*NodeSpec{}, internal: map[string]*InternalTopic{}, stores: map[string]*StoreSpec{}}
 }
 
 // NextName returns an automatic node name in Kafka Streams' style,
@@ -102,6 +106,21 @@ func (g *Graph) AddInternalTopic(t InternalTopic) {
 	}
 	g.internal[t.Name] = &t
 }
+
+// AddStore declares a state store; nodes name it in NodeSpec.Stores.
+func (g *Graph) AddStore(s *StoreSpec) {
+	if _, dup := g.stores[s.Name]; dup {
+		g.Problem(fmt.Errorf("state store %q declared twice", s.Name))
+		return
+	}
+	g.stores[s.Name] = s
+}
+
+// Connect gives node access to store; both may be added later.
+func (g *Graph) Connect(store, node string) { g.connect = append(g.connect, [2]string{store, node}) }
+
+// Store returns the store named name, or nil.
+func (g *Graph) Store(name string) *StoreSpec { return g.stores[name] }
 
 // Problem records a problem found while building, reported by Build.
 func (g *Graph) Problem(err error) { g.problems = append(g.problems, err) }
@@ -132,6 +151,8 @@ type Subtopology struct {
 	// Children maps a node name to its children's names, in the order they
 	// were added.
 	Children map[string][]string
+	// Stores are the state stores the sub-topology's nodes use.
+	Stores []*StoreSpec
 }
 
 // TopologyError lists every problem found in a topology.
@@ -165,9 +186,20 @@ func (e *TopologyError) Is(target error) bool { return target == ErrInvalidTopol
 // Build validates the graph and splits it into sub-topologies.
 func (g *Graph) Build() (*Plan, error) {
 	problems := slices.Clone(g.problems)
+	for _, c := range g.connect {
+		n := g.Node(c[1])
+		if n == nil {
+			problems = append(problems, fmt.Errorf("state store %q: unknown processor %q", c[0], c[1]))
+			continue
+		}
+		if !slices.Contains(n.Stores, c[0]) {
+			n.Stores = append(n.Stores, c[0])
+		}
+	}
 	problems = append(problems, g.checkNames()...)
 	problems = append(problems, g.checkEdges()...)
 	problems = append(problems, g.checkTopics()...)
+	problems = append(problems, g.checkStores()...)
 	if cyc := g.findCycle(); cyc != nil {
 		problems = append(problems, fmt.Errorf("cycle: %s", strings.Join(cyc, " -> ")))
 	}
@@ -245,6 +277,18 @@ func (g *Graph) checkTopics() []error {
 	return errs
 }
 
+func (g *Graph) checkStores() []error {
+	var errs []error
+	for _, n := range g.nodes {
+		for _, name := range n.Stores {
+			if g.stores[name] == nil {
+				errs = append(errs, fmt.Errorf("%s %q: unknown state store %q", kindName(n.Kind), n.Name, name))
+			}
+		}
+	}
+	return errs
+}
+
 // findCycle returns the names along a cycle, or nil.
 func (g *Graph) findCycle() []string {
 	const (
@@ -306,9 +350,17 @@ func (g *Graph) plan() *Plan {
 	for _, n := range g.nodes {
 		parent[n.Name] = n.Name
 	}
+	storeUser := map[string]string{}
 	for _, n := range g.nodes {
 		for _, p := range n.Parents {
 			parent[find(n.Name)] = find(p)
+		}
+		// Nodes that share a store run in the same task.
+		for _, st := range n.Stores {
+			if other, ok := storeUser[st]; ok {
+				parent[find(n.Name)] = find(other)
+			}
+			storeUser[st] = n.Name
 		}
 	}
 	byRoot := map[string]*Subtopology{}
@@ -324,6 +376,11 @@ func (g *Graph) plan() *Plan {
 		st.Nodes = append(st.Nodes, n)
 		for _, p := range n.Parents {
 			st.Children[p] = append(st.Children[p], n.Name)
+		}
+		for _, name := range n.Stores {
+			if spec := g.stores[name]; !slices.Contains(st.Stores, spec) {
+				st.Stores = append(st.Stores, spec)
+			}
 		}
 		switch n.Kind {
 		case SourceKind:

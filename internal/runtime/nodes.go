@@ -187,6 +187,19 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, t
 	return n.t.schedule(n.name, interval, typ, fn)
 }
 
+// DropRecord counts and logs a record the DSL drops, such as a null key in
+// an aggregation.
+func (n *processorNode[KIn, VIn, KOut, VOut]) DropRecord(reason string) {
+	n.t.cfg.Counters.Dropped.Add(1)
+	meta, _ := n.t.recordMetadata()
+	n.t.cfg.Logger.Warn("kstreams: dropping record", "node", n.name, "reason", reason,
+		"topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset)
+}
+
+func (n *processorNode[KIn, VIn, KOut, VOut]) StateStore(name string) (any, error) {
+	return n.t.StateStore(n.name, name)
+}
+
 func (n *processorNode[KIn, VIn, KOut, VOut]) StreamTime() int64        { return n.t.streamTime }
 func (n *processorNode[KIn, VIn, KOut, VOut]) WallClockTime() int64     { return n.t.cfg.Clock.NowMs() }
 func (n *processorNode[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return n.t.id }
@@ -248,5 +261,5 @@ func (s *sinkNode[K, V]) receive(rec processor.Record[K, V]) {
 		Value:     vb,
 		Timestamp: time.UnixMilli(rec.Timestamp),
 		Headers:   toKgoHeaders(rec.Headers),
-	}, false)
+	}, SendOutput)
 }

@@ -25,8 +25,22 @@ func (SystemClock) NowMs() int64 { return time.Now().UnixMilli() }
 // Collector takes the records a task produces. Send never blocks on the
 // broker: errors are handled by the collector's production policy.
 type Collector interface {
-	Send(rec *kgo.Record, deadLetter bool)
+	Send(rec *kgo.Record, kind SendKind)
 }
+
+// SendKind says what a produced record is.
+type SendKind int
+
+const (
+	// SendOutput is a record of a sink: a failure follows the production
+	// policy.
+	SendOutput SendKind = iota
+	// SendDeadLetter is a dead letter: a failure stops the task.
+	SendDeadLetter
+	// SendChangelog is a store update for rec.Partition of a changelog: a
+	// failure stops the task.
+	SendChangelog
+)
 
 // Extractor returns a record's timestamp (ms); partitionTime is the largest
 // timestamp extracted so far on its partition (-1 before the first).
@@ -43,6 +57,13 @@ type TaskConfig struct {
 	Clock       Clock
 	Counters    *Counters
 	Logger      *slog.Logger
+	// StateDir is the application's state directory; each task keeps its
+	// persistent stores and checkpoint in a directory named after it.
+	StateDir string
+	// CacheMaxBytes bounds each cached store's cache; 0 writes through.
+	CacheMaxBytes int64
+	// Registry, if set, lists the stores of active tasks for queries.
+	Registry *registry
 }
 
 type queued struct {
@@ -79,6 +100,8 @@ type Task struct {
 	raw        *kgo.Record
 	ts         int64
 	punct      []*schedule
+	stores     []*taskStore
+	standby    bool
 	err        error
 	closed     bool
 }
@@ -92,6 +115,27 @@ func NewTask(st *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
 		queueOf:    map[string]*partQueue{},
 		streamTime: -1,
 	}
+	t.defaults()
+	if err := t.init(); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("kstreams: task %s: %w", t.id, err)
+	}
+	return t, nil
+}
+
+// NewStandbyTask opens the stores of partition of st, to be kept up to
+// date from their changelogs; it processes nothing.
+func NewStandbyTask(st *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
+	t := &Task{id: processor.TaskID{Subtopology: st.ID, Partition: partition}, st: st, cfg: cfg, standby: true, streamTime: -1}
+	t.defaults()
+	if err := t.openStores(); err != nil {
+		_ = t.closeStores()
+		return nil, fmt.Errorf("kstreams: standby task %s: %w", t.id, err)
+	}
+	return t, nil
+}
+
+func (t *Task) defaults() {
 	if t.cfg.Clock == nil {
 		t.cfg.Clock = SystemClock{}
 	}
@@ -101,14 +145,17 @@ func NewTask(st *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
 	if t.cfg.Logger == nil {
 		t.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := t.init(); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("kstreams: task %s: %w", t.id, err)
-	}
-	return t, nil
 }
 
 func (t *Task) init() error {
+	if err := t.openStores(); err != nil {
+		return err
+	}
+	if t.cfg.Registry != nil {
+		for _, ts := range t.stores {
+			t.cfg.Registry.add(ts.spec.Name, t.id, ts.base)
+		}
+	}
 	inst := make(map[string]Node, len(t.st.Nodes))
 	for _, n := range t.st.Nodes {
 		inst[n.Name] = n.New()
@@ -278,7 +325,7 @@ func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
 		return nil
 	case PolicyDeadLetter:
 		t.cfg.Counters.DeadLettered.Add(1)
-		t.cfg.Collector.Send(DeadLetterRecord(rec, t.cfg.OnBadRecord.Topic, re), true)
+		t.cfg.Collector.Send(DeadLetterRecord(rec, t.cfg.OnBadRecord.Topic, re), SendDeadLetter)
 		return nil
 	}
 	t.err = re
@@ -361,6 +408,14 @@ func (t *Task) Close() error {
 		if err := n.Close(); err != nil && first == nil {
 			first = fmt.Errorf("kstreams: task %s: %w", t.id, err)
 		}
+	}
+	if t.cfg.Registry != nil && !t.standby {
+		for _, ts := range t.stores {
+			t.cfg.Registry.remove(ts.spec.Name, t.id)
+		}
+	}
+	if err := t.closeStores(); err != nil && first == nil {
+		first = fmt.Errorf("kstreams: task %s: %w", t.id, err)
 	}
 	return first
 }

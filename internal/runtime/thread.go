@@ -20,9 +20,23 @@ type topicPartition struct {
 	partition int32
 }
 
-type deadLetterKey struct{}
+type sendKindKey struct{}
 
-var deadLetterCtx = context.WithValue(context.Background(), deadLetterKey{}, true)
+// kindCtx holds, per SendKind, the context its records carry, so that the
+// promise and the partitioner know what a record is without allocating.
+var kindCtx = [...]context.Context{
+	SendOutput:     context.WithValue(context.Background(), sendKindKey{}, SendOutput),
+	SendDeadLetter: context.WithValue(context.Background(), sendKindKey{}, SendDeadLetter),
+	SendChangelog:  context.WithValue(context.Background(), sendKindKey{}, SendChangelog),
+}
+
+func kindOf(rec *kgo.Record) SendKind {
+	if rec.Context == nil {
+		return SendOutput
+	}
+	k, _ := rec.Context.Value(sendKindKey{}).(SendKind)
+	return k
+}
 
 // thread is a stream thread: one goroutine, one franz-go client that is both
 // the group member and the producer, and the tasks it was assigned.
@@ -37,9 +51,11 @@ type thread struct {
 	cl       *kgo.Client
 	bal      *assign.Balancer
 	counters *Counters
+	restorer *restorer
 
 	mu         sync.Mutex
 	tasks      []*Task
+	standbys   map[processor.TaskID]*Task
 	byPart     map[topicPartition]*Task
 	fatal      error
 	lastCommit time.Time
@@ -49,8 +65,8 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, counters: e.newCounters()}
-	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process})
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters()}
+	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process}, e.cfg.Standbys)
 	var topics []string
 	for _, s := range e.subs {
 		topics = append(topics, s.Topics...)
@@ -67,12 +83,17 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsAssigned(th.onAssigned),
 		kgo.OnPartitionsRevoked(th.onRevoked),
 		kgo.OnPartitionsLost(th.onLost),
+		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
 	}
 	cl, err := kgo.NewClient(append(opts, e.cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err)
 	}
 	th.cl = cl
+	if th.restorer, err = newRestorer(e.cfg, th.counters); err != nil {
+		cl.Close()
+		return nil, err
+	}
 	return th, nil
 }
 
@@ -120,6 +141,9 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 			t.Add(r)
 		}
 	})
+	if err := th.restorer.pollStandby(); err != nil {
+		return err
+	}
 	for _, t := range th.tasks {
 		for t.Buffered() {
 			if _, err := t.Process(1000); err != nil {
@@ -144,11 +168,26 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 // that caused them are marked done (at-least-once).
 func (th *thread) commitLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
+	for _, t := range th.tasks {
+		if err := t.FlushCaches(); err != nil {
+			return err
+		}
+	}
 	if err := th.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kstreams: flushing the producer: %w", err)
 	}
 	if err := th.producerError(); err != nil {
 		return err
+	}
+	for _, t := range th.tasks {
+		if err := t.Checkpoint(); err != nil {
+			return err
+		}
+	}
+	for _, t := range th.standbys {
+		if err := t.Checkpoint(); err != nil {
+			return err
+		}
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	any := false
@@ -191,12 +230,8 @@ func commitSync(ctx context.Context, cl *kgo.Client, offsets map[string]map[int3
 
 // Send implements Collector: it produces asynchronously; the promise applies
 // the production-error policy.
-func (th *thread) Send(rec *kgo.Record, deadLetter bool) {
-	ctx := context.Background()
-	if deadLetter {
-		ctx = deadLetterCtx
-	}
-	th.cl.Produce(ctx, rec, th.produced)
+func (th *thread) Send(rec *kgo.Record, kind SendKind) {
+	th.cl.Produce(kindCtx[kind], rec, th.produced)
 }
 
 func (th *thread) produced(rec *kgo.Record, err error) {
@@ -207,7 +242,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 	th.counters.ProduceFailed.Add(1)
 	perr := &ProduceError{Topic: rec.Topic, Partition: rec.Partition, Err: err}
 	policy := th.e.cfg.OnProduceError
-	if rec.Context.Value(deadLetterKey{}) != nil {
+	if kindOf(rec) != SendOutput {
 		policy = Policy{Kind: PolicyFail}
 	}
 	switch policy.Kind {
@@ -217,7 +252,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 	case PolicyDeadLetter:
 		th.counters.DeadLettered.Add(1)
 		re := &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: -1, Stage: "producing", Err: err}
-		th.cl.TryProduce(deadLetterCtx, DeadLetterRecord(rec, policy.Topic, re), th.produced)
+		th.cl.TryProduce(kindCtx[SendDeadLetter], DeadLetterRecord(rec, policy.Topic, re), th.produced)
 	default:
 		th.setProducerError(perr)
 	}
@@ -239,8 +274,11 @@ func (th *thread) producerError() error {
 
 func (th *thread) collectorFor() TaskConfig {
 	return TaskConfig{
-		AppID:       th.e.cfg.AppID,
-		Extractor:   th.e.cfg.Extractor,
+		AppID:         th.e.cfg.AppID,
+		StateDir:      th.e.cfg.StateDir,
+		CacheMaxBytes: th.e.cfg.CacheMaxBytes,
+		Registry:      &th.e.registry,
+		Extractor:     th.e.cfg.Extractor,
 		OnBadRecord: th.e.cfg.OnBadRecord,
 		Collector:   th,
 		Clock:       SystemClock{},
@@ -249,20 +287,46 @@ func (th *thread) collectorFor() TaskConfig {
 	}
 }
 
-func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.counters.Rebalances.Add(1)
+	active := map[processor.TaskID]bool{}
+	for topic, parts := range assigned {
+		if st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID); st != nil {
+			for _, p := range parts {
+				active[processor.TaskID{Subtopology: st.ID, Partition: p}] = true
+			}
+		}
+	}
+	wanted := map[processor.TaskID]bool{}
+	for _, t := range th.bal.Last().Standby {
+		if id := (processor.TaskID{Subtopology: t.Subtopology, Partition: t.Partition}); !active[id] {
+			wanted[id] = true
+		}
+	}
+	th.dropStandbysLocked(wanted)
+	var created []*Task
 	for topic, parts := range assigned {
 		st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID)
 		if st == nil {
 			continue
 		}
 		for _, p := range parts {
-			if err := th.ensureTaskLocked(st, p); err != nil && th.fatal == nil {
+			t, err := th.ensureTaskLocked(st, p)
+			if err != nil && th.fatal == nil {
 				th.fatal = err
 			}
+			if t != nil {
+				created = append(created, t)
+			}
 		}
+	}
+	if th.fatal == nil {
+		th.fatal = th.restoreLocked(ctx, created)
+	}
+	if th.fatal == nil {
+		th.fatal = th.addStandbysLocked(wanted)
 	}
 	slices.SortFunc(th.tasks, func(a, b *Task) int {
 		if a.id.Subtopology != b.id.Subtopology {
@@ -274,20 +338,73 @@ func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, assigned map[stri
 	th.e.threadRebalancing(th.id, false)
 }
 
-func (th *thread) ensureTaskLocked(st *Subtopology, p int32) error {
+// ensureTaskLocked creates the task for partition p of st unless the thread
+// has it; it returns the task it created.
+func (th *thread) ensureTaskLocked(st *Subtopology, p int32) (*Task, error) {
 	id := processor.TaskID{Subtopology: st.ID, Partition: p}
 	for _, t := range th.tasks {
 		if t.id == id {
-			return nil
+			return nil, nil
 		}
 	}
 	t, err := NewTask(st, p, th.collectorFor())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	th.tasks = append(th.tasks, t)
 	for _, q := range t.queues {
 		th.byPart[topicPartition{q.topic, q.partition}] = t
+	}
+	return t, nil
+}
+
+// restoreLocked restores the stores of new tasks before they process
+// anything. It runs in the assignment callback, so fetching for the
+// tasks' partitions starts only afterwards.
+func (th *thread) restoreLocked(ctx context.Context, tasks []*Task) error {
+	var cls []*Changelog
+	for _, t := range tasks {
+		cls = append(cls, t.Changelogs()...)
+	}
+	return th.restorer.restore(ctx, cls)
+}
+
+// dropStandbysLocked closes the standby tasks not in keep, with a
+// checkpoint, so that an active task opened on the same directory restores
+// only what the standby had not seen.
+func (th *thread) dropStandbysLocked(keep map[processor.TaskID]bool) {
+	for id, t := range th.standbys {
+		if keep[id] {
+			continue
+		}
+		th.closeStandby(t)
+		delete(th.standbys, id)
+	}
+}
+
+func (th *thread) closeStandby(t *Task) {
+	th.restorer.removeStandby(t.Changelogs())
+	if err := t.Checkpoint(); err != nil {
+		th.e.cfg.Logger.Warn("kstreams: checkpointing standby task", "task", t.id.String(), "error", err)
+	}
+	if err := t.Close(); err != nil {
+		th.e.cfg.Logger.Warn("kstreams: closing standby task", "task", t.id.String(), "error", err)
+	}
+}
+
+// addStandbysLocked opens the wanted standby tasks the thread lacks and
+// starts following their changelogs.
+func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
+	for id := range wanted {
+		if th.standbys[id] != nil {
+			continue
+		}
+		t, err := NewStandbyTask(th.e.plan.Subtopologies[id.Subtopology], id.Partition, th.collectorFor())
+		if err != nil {
+			return err
+		}
+		th.standbys[id] = t
+		th.restorer.addStandby(t.Changelogs())
 	}
 	return nil
 }
@@ -338,9 +455,11 @@ func (th *thread) shutdown() error {
 		err = th.commitLocked(ctx)
 	}
 	th.closeTasksLocked()
+	th.dropStandbysLocked(nil)
 	th.mu.Unlock()
 	th.cl.AllowRebalance()
 	th.cl.Close()
+	th.restorer.close()
 	return err
 }
 
@@ -356,9 +475,11 @@ func (th *thread) abort() {
 		}
 	}
 	th.closeTasksLocked()
+	th.dropStandbysLocked(nil)
 	th.mu.Unlock()
 	th.cl.AllowRebalance()
 	th.cl.Close()
+	th.restorer.close()
 }
 
 func taskIDs(ts []*Task) []string {

@@ -115,6 +115,14 @@ func (e *Engine) internalPartitions(counts map[string]int32) (map[string]int32, 
 		}
 		want[t.Resolve(e.cfg.AppID)] = n
 	}
+	for _, st := range e.plan.Subtopologies {
+		n, _ := sourcePartitions(st, counts, known)
+		for _, s := range st.Stores {
+			if s.Logged {
+				want[s.Changelog().Resolve(e.cfg.AppID)] = n
+			}
+		}
+	}
 	return want, nil
 }
 
@@ -134,6 +142,17 @@ func sourcePartitions(st *Subtopology, counts map[string]int32, known map[Topic]
 }
 
 func (e *Engine) internalConfigs(resolved string) map[string]*string {
+	for _, st := range e.plan.Subtopologies {
+		for _, s := range st.Stores {
+			if s.Changelog().Resolve(e.cfg.AppID) == resolved {
+				out := map[string]*string{"cleanup.policy": ptr("compact")}
+				for k, v := range s.ChangelogConfigs {
+					out[k] = ptr(v)
+				}
+				return out
+			}
+		}
+	}
 	for _, it := range e.plan.InternalTopics {
 		if (Topic{Name: it.Name, Internal: true}).Resolve(e.cfg.AppID) != resolved {
 			continue
@@ -172,3 +191,5 @@ func sortedNames(m map[string]int32) []string {
 	sort.Strings(out)
 	return out
 }
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,288 @@
+package kstreams
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/kstreams-go/kstreams/processor"
+	"github.com/kstreams-go/kstreams/serde"
+)
+
+// Grouped configures a grouping: the serdes of the repartition topic a
+// re-keyed grouping writes, and its name.
+type Grouped[K, V any] struct {
+	// Name names the repartition topic "<application id>-<Name>-repartition".
+	Name  Named
+	Key   serde.Serde[K]
+	Value serde.Serde[V]
+}
+
+// GroupedStream is a stream grouped by key, ready to aggregate.
+type GroupedStream[K, V any] struct {
+	s Stream[K, V]
+}
+
+// GroupByKey groups the stream by its key. If the key was changed upstream
+// ([Map], [SelectKey], ...), the stream is repartitioned first so that all
+// records of a key meet in one task.
+func (s Stream[K, V]) GroupByKey(g ...Grouped[K, V]) GroupedStream[K, V] {
+	gr := first(g)
+	if !s.keyChanged {
+		if gr.Key != nil {
+			s.key = gr.Key
+		}
+		if gr.Value != nil {
+			s.value = gr.Value
+		}
+		return GroupedStream[K, V]{s: s}
+	}
+	return GroupedStream[K, V]{s: s.Repartition(Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value})}
+}
+
+// GroupBy groups the stream by a new key computed from each record, through
+// a repartition topic.
+func GroupBy[K, V, K2 any](s Stream[K, V], key func(K, V) K2, g ...Grouped[K2, V]) GroupedStream[K2, V] {
+	return SelectKey(s, key).GroupByKey(g...)
+}
+
+// Count counts the records of each key. Records with a null key are
+// dropped (counted in Metrics.Dropped).
+func (g GroupedStream[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] {
+	return Aggregate(g, func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }, m...)
+}
+
+// Reduce combines the records of each key: the first value is the start,
+// each later one is combined with reduce(aggregate, value).
+func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
+	mm := first(m)
+	if mm.Value == nil {
+		mm.Value = g.s.value
+	}
+	return aggregateStream(g, "KSTREAM-REDUCE", nil, func(_ K, v V, agg V, found bool) V {
+		if !found {
+			return v
+		}
+		return reduce(agg, v)
+	}, mm)
+}
+
+// Aggregate folds the records of each key into an aggregate: init gives the
+// start, add folds a value in. An aggregate that serializes to null (such
+// as a nil slice with serde.JSON) deletes the key.
+func Aggregate[K, V, A any](g GroupedStream[K, V], init func() A, add func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
+	return aggregateStream(g, "KSTREAM-AGGREGATE", nil, func(k K, v V, agg A, found bool) A {
+		if !found {
+			agg = init()
+		}
+		return add(k, v, agg)
+	}, first(m))
+}
+
+type streamAggregate[K, V, A any] struct {
+	tableProc[K, A]
+	fold func(K, V, A, bool) A
+}
+
+func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error { return p.init(ctx) }
+
+func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
+	if p.nullKey(r.Key) {
+		return nil
+	}
+	agg, found, err := p.st.Get(r.Key)
+	if err != nil {
+		return err
+	}
+	return p.st.Put(r.Key, p.fold(r.Key, r.Value, agg, found))
+}
+
+func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
+	b := g.s.b
+	store, key, val := materialize(b, m, prefix, g.s.key, value)
+	n := b.t.g.NextName(prefix)
+	AddProcessor(b.t, n, func() processor.Processor[K, V, K, Change[A]] {
+		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
+	}, g.s.node)
+	b.t.g.Connect(store, n)
+	return Table[K, A]{b: b, node: n, key: key, value: val, store: store}
+}
+
+// GroupedTable is a table re-grouped by a new key, ready to aggregate with
+// an adder and a subtractor.
+type GroupedTable[K, V any] struct {
+	b     *Builder
+	node  string
+	key   serde.Serde[K]
+	value serde.Serde[V]
+}
+
+// GroupTableBy re-groups a table by a new key and value computed from each
+// row, through a repartition topic. An update removes the old row from the
+// group of its old key and adds the new row to the group of its new key, so
+// aggregations need an adder and a subtractor.
+func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2], g ...Grouped[K2, V2]) GroupedTable[K2, V2] {
+	gr := first(g)
+	b := t.b
+	n := b.name(nil, "KTABLE-SELECT")
+	addFn(b, n, func(ctx processor.Context[K2, Change[V2]], r processor.Record[K, Change[V]]) error {
+		fwd := func(kv KeyValue[K2, V2], c Change[V2]) {
+			ctx.Forward(processor.Record[K2, Change[V2]]{Key: kv.Key, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
+		}
+		if r.Value.HasOld {
+			old := fn(r.Key, r.Value.Old)
+			fwd(old, Change[V2]{Old: old.Value, HasOld: true})
+		}
+		if r.Value.HasNew {
+			nw := fn(r.Key, r.Value.New)
+			fwd(nw, Change[V2]{New: nw.Value, HasNew: true})
+		}
+		return nil
+	}, t.node)
+	key := pickSerde(b, "group-by "+quote(n), "key", gr.Key)
+	value := pickSerde(b, "group-by "+quote(n), "value", gr.Value)
+	s := Stream[K2, Change[V2]]{b: b, node: n, key: key}
+	if value != nil {
+		s.value = changeSerde[V2]{value}
+	}
+	name := gr.Name
+	if name == "" {
+		name = Named(b.t.g.NextName("KTABLE-AGGREGATE"))
+	}
+	r := s.Repartition(Repartitioned[K2, Change[V2]]{Name: name})
+	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value}
+}
+
+// Count counts the rows of each group.
+func (g GroupedTable[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] {
+	return AggregateTable(g, func() int64 { return 0 },
+		func(_ K, _ V, n int64) int64 { return n + 1 },
+		func(_ K, _ V, n int64) int64 { return n - 1 }, m...)
+}
+
+// Reduce keeps one value per group: add folds a new row in, subtract takes
+// an old row out. A group whose value serializes to null after a subtract
+// (such as a nil slice with serde.JSON) is deleted.
+func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
+	mm := first(m)
+	if mm.Value == nil {
+		mm.Value = g.value
+	}
+	return aggregateTable(g, "KTABLE-REDUCE", func(p *tableAggregate[K, V, V], k K, c Change[V], agg V, found bool) (V, bool) {
+		if c.HasOld && found {
+			agg = subtract(agg, c.Old)
+			found = !p.st.isNull(agg)
+		}
+		if c.HasNew {
+			if !found {
+				return c.New, true
+			}
+			agg = add(agg, c.New)
+		}
+		return agg, found
+	}, mm)
+}
+
+// AggregateTable folds the rows of each group into an aggregate: init gives
+// the start, add folds a new row in, subtract takes an old row out. An
+// aggregate that serializes to null deletes the group.
+func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, add, subtract func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
+	return aggregateTable(g, "KTABLE-AGGREGATE", func(_ *tableAggregate[K, V, A], k K, c Change[V], agg A, found bool) (A, bool) {
+		if !found {
+			agg = init()
+		}
+		if c.HasOld {
+			agg = subtract(k, c.Old, agg)
+		}
+		if c.HasNew {
+			agg = add(k, c.New, agg)
+		}
+		return agg, true
+	}, first(m))
+}
+
+type tableAggregate[K, V, A any] struct {
+	tableProc[K, A]
+	// fold returns the new aggregate, or false to delete the group.
+	fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool)
+}
+
+func (p *tableAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error { return p.init(ctx) }
+
+func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) error {
+	if p.nullKey(r.Key) {
+		return nil
+	}
+	agg, found, err := p.st.Get(r.Key)
+	if err != nil {
+		return err
+	}
+	agg, keep := p.fold(p, r.Key, r.Value, agg, found)
+	if !keep {
+		if found {
+			_, _, err = p.st.Delete(r.Key)
+		}
+		return err
+	}
+	return p.st.Put(r.Key, agg)
+}
+
+func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool), m Materialized[K, A]) Table[K, A] {
+	store, key, val := materialize(g.b, m, prefix, g.key, nil)
+	n := g.b.t.g.NextName(prefix)
+	AddProcessor(g.b.t, n, func() processor.Processor[K, Change[V], K, Change[A]] {
+		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
+	}, g.node)
+	g.b.t.g.Connect(store, n)
+	return Table[K, A]{b: g.b, node: n, key: key, value: val, store: store}
+}
+
+// changeSerde writes a Change on a repartition topic: a flags byte (1: has
+// new, 2: has old), the length of the new value (4 bytes, big-endian), the
+// new value, then the old value.
+type changeSerde[V any] struct{ inner serde.Serde[V] }
+
+func (s changeSerde[V]) Serialize(topic string, c Change[V]) ([]byte, error) {
+	var nb, ob []byte
+	var err error
+	if c.HasNew {
+		if nb, err = s.inner.Serialize(topic, c.New); err != nil {
+			return nil, err
+		}
+	}
+	if c.HasOld {
+		if ob, err = s.inner.Serialize(topic, c.Old); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 5, 5+len(nb)+len(ob))
+	if c.HasNew {
+		out[0] |= 1
+	}
+	if c.HasOld {
+		out[0] |= 2
+	}
+	binary.BigEndian.PutUint32(out[1:], uint32(len(nb)))
+	return append(append(out, nb...), ob...), nil
+}
+
+func (s changeSerde[V]) Deserialize(topic string, data []byte) (Change[V], error) {
+	var c Change[V]
+	if len(data) < 5 {
+		return c, fmt.Errorf("kstreams: change record of %d bytes, want at least 5", len(data))
+	}
+	n := binary.BigEndian.Uint32(data[1:])
+	if uint64(n) > uint64(len(data)-5) {
+		return c, fmt.Errorf("kstreams: change record: new value of %d bytes in %d", n, len(data)-5)
+	}
+	nb, ob := data[5:5+n], data[5+n:]
+	var err error
+	if c.HasNew = data[0]&1 != 0; c.HasNew {
+		if c.New, err = s.inner.Deserialize(topic, nb); err != nil {
+			return c, err
+		}
+	}
+	if c.HasOld = data[0]&2 != 0; c.HasOld {
+		c.Old, err = s.inner.Deserialize(topic, ob)
+	}
+	return c, err
+}

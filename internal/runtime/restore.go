@@ -1,0 +1,246 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RestoreProgress reports the restoration of one store partition from its
+// changelog.
+type RestoreProgress struct {
+	Store     string
+	Topic     string
+	Partition int32
+	// Restored counts the records applied so far; Total is the number of
+	// offsets to restore (an upper bound: compaction removes some).
+	Restored, Total int64
+	Elapsed         time.Duration
+	Done            bool
+}
+
+// restoreTarget is one changelog partition being restored.
+type restoreTarget struct {
+	cl       *Changelog
+	end      int64
+	start    int64
+	restored int64
+	done     bool
+}
+
+// restorer reads changelog partitions with a client of its own, outside the
+// consumer group.
+type restorer struct {
+	cl       *kgo.Client
+	adm      *kadm.Client
+	listener func(RestoreProgress)
+	counters *Counters
+	// standby are the changelog partitions kept up to date for standby
+	// tasks, for as long as they are assigned.
+	standby map[topicPartition]*Changelog
+}
+
+func newRestorer(cfg Config, counters *Counters) (*restorer, error) {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kstreams: restore client: %w", err)
+	}
+	return &restorer{cl: cl, adm: kadm.NewClient(cl), listener: cfg.RestoreListener, counters: counters, standby: map[topicPartition]*Changelog{}}, nil
+}
+
+func (r *restorer) close() { r.cl.Close() }
+
+// restore brings the changelogs up to their end offsets.
+func (r *restorer) restore(ctx context.Context, cls []*Changelog) error {
+	if len(cls) == 0 {
+		return nil
+	}
+	targets, err := r.targets(ctx, cls)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	offsets := map[string]map[int32]kgo.Offset{}
+	for tp, t := range targets {
+		if offsets[tp.topic] == nil {
+			offsets[tp.topic] = map[int32]kgo.Offset{}
+		}
+		offsets[tp.topic][tp.partition] = kgo.NewOffset().At(t.start)
+		if t.start < 0 {
+			offsets[tp.topic][tp.partition] = kgo.NewOffset().AtStart()
+		}
+	}
+	r.cl.AddConsumePartitions(offsets)
+	defer r.cl.RemoveConsumePartitions(partitionsOf(offsets))
+	return r.poll(ctx, targets, time.Now())
+}
+
+func partitionsOf(m map[string]map[int32]kgo.Offset) map[string][]int32 {
+	out := map[string][]int32{}
+	for t, ps := range m {
+		for p := range ps {
+			out[t] = append(out[t], p)
+		}
+	}
+	return out
+}
+
+// targets finds each changelog's end offset and drops those already there.
+// A checkpoint past the end (a recreated changelog) wipes the store.
+func (r *restorer) targets(ctx context.Context, cls []*Changelog) (map[topicPartition]*restoreTarget, error) {
+	var topics []string
+	for _, c := range cls {
+		topics = append(topics, c.Topic)
+	}
+	ends, err := r.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("kstreams: listing changelog end offsets: %w", err)
+	}
+	targets := map[topicPartition]*restoreTarget{}
+	for _, c := range cls {
+		lo, ok := ends.Lookup(c.Topic, c.Partition)
+		if !ok || lo.Err != nil {
+			return nil, fmt.Errorf("kstreams: changelog %q partition %d: end offset: %v", c.Topic, c.Partition, errors.Join(lo.Err, errIf(!ok, "not found")))
+		}
+		if c.From > lo.Offset {
+			if err := c.Reset(); err != nil {
+				return nil, err
+			}
+		}
+		if c.From >= lo.Offset || lo.Offset == 0 {
+			c.Restored(lo.Offset)
+			continue
+		}
+		targets[topicPartition{c.Topic, c.Partition}] = &restoreTarget{cl: c, end: lo.Offset, start: c.From}
+	}
+	return targets, nil
+}
+
+func errIf(cond bool, msg string) error {
+	if cond {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func (r *restorer) poll(ctx context.Context, targets map[topicPartition]*restoreTarget, began time.Time) error {
+	left := len(targets)
+	for left > 0 {
+		fetches := r.cl.PollRecords(ctx, 10000)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			ferr = errors.Join(ferr, fmt.Errorf("changelog %q partition %d: %w", t, p, err))
+		})
+		if ferr != nil {
+			return fmt.Errorf("kstreams: restoring: %w", ferr)
+		}
+		var aerr error
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			tp := topicPartition{fp.Topic, fp.Partition}
+			t := targets[tp]
+			if c := r.standby[tp]; c != nil && t == nil && aerr == nil {
+				aerr = r.applyStandby(c, fp.Records)
+			}
+			if t == nil || t.done || aerr != nil {
+				return
+			}
+			aerr = r.apply(t, fp.Records, began)
+			if t.done {
+				left--
+			}
+		})
+		if aerr != nil {
+			return aerr
+		}
+	}
+	return nil
+}
+
+func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) error {
+	n := int64(0)
+	for _, rec := range recs {
+		if rec.Offset >= t.end {
+			break
+		}
+		if err := t.cl.Restore(rec.Key, rec.Value); err != nil {
+			return err
+		}
+		n++
+		if rec.Offset+1 >= t.end {
+			t.done = true
+		}
+	}
+	t.restored += n
+	r.counters.Restored.Add(n)
+	if t.done {
+		t.cl.Restored(t.end)
+	}
+	if r.listener != nil {
+		total := t.end - max(t.start, 0)
+		r.listener(RestoreProgress{
+			Store: t.cl.StoreName(), Topic: t.cl.Topic, Partition: t.cl.Partition,
+			Restored: t.restored, Total: total, Elapsed: time.Since(began), Done: t.done,
+		})
+	}
+	return nil
+}
+
+// addStandby starts following the changelogs of a standby task.
+func (r *restorer) addStandby(cls []*Changelog) {
+	offsets := map[string]map[int32]kgo.Offset{}
+	for _, c := range cls {
+		r.standby[topicPartition{c.Topic, c.Partition}] = c
+		if offsets[c.Topic] == nil {
+			offsets[c.Topic] = map[int32]kgo.Offset{}
+		}
+		offsets[c.Topic][c.Partition] = kgo.NewOffset().AtStart()
+		if c.From >= 0 {
+			offsets[c.Topic][c.Partition] = kgo.NewOffset().At(c.From)
+		}
+	}
+	r.cl.AddConsumePartitions(offsets)
+}
+
+// removeStandby stops following the changelogs of a standby task.
+func (r *restorer) removeStandby(cls []*Changelog) {
+	parts := map[string][]int32{}
+	for _, c := range cls {
+		delete(r.standby, topicPartition{c.Topic, c.Partition})
+		parts[c.Topic] = append(parts[c.Topic], c.Partition)
+	}
+	r.cl.RemoveConsumePartitions(parts)
+}
+
+// pollStandby applies what has been fetched for standby tasks, without
+// waiting for more.
+func (r *restorer) pollStandby() error {
+	if len(r.standby) == 0 {
+		return nil
+	}
+	fetches := r.cl.PollRecords(nil, 10000) //nolint:staticcheck // a nil context returns what is buffered
+	var err error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if c := r.standby[topicPartition{fp.Topic, fp.Partition}]; c != nil && err == nil {
+			err = r.applyStandby(c, fp.Records)
+		}
+	})
+	return err
+}
+
+func (r *restorer) applyStandby(c *Changelog, recs []*kgo.Record) error {
+	for _, rec := range recs {
+		if err := c.Restore(rec.Key, rec.Value); err != nil {
+			return err
+		}
+		c.Restored(rec.Offset + 1)
+	}
+	r.counters.StandbyUpdates.Add(int64(len(recs)))
+	return nil
+}

@@ -1,0 +1,280 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/kstreams-go/kstreams/state"
+)
+
+// checkpointFile is the name of a task directory's checkpoint: for each
+// changelog partition, the offset the task's stores are restored up to.
+const checkpointFile = ".checkpoint"
+
+// taskStore is one state store of one task: its layers and where its
+// changelog stands.
+type taskStore struct {
+	spec      *StoreSpec
+	dir       string
+	base      state.BytesStore
+	logged    *loggedStore
+	cache     *cachedStore
+	top       state.BytesStore
+	typed     any
+	changelog string
+	// position is the changelog offset the store holds every update
+	// before; -1 until known (restore from the start).
+	position int64
+}
+
+func (t *Task) taskDir() string { return filepath.Join(t.cfg.StateDir, t.id.String()) }
+
+// openStores opens the task's stores. A persistent logged store keeps its
+// local data only if the checkpoint says up to where it is complete;
+// otherwise it is wiped and restored from its changelog. The checkpoint is
+// removed once read: it is written again at each commit, so a crash before
+// the next commit leads to a full restore, never to a store ahead of its
+// checkpoint by unknown updates.
+func (t *Task) openStores() error {
+	if len(t.st.Stores) == 0 {
+		return nil
+	}
+	if t.cfg.StateDir == "" {
+		return errors.New("stateful task without a state directory")
+	}
+	cpPath := filepath.Join(t.taskDir(), checkpointFile)
+	cp, err := state.ReadCheckpoint(cpPath)
+	if err != nil {
+		t.cfg.Logger.Warn("kstreams: unreadable checkpoint; restoring from the changelog", "task", t.id.String(), "error", err)
+		cp = nil
+	}
+	if err := os.Remove(cpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing checkpoint: %w", err)
+	}
+	for _, spec := range t.st.Stores {
+		ts, err := t.openStore(spec, cp)
+		if err != nil {
+			return err
+		}
+		t.stores = append(t.stores, ts)
+	}
+	return nil
+}
+
+func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
+	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), position: -1}
+	if spec.Persistent {
+		ts.dir = filepath.Join(t.taskDir(), spec.Name)
+		off, ok := cp[ts.changelog][t.id.Partition]
+		if spec.Logged && ok {
+			ts.position = off
+		}
+		if spec.Logged && !ok {
+			if err := os.RemoveAll(ts.dir); err != nil {
+				return nil, fmt.Errorf("store %q: wiping local state: %w", spec.Name, err)
+			}
+		}
+	}
+	if err := ts.openBase(); err != nil {
+		return nil, err
+	}
+	ts.top = ts.base
+	if spec.Logged {
+		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp}
+		ts.top = ts.logged
+	}
+	if spec.Cached {
+		size := t.cfg.CacheMaxBytes
+		if spec.WriteThrough {
+			size = 0
+		}
+		ts.cache = newCachedStore(ts.top, size, t.timestamp)
+		ts.top = ts.cache
+	}
+	ts.typed = ts.top
+	if spec.Typed != nil {
+		ts.typed = spec.Typed(ts.top)
+	}
+	return ts, nil
+}
+
+func (ts *taskStore) openBase() error {
+	if !ts.spec.Persistent {
+		ts.base = state.NewMemoryStore(ts.spec.Name)
+		return nil
+	}
+	b, err := state.OpenPebbleStore(ts.spec.Name, ts.dir, nil)
+	if err != nil {
+		return fmt.Errorf("store %q: %w", ts.spec.Name, err)
+	}
+	ts.base = b
+	return nil
+}
+
+// wipe empties the store, for a checkpoint the changelog contradicts.
+func (ts *taskStore) wipe() error {
+	if err := ts.base.Close(); err != nil {
+		return err
+	}
+	if ts.dir != "" {
+		if err := os.RemoveAll(ts.dir); err != nil {
+			return err
+		}
+	}
+	if err := ts.openBase(); err != nil {
+		return err
+	}
+	ts.position = -1
+	ts.relink()
+	return nil
+}
+
+// relink points the layer above the base at a new base.
+func (ts *taskStore) relink() {
+	switch {
+	case ts.logged != nil:
+		ts.logged.BytesStore = ts.base
+	case ts.cache != nil:
+		ts.cache.BytesStore = ts.base
+	default:
+		ts.top, ts.typed = ts.base, ts.base
+		if ts.spec.Typed != nil {
+			ts.typed = ts.spec.Typed(ts.top)
+		}
+	}
+}
+
+// timestamp is the timestamp store updates carry: the record's, or the
+// stream time in a punctuator.
+func (t *Task) timestamp() int64 {
+	if t.raw != nil {
+		return t.ts
+	}
+	return max(t.streamTime, 0)
+}
+
+// StateStore returns the store name as processors see it.
+func (t *Task) StateStore(node, name string) (any, error) {
+	for _, n := range t.st.Nodes {
+		if n.Name == node && !slices.Contains(n.Stores, name) {
+			return nil, fmt.Errorf("kstreams: processor %q is not connected to state store %q", node, name)
+		}
+	}
+	for _, ts := range t.stores {
+		if ts.spec.Name == name {
+			return ts.typed, nil
+		}
+	}
+	return nil, fmt.Errorf("kstreams: no state store %q in task %s", name, t.id)
+}
+
+// FlushCaches writes the records held in store caches to the stores (and
+// so downstream and to changelogs). Errors stop the task.
+func (t *Task) FlushCaches() error {
+	if t.err != nil {
+		return t.err
+	}
+	for _, ts := range t.stores {
+		if ts.cache == nil {
+			continue
+		}
+		if err := ts.cache.flushCache(); err != nil {
+			t.fail("", err)
+		}
+		if t.err != nil {
+			return t.err
+		}
+	}
+	return nil
+}
+
+// Checkpoint flushes the stores to disk and writes the task's checkpoint.
+// Call it after the producer has flushed, so changelog offsets are known.
+func (t *Task) Checkpoint() error {
+	if len(t.stores) == 0 {
+		return nil
+	}
+	offsets := map[string]map[int32]int64{}
+	for _, ts := range t.stores {
+		if err := ts.base.Flush(); err != nil {
+			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
+		}
+		if ts.logged != nil {
+			if next := ts.logged.nextOffset(); next > ts.position {
+				ts.position = next
+			}
+		}
+		if ts.logged == nil || ts.position < 0 || !ts.spec.Persistent {
+			continue
+		}
+		offsets[ts.changelog] = map[int32]int64{t.id.Partition: ts.position}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := state.WriteCheckpoint(filepath.Join(t.taskDir(), checkpointFile), offsets); err != nil {
+		return fmt.Errorf("kstreams: task %s: %w", t.id, err)
+	}
+	return nil
+}
+
+func (t *Task) closeStores() error {
+	var first error
+	for _, ts := range t.stores {
+		if err := ts.base.Close(); err != nil && first == nil {
+			first = fmt.Errorf("closing store %q: %w", ts.spec.Name, err)
+		}
+	}
+	t.stores = nil
+	return first
+}
+
+// Changelog is a changelog partition a task restores from.
+type Changelog struct {
+	Topic     string
+	Partition int32
+	// From is the offset to restore from; -1 means the start.
+	From  int64
+	store *taskStore
+	task  *Task
+}
+
+// Changelogs lists the changelog partitions of the task's logged stores.
+func (t *Task) Changelogs() []*Changelog {
+	var out []*Changelog
+	for _, ts := range t.stores {
+		if ts.logged != nil {
+			out = append(out, &Changelog{Topic: ts.changelog, Partition: t.id.Partition, From: ts.position, store: ts, task: t})
+		}
+	}
+	return out
+}
+
+// Restore applies a changelog record to the store below its logging layer.
+func (c *Changelog) Restore(key, value []byte) error {
+	if err := c.store.base.Put(key, value); err != nil {
+		return fmt.Errorf("kstreams: restoring store %q from %q partition %d: %w", c.store.spec.Name, c.Topic, c.Partition, err)
+	}
+	return nil
+}
+
+// Restored records that the store holds every update before offset end.
+func (c *Changelog) Restored(end int64) { c.store.position = end }
+
+// Reset wipes the store, for a checkpoint past the end of the changelog.
+func (c *Changelog) Reset() error {
+	c.From = -1
+	if err := c.store.wipe(); err != nil {
+		return err
+	}
+	if r := c.task.cfg.Registry; r != nil && !c.task.standby {
+		r.add(c.store.spec.Name, c.task.id, c.store.base)
+	}
+	return nil
+}
+
+// StoreName returns the name of the store the changelog belongs to.
+func (c *Changelog) StoreName() string { return c.store.spec.Name }
