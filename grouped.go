@@ -83,7 +83,9 @@ type streamAggregate[K, V, A any] struct {
 	fold func(K, V, A, bool) A
 }
 
-func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error { return p.init(ctx) }
+func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
+	return p.init(ctx)
+}
 
 func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	if p.nullKey(r.Key) {

@@ -45,8 +45,8 @@ func (c *clock) NowMs() int64 { return c.now }
 type Option func(*settings)
 
 type settings struct {
-	appID  string
-	start  time.Time
+	appID      string
+	start      time.Time
 	onBad      runtime.Policy
 	extrac     runtime.Extractor
 	cacheBytes int64

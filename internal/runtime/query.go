@@ -174,7 +174,7 @@ func (m *mergeIter) Less(i, j int) bool {
 	return c < 0
 }
 func (m *mergeIter) Swap(i, j int) { m.h[i], m.h[j] = m.h[j], m.h[i] }
-func (m *mergeIter) Push(x any)   { m.h = append(m.h, x.(state.Iterator)) }
+func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(state.Iterator)) }
 func (m *mergeIter) Pop() any {
 	x := m.h[len(m.h)-1]
 	m.h = m.h[:len(m.h)-1]

@@ -279,11 +279,11 @@ func (th *thread) collectorFor() TaskConfig {
 		CacheMaxBytes: th.e.cfg.CacheMaxBytes,
 		Registry:      &th.e.registry,
 		Extractor:     th.e.cfg.Extractor,
-		OnBadRecord: th.e.cfg.OnBadRecord,
-		Collector:   th,
-		Clock:       SystemClock{},
-		Counters:    th.counters,
-		Logger:      th.e.cfg.Logger,
+		OnBadRecord:   th.e.cfg.OnBadRecord,
+		Collector:     th,
+		Clock:         SystemClock{},
+		Counters:      th.counters,
+		Logger:        th.e.cfg.Logger,
 	}
 }
 
