@@ -115,10 +115,12 @@ func (o *PebbleOptions) Validate() error {
 // and copy each entry, so their slices survive Next.
 //
 // ApproximateNumEntries is estimated the way RocksDB's
-// rocksdb.estimate-num-keys is: from the entry and deletion counts of the
-// sstables, plus the writes not yet flushed. Overwrites count twice until
-// compaction merges them, and writes made during a background flush can be
-// missed.
+// rocksdb.estimate-num-keys is (Kafka Streams' RocksDB store reports that
+// property): entries minus twice the deletions of the sstables, plus the
+// writes not yet flushed. Until compaction merges them, an overwrite counts
+// twice and a key both written and deleted between two flushes counts as
+// minus one; writes made during a background flush can be missed. The
+// estimate is never negative.
 func OpenPebbleStore(name, dir string, opts *PebbleOptions) (BytesStore, error) {
 	var o PebbleOptions
 	if opts != nil {

@@ -168,7 +168,15 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 // that caused them are marked done (at-least-once).
 func (th *thread) commitLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
+	// A failed task is left out: its cache may hold part of the record that
+	// failed, so neither its state nor its offsets are committed.
+	healthy := make([]*Task, 0, len(th.tasks))
 	for _, t := range th.tasks {
+		if t.Err() == nil {
+			healthy = append(healthy, t)
+		}
+	}
+	for _, t := range healthy {
 		if err := t.FlushCaches(); err != nil {
 			return err
 		}
@@ -179,7 +187,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	if err := th.producerError(); err != nil {
 		return err
 	}
-	for _, t := range th.tasks {
+	for _, t := range healthy {
 		if err := t.Checkpoint(); err != nil {
 			return err
 		}
@@ -191,7 +199,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	any := false
-	for _, t := range th.tasks {
+	for _, t := range healthy {
 		any = t.Offsets(offsets) || any
 	}
 	if !any {
@@ -200,7 +208,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	if err := commitSync(ctx, th.cl, offsets); err != nil {
 		return err
 	}
-	for _, t := range th.tasks {
+	for _, t := range healthy {
 		t.Committed()
 	}
 	th.counters.Commits.Add(1)
