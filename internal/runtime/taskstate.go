@@ -174,6 +174,9 @@ func (t *Task) StateStore(node, name string) (any, error) {
 // FlushCaches writes the records held in store caches to the stores (and
 // so downstream and to changelogs). Errors stop the task.
 func (t *Task) FlushCaches() error {
+	if len(t.stores) == 0 {
+		return nil
+	}
 	if t.err != nil {
 		return t.err
 	}

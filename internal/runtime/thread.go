@@ -168,11 +168,13 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 // that caused them are marked done (at-least-once).
 func (th *thread) commitLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
-	// A failed task is left out: its cache may hold part of the record that
-	// failed, so neither its state nor its offsets are committed.
+	// A failed task with stores is left out: its caches may hold part of
+	// the record that failed, so neither its state nor its offsets are
+	// committed. A failed stateless task commits the records before the
+	// one that failed.
 	healthy := make([]*Task, 0, len(th.tasks))
 	for _, t := range th.tasks {
-		if t.Err() == nil {
+		if t.Err() == nil || len(t.stores) == 0 {
 			healthy = append(healthy, t)
 		}
 	}
