@@ -20,7 +20,7 @@ import (
 //	2
 //	app-counts-changelog 0 1042
 //	app-counts-changelog 1 77
-//	crc32c 5e1f0a3b
+//	crc32c 58b9774b
 //
 // a version line; the number of entries; one line per entry with a topic, a
 // partition and the offset to resume from, sorted by topic then partition;

@@ -185,8 +185,8 @@ type pebbleStore struct {
 	// flush, for ApproximateNumEntries.
 	unflushed atomic.Int64
 
-	// writeMu makes the read-modify-write of PutIfAbsent and Delete atomic.
-	// Lock order: mu, then writeMu.
+	// writeMu serializes writes, so that the read-modify-write of
+	// PutIfAbsent and Delete is atomic. Lock order: mu, then writeMu.
 	writeMu sync.Mutex
 
 	// mu is held for reading by every operation, and by iterators while
@@ -246,12 +246,19 @@ func (s *pebbleStore) Put(key, value []byte) error {
 		return err
 	}
 	return s.withKey(key, func(db *pebble.DB) error {
-		if err := db.Set(key, value, pebble.NoSync); err != nil {
-			return err
-		}
-		s.unflushed.Add(1)
-		return nil
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		return s.setLocked(db, key, value)
 	})
+}
+
+// setLocked writes key. s.writeMu must be held.
+func (s *pebbleStore) setLocked(db *pebble.DB, key, value []byte) error {
+	if err := db.Set(key, value, pebble.NoSync); err != nil {
+		return err
+	}
+	s.unflushed.Add(1)
+	return nil
 }
 
 func (s *pebbleStore) PutIfAbsent(key, value []byte) (old []byte, err error) {
@@ -262,11 +269,7 @@ func (s *pebbleStore) PutIfAbsent(key, value []byte) (old []byte, err error) {
 		if err != nil || old != nil || value == nil {
 			return err
 		}
-		if err := db.Set(key, value, pebble.NoSync); err != nil {
-			return err
-		}
-		s.unflushed.Add(1)
-		return nil
+		return s.setLocked(db, key, value)
 	})
 	return old, err
 }

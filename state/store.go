@@ -25,7 +25,8 @@ type Iterator interface {
 	Next() bool
 	// Key returns the key of the current entry.
 	Key() []byte
-	// Value returns the value of the current entry, never nil.
+	// Value returns the value of the current entry: never nil while Next
+	// returns true.
 	Value() []byte
 	// Err returns the error that stopped the iteration, if any.
 	Err() error

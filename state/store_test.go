@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// openFunc opens an empty store named name, closed when t ends.
-type openFunc func(t *testing.T, name string) BytesStore
+// openFunc opens an empty store named name, closed when tb ends.
+type openFunc func(tb testing.TB, name string) BytesStore
 
 // storeBackends lists every BytesStore backend; each test of the shared
 // suite runs over all of them.
@@ -22,18 +22,18 @@ var storeBackends = []struct {
 	{"pebble", openPebble},
 }
 
-func openMemory(t *testing.T, name string) BytesStore {
+func openMemory(tb testing.TB, name string) BytesStore {
 	s := NewMemoryStore(name)
-	t.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
-func openPebble(t *testing.T, name string) BytesStore {
-	s, err := OpenPebbleStore(name, t.TempDir(), nil)
+func openPebble(tb testing.TB, name string) BytesStore {
+	s, err := OpenPebbleStore(name, tb.TempDir(), nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
