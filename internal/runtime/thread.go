@@ -158,7 +158,11 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	if time.Since(th.lastCommit) >= th.e.cfg.CommitInterval {
-		return th.commitLocked(ctx)
+		// A commit cut short by the application stopping is no failure:
+		// shutdown commits again, with a context of its own.
+		if err := th.commitLocked(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
 	}
 	return nil
 }

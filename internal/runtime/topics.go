@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,7 +24,8 @@ var ErrInternalTopicMismatch = errors.New("kstreams: internal topic has the wron
 // prepareTopics checks that the user's source topics exist and creates the
 // internal topics (and dead-letter topics) that are missing.
 func (e *Engine) prepareTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...)}, e.cfg.ClientOpts...)...)
+	opts := []kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...), kgo.MetadataMinAge(50 * time.Millisecond)}
+	cl, err := kgo.NewClient(append(opts, e.cfg.ClientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("kstreams: admin client: %w", err)
 	}
@@ -58,10 +60,38 @@ func (e *Engine) prepareTopics(ctx context.Context) error {
 					return err
 				}
 				counts[p.Topic] = 1
+				want[p.Topic] = 1
 			}
 		}
 	}
-	return nil
+	return waitForTopics(ctx, adm, want)
+}
+
+// waitForTopics waits until the metadata shows every topic of want with
+// its partitions, so that the group leader, which computes tasks from
+// metadata, does not find a topic just created missing.
+func waitForTopics(ctx context.Context, adm *kadm.Client, want map[string]int32) error {
+	if len(want) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		md, err := adm.ListTopics(ctx, sortedNames(want)...)
+		ready := err == nil
+		for name, n := range want {
+			d, ok := md[name]
+			ready = ready && ok && d.Err == nil && int32(len(d.Partitions)) == n
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kstreams: waiting for internal topics %q to appear: %w", sortedNames(want), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (e *Engine) checkSources(counts map[string]int32) error {
