@@ -64,12 +64,9 @@ func StreamFrom[K, V any](b *Builder, topic string, c Consumed[K, V]) Stream[K, 
 // processed together, so they should have the same partition count.
 func StreamFromTopics[K, V any](b *Builder, topics []string, c Consumed[K, V]) Stream[K, V] {
 	name := b.name([]Named{c.Name}, "KSTREAM-SOURCE")
-	if len(topics) == 0 {
-		b.t.g.Problem(fmt.Errorf("source %q: no topics", name))
-	}
 	key := pickSerde(b, "source "+quote(name), "key", c.Key)
 	value := pickSerde(b, "source "+quote(name), "value", c.Value)
-	AddSource(&Topology{g: b.t.g}, name, Consumed[K, V]{Key: key, Value: value}, topics...)
+	addSource(b.t, name, key, value, topics)
 	return Stream[K, V]{b: b, node: name, key: key, value: value}
 }
 
@@ -164,7 +161,7 @@ func (s Stream[K, V]) To(topic string, p ...Produced[K, V]) {
 	n := s.b.name([]Named{pr.Name}, "KSTREAM-SINK")
 	key := pickSerde(s.b, "sink "+quote(n), "key", pr.Key, s.key)
 	value := pickSerde(s.b, "sink "+quote(n), "value", pr.Value, s.value)
-	AddSink(s.b.t, n, topic, Produced[K, V]{Key: key, Value: value}, s.node)
+	addSink(s.b.t, n, topic, key, value, []string{s.node})
 }
 
 // ToFunc writes each record to the topic topicOf names for it, as Kafka

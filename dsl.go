@@ -81,7 +81,8 @@ type BranchedStream[K, V any] struct {
 
 // Split starts splitting the stream into named branches: each record goes to
 // the first branch whose predicate accepts it, else to the default branch if
-// there is one, else nowhere. Branch names are prefixed with name.
+// there is one, else nowhere. Branch names are prefixed with name, or with
+// the split node's generated name and "-" when name is not given.
 //
 //	branches := orders.Split("order-").
 //		Branch("big", func(_ string, o Order) bool { return o.Total > 1000 }).
@@ -89,12 +90,12 @@ type BranchedStream[K, V any] struct {
 //	branches["order-big"].To("big-orders")
 func (s Stream[K, V]) Split(name ...Named) *BranchedStream[K, V] {
 	bs := &BranchedStream[K, V]{s: s, branches: map[string]Stream[K, V]{}}
-	if len(name) > 0 {
-		bs.prefix = string(name[0])
-	}
-	bs.node = s.b.name(nil, "KSTREAM-BRANCH")
-	if bs.prefix != "" {
-		bs.node = bs.prefix
+	bs.node = s.b.name(name, "KSTREAM-BRANCH")
+	bs.prefix = bs.node
+	if len(name) == 0 || name[0] == "" {
+		// As in Kafka Streams, unnamed splits prefix branch names with the
+		// generated name of the split node.
+		bs.prefix += "-"
 	}
 	addFn(s.b, bs.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		for i, p := range bs.preds {

@@ -192,7 +192,7 @@ func TableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materi
 	src := b.name([]Named{c.Name}, "KTABLE-SOURCE")
 	key := pickSerde(b, "source "+quote(src), "key", c.Key)
 	value := pickSerde(b, "source "+quote(src), "value", c.Value)
-	AddSource(b.t, src, Consumed[K, optional[V]]{Key: key, Value: optionalSerde[V]{value}}, topic)
+	addSource[K, optional[V]](b.t, src, key, optionalSerde[V]{value}, []string{topic})
 	store, key, value := materialize(b, first(m), "KTABLE-SOURCE", key, value)
 	n := b.t.g.NextName("KTABLE-MATERIALIZE")
 	AddProcessor(b.t, n, func() processor.Processor[K, optional[V], K, Change[V]] {

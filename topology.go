@@ -7,6 +7,7 @@ import (
 	"github.com/kstreams-go/kstreams/internal/link"
 	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
+	"github.com/kstreams-go/kstreams/serde"
 )
 
 func init() {
@@ -41,6 +42,12 @@ func AddSource[K, V any](t *Topology, name string, c Consumed[K, V], topics ...s
 	b := &Builder{t: t}
 	key := pickSerde(b, "source "+quote(name), "key", c.Key)
 	value := pickSerde(b, "source "+quote(name), "value", c.Value)
+	addSource(t, name, key, value, topics)
+}
+
+// addSource adds a source node whose serdes are already picked, so that a
+// missing one is reported once.
+func addSource[K, V any](t *Topology, name string, key serde.Serde[K], value serde.Serde[V], topics []string) {
 	ts := make([]runtime.Topic, len(topics))
 	for i, tp := range topics {
 		ts[i] = runtime.Topic{Name: tp}
@@ -71,6 +78,12 @@ func AddSink[K, V any](t *Topology, name, topic string, p Produced[K, V], parent
 	b := &Builder{t: t}
 	key := pickSerde(b, "sink "+quote(name), "key", p.Key)
 	value := pickSerde(b, "sink "+quote(name), "value", p.Value)
+	addSink(t, name, topic, key, value, parents)
+}
+
+// addSink adds a sink node whose serdes are already picked, so that a
+// missing one is reported once.
+func addSink[K, V any](t *Topology, name, topic string, key serde.Serde[K], value serde.Serde[V], parents []string) {
 	if topic == "" {
 		t.g.Problem(fmt.Errorf("sink %q: empty topic name", name))
 	}
@@ -141,7 +154,7 @@ type NodeDescription struct {
 	Children []string
 }
 
-// String returns "kind name".
+// String returns "kind name [topics]".
 func (n NodeDescription) String() string {
 	return n.Kind + " " + n.Name + " [" + strings.Join(n.Topics, ",") + "]"
 }

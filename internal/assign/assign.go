@@ -281,24 +281,36 @@ func Tasks(subs []Subtopology, topics map[string]int32) ([]Task, error) {
 }
 
 // Distribute gives every task to one member: a member keeps the tasks it
-// had while it is under its fair share, and the rest go to the least loaded
-// members. The result maps member id to its tasks, in task order.
+// had up to its fair share (len(tasks)/len(members), one more for as many
+// members as the division leaves over), and the rest go to the least loaded
+// members, so that loads differ by at most one. The result maps member id
+// to its tasks, in task order.
 func Distribute(tasks []Task, members []Member) map[string][]Task {
 	plan := make(map[string][]Task, len(members))
 	if len(members) == 0 {
 		return plan
 	}
-	quota := (len(tasks) + len(members) - 1) / len(members)
+	base, extra := len(tasks)/len(members), len(tasks)%len(members)
 	prev := map[Task]int{}
 	for i := len(members) - 1; i >= 0; i-- {
 		for _, t := range members[i].Previous {
 			prev[t] = i
 		}
 	}
-	var rest []Task
+	var over []Task
 	for _, t := range tasks {
-		if i, ok := prev[t]; ok && len(plan[members[i].ID]) < quota {
+		if i, ok := prev[t]; ok && len(plan[members[i].ID]) < base {
 			plan[members[i].ID] = append(plan[members[i].ID], t)
+			continue
+		}
+		over = append(over, t)
+	}
+	// Only extra members may keep one task above base.
+	var rest []Task
+	for _, t := range over {
+		if i, ok := prev[t]; ok && extra > 0 && len(plan[members[i].ID]) == base {
+			plan[members[i].ID] = append(plan[members[i].ID], t)
+			extra--
 			continue
 		}
 		rest = append(rest, t)

@@ -7,15 +7,18 @@ import (
 
 // Describe prints the plan in the layout of Kafka Streams'
 // TopologyDescription: sub-topologies, then each node with its topics and
-// its children ("-->") and parents ("<--").
+// its children ("-->") and parents ("<--"). Like Java's, each sub-topology
+// ends with an empty line, and the first is indented one space more than
+// the others.
 func (p *Plan) Describe() string {
 	var b strings.Builder
-	b.WriteString("Topologies:\n")
+	b.WriteString("Topologies:\n ")
 	for _, st := range p.Subtopologies {
-		fmt.Fprintf(&b, "   Sub-topology: %d\n", st.ID)
+		fmt.Fprintf(&b, "  Sub-topology: %d\n", st.ID)
 		for _, n := range st.Nodes {
 			describeNode(&b, st, n)
 		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

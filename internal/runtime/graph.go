@@ -308,9 +308,11 @@ func (g *Graph) findCycle() []string {
 				switch color[p] {
 				case grey:
 					i := slices.Index(path, p)
+					// path[i:] follows parent links from p to name: reversed,
+					// it runs in data-flow order, and p feeds name.
 					cyc := slices.Clone(path[i:])
 					slices.Reverse(cyc)
-					return append([]string{name}, cyc...)
+					return append(cyc, name)
 				case white:
 					if g.Node(p) != nil {
 						if c := visit(p); c != nil {

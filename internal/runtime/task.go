@@ -292,6 +292,9 @@ func (t *Task) processOne(q *partQueue, it queued) error {
 		return t.err
 	}
 	q.advance(it.rec)
+	// Punctuators run outside the record: no metadata, and their errors
+	// are punctuation errors.
+	t.raw = nil
 	return t.punctuate(processor.StreamTime, t.streamTime)
 }
 
