@@ -459,34 +459,30 @@ func (th *thread) fatalErr() error {
 	return th.fatal
 }
 
-// shutdown commits, closes the tasks and leaves the group.
+// shutdown commits, closes the tasks and leaves the group. It returns what
+// stopped the thread or the commit's error.
 func (th *thread) shutdown() error {
-	th.mu.Lock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := th.fatal
-	if err == nil {
-		err = th.commitLocked(ctx)
-	}
-	th.closeTasksLocked()
-	th.dropStandbysLocked(nil)
-	th.mu.Unlock()
-	th.cl.AllowRebalance()
-	th.cl.Close()
-	th.restorer.close()
-	return err
+	fatal, err := th.close(30 * time.Second)
+	return errors.Join(fatal, th.producerError(), err)
 }
 
 // abort closes after a failure: what was processed successfully is still
 // committed (unless the producer failed), so a restart repeats little.
 func (th *thread) abort() {
+	if _, err := th.close(10 * time.Second); err != nil {
+		th.e.cfg.Logger.Warn("kstreams: commit after failure", "error", err)
+	}
+}
+
+// close commits within timeout, unless the thread or its producer failed,
+// closes the tasks and standbys, and leaves the group.
+func (th *thread) close(timeout time.Duration) (fatal, commitErr error) {
 	th.mu.Lock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if th.producerError() == nil && th.fatal == nil {
-		if err := th.commitLocked(ctx); err != nil {
-			th.e.cfg.Logger.Warn("kstreams: commit after failure", "error", err)
-		}
+	fatal = th.fatal
+	if fatal == nil && th.producerError() == nil {
+		commitErr = th.commitLocked(ctx)
 	}
 	th.closeTasksLocked()
 	th.dropStandbysLocked(nil)
@@ -494,6 +490,7 @@ func (th *thread) abort() {
 	th.cl.AllowRebalance()
 	th.cl.Close()
 	th.restorer.close()
+	return fatal, commitErr
 }
 
 func taskIDs(ts []*Task) []string {
