@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the bench command as a worker
+// process: the runner starts os.Executable() with -worker.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-worker" {
+		os.Exit(workerMain())
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs every workload once, on a few records, on the real broker
+// named by KSTREAMS_TEST_BROKERS or else the embedded one: the command keeps
+// working as the runtime changes.
+func TestSmoke(t *testing.T) {
+	args := []string{"-embedded"}
+	if env := os.Getenv("KSTREAMS_TEST_BROKERS"); env != "" {
+		args = []string{"-brokers", env}
+	}
+	f, err := parseFlags(append(args, "-records", "2000", "-warmup", "0", "-timeout", "1m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	if err := run(ctx, f, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, w := range registry {
+		if !strings.Contains(out.String(), "\n"+w.Name+" ") {
+			t.Errorf("no row for %s in:\n%s", w.Key(), out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "filter-map/kstreams / copy/franz-go = ") {
+		t.Errorf("no ratio line in:\n%s", out.String())
+	}
+}
+
+func TestSelectWorkloads(t *testing.T) {
+	tests := []struct {
+		list    string
+		want    []string
+		wantErr bool
+	}{
+		{list: "all", want: []string{"copy/franz-go", "filter-map/kstreams"}},
+		{list: "", want: []string{"copy/franz-go", "filter-map/kstreams"}},
+		{list: "copy", want: []string{"copy/franz-go"}},
+		// A workload brings its ceiling along, in registry order.
+		{list: "filter-map", want: []string{"copy/franz-go", "filter-map/kstreams"}},
+		{list: " filter-map/kstreams ,copy", want: []string{"copy/franz-go", "filter-map/kstreams"}},
+		{list: "nope", wantErr: true},
+		{list: "copy/kstreams", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.list, func(t *testing.T) {
+			ws, err := selectWorkloads(tt.list)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error: %v", err, tt.wantErr)
+			}
+			var got []string
+			for _, w := range ws {
+				got = append(got, w.Key())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSummarizeMedian(t *testing.T) {
+	w := &Workload{Name: "x", Impl: "y"}
+	var ms []Measurement
+	for _, s := range []int{4, 1, 3, 2} {
+		ms = append(ms, Measurement{Workload: w, Elapsed: time.Duration(s) * time.Second})
+	}
+	sums := summarize([]*Workload{w}, ms, 100)
+	if len(sums) != 1 {
+		t.Fatalf("got %d summaries, want 1", len(sums))
+	}
+	s := sums[0]
+	// Four runs: the slower of the two middle ones.
+	if s.Median.Elapsed != 3*time.Second || s.Runs != 4 || s.Max != 100 || s.Min != 25 {
+		t.Errorf("got median %v, runs %d, min %v, max %v", s.Median.Elapsed, s.Runs, s.Min, s.Max)
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{thousands(0), "0"},
+		{thousands(999.6), "1,000"},
+		{thousands(1234567), "1,234,567"},
+		{thousands(123456), "123,456"},
+		{profilePath("cpu.pprof", "copy-franz-go-1"), "cpu-copy-franz-go-1.pprof"},
+		{profilePath("/tmp/p/cpu", "filter-map-kstreams-warmup1"), "/tmp/p/cpu-filter-map-kstreams-warmup1.pprof"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}

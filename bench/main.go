@@ -1,0 +1,225 @@
+// Command bench measures kstreams applications against the ceiling of the
+// broker they run on, side by side in one run.
+//
+//	go run ./bench -brokers 127.0.0.1:19092 -records 1000000
+//
+// It preloads -records records (1 KiB values, 10,000 distinct keys) into a
+// fresh input topic, then runs each workload -repeat times, every run with a
+// fresh application id and a fresh output topic, in a process of its own,
+// and prints one table: records/s from start to the last output, time to
+// the first output, CPU time and peak RSS of the application, and the ratio
+// to the ceiling. See README.md for the workloads and results.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kstreams-go/kstreams/embedded"
+)
+
+type flags struct {
+	brokers    string
+	records    int64
+	partitions int
+	workloads  string
+	repeat     int
+	warmup     int
+	embedded   bool
+	client     ClientConfig
+	timeout    time.Duration
+	cpuProfile string
+	keep       bool
+	list       bool
+	verbose    bool
+	worker     bool
+}
+
+func parseFlags(args []string) (*flags, error) {
+	f := &flags{client: defaultClientConfig()}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:19092", "seed brokers, comma-separated")
+	fs.Int64Var(&f.records, "records", 1_000_000, "input records to preload (1 KiB values, 10,000 distinct keys)")
+	fs.IntVar(&f.partitions, "partitions", 4, "partitions of the input and output topics")
+	fs.StringVar(&f.workloads, "workloads", "all", "workloads to run, comma-separated: name or name/impl (see -list); their ceilings are added")
+	fs.IntVar(&f.repeat, "repeat", 1, "runs per workload, interleaved; the table reports the median run")
+	fs.IntVar(&f.warmup, "warmup", 1, "unreported rounds of every workload before the measured ones (a fresh broker's JIT and page cache)")
+	fs.BoolVar(&f.embedded, "embedded", false, "run on an in-process embedded broker (kfake) instead of -brokers: a quick smoke run, not a measurement")
+	fs.DurationVar(&f.client.Linger, "linger", f.client.Linger, "producer linger of every application")
+	fs.StringVar(&f.client.Compression, "compression", f.client.Compression, "producer compression of every application: none, gzip, snappy, lz4, zstd")
+	fs.DurationVar(&f.client.CommitInterval, "commit-interval", f.client.CommitInterval, "commit interval of every application")
+	fs.IntVar(&f.client.MaxPollRecords, "max-poll-records", f.client.MaxPollRecords, "max records per poll of every application")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on one run")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of every Go application run to `file` with the run's name inserted before the extension")
+	fs.BoolVar(&f.keep, "keep", false, "keep the topics and groups on the broker")
+	fs.BoolVar(&f.list, "list", false, "list the workloads and exit")
+	fs.BoolVar(&f.verbose, "v", false, "print each run and the applications' counters")
+	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if f.records < 1 {
+		errs = append(errs, fmt.Errorf("-records %d: need at least 1", f.records))
+	}
+	if f.partitions < 1 {
+		errs = append(errs, fmt.Errorf("-partitions %d: need at least 1", f.partitions))
+	}
+	if f.repeat < 1 {
+		errs = append(errs, fmt.Errorf("-repeat %d: need at least 1", f.repeat))
+	}
+	if f.warmup < 0 {
+		errs = append(errs, fmt.Errorf("-warmup %d: must not be negative", f.warmup))
+	}
+	if f.client.CommitInterval <= 0 {
+		errs = append(errs, fmt.Errorf("-commit-interval %v: must be positive", f.client.CommitInterval))
+	}
+	if f.client.MaxPollRecords < 1 {
+		errs = append(errs, fmt.Errorf("-max-poll-records %d: need at least 1", f.client.MaxPollRecords))
+	}
+	if _, err := f.client.codec(); err != nil {
+		errs = append(errs, err)
+	}
+	return f, errors.Join(errs...)
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if f.worker {
+		os.Exit(workerMain())
+	}
+	if f.list {
+		for _, w := range registry {
+			fmt.Printf("%-24s %s\n", w.Key(), w.About)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f *flags, out io.Writer) error {
+	ws, err := selectWorkloads(f.workloads)
+	if err != nil {
+		return err
+	}
+	brokers := strings.Split(f.brokers, ",")
+	if f.embedded {
+		b, err := embedded.Start(embedded.Options{Partitions: f.partitions})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = b.Addrs()
+	}
+	env, closeEnv, err := newEnv(brokers)
+	if err != nil {
+		return err
+	}
+	defer closeEnv()
+	env.Records, env.Partitions, env.Client = f.records, f.partitions, f.client
+	env.Timeout, env.CPUProfile, env.Keep = f.timeout, f.cpuProfile, f.keep
+
+	printSetup(out, f, brokers)
+	took, err := env.preload(ctx)
+	if err != nil {
+		return err
+	}
+	if !f.keep {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, _ = env.Admin.DeleteTopics(dctx, env.Input)
+		}()
+	}
+	fmt.Fprintf(out, "preloaded %d records into %s in %.2fs (%s records/s)\n\n",
+		f.records, env.Input, took.Seconds(), thousands(float64(f.records)/took.Seconds()))
+
+	var ms []Measurement
+	for round := range f.warmup + f.repeat {
+		name := strconv.Itoa(round - f.warmup + 1)
+		if round < f.warmup {
+			name = "warmup" + strconv.Itoa(round+1)
+		}
+		for _, w := range ws {
+			m, err := env.measure(ctx, w, name)
+			if err != nil {
+				return err
+			}
+			if f.verbose {
+				fmt.Fprintf(out, "run %-8s %-22s %10s records/s  first out %s  CPU %.1fs  %v\n", name, w.Key(),
+					thousands(m.Rate(f.records)), seconds(m.FirstOutput), m.App.CPUSeconds, m.App.Stats)
+			}
+			if round >= f.warmup {
+				ms = append(ms, m)
+			}
+		}
+	}
+	if f.verbose {
+		fmt.Fprintln(out)
+	}
+	printTable(out, summarize(ws, ms, f.records), f.records, f.repeat)
+	return nil
+}
+
+func printSetup(out io.Writer, f *flags, brokers []string) {
+	broker := strings.Join(brokers, ",")
+	if f.embedded {
+		broker += " (embedded kfake: a smoke run, not a measurement)"
+	}
+	c := f.client
+	fmt.Fprintf(out, "broker %s; %d records of %d B values, %d keys, %d partitions; %d warm-up + %d measured runs per workload (median reported)\n",
+		broker, f.records, valueSize, distinctKeys, f.partitions, f.warmup, f.repeat)
+	fmt.Fprintf(out, "clients: linger %v, batch max %d B, compression %s, fetch max %d B (%d B/partition, wait %v), max poll %d, commit interval %v\n",
+		c.Linger, c.BatchMaxBytes, c.Compression, c.FetchMaxBytes, c.FetchMaxPartitionBytes, c.FetchMaxWait, c.MaxPollRecords, c.CommitInterval)
+	fmt.Fprintf(out, "machine: %s, %d CPUs, %s %s/%s, load average %s\n", cpuModel(), goruntime.NumCPU(),
+		goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, loadAverage())
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages: on a shared
+// machine, what else was running.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

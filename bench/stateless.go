@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/serde"
+)
+
+func init() {
+	registerGo(&Workload{
+		Name:    "filter-map",
+		Impl:    "kstreams",
+		About:   "kstreams source -> filter -> mapValues -> sink, keys as strings, values as bytes; every record passes",
+		Ceiling: "copy/franz-go",
+		Goal:    0.8,
+	}, runFilterMap)
+}
+
+// filterMapTopology is the stateless topology: source -> filter ->
+// mapValues -> sink. The filter keeps every record and mapValues returns
+// the value unchanged, so the output is the input and the figure is the
+// runtime's cost, not the user functions'. Keys are strings (deserialized
+// and serialized as a Java String serde would), values raw bytes.
+func filterMapTopology(input, output string) (*kstreams.Topology, error) {
+	b := kstreams.NewBuilder()
+	in := kstreams.StreamFrom(b, input, kstreams.ConsumedWith(serde.String(), serde.Bytes()))
+	kept := in.Filter(func(k string, v []byte) bool { return strings.HasPrefix(k, keyPrefix) && v != nil })
+	mapped := kstreams.MapValues(kept, func(v []byte) []byte { return v })
+	mapped.To(output, kstreams.ProducedWith(serde.String(), serde.Bytes()))
+	return b.Build()
+}
+
+func runFilterMap(ctx context.Context, spec RunSpec) (map[string]int64, error) {
+	topo, err := filterMapTopology(spec.Input, spec.Output)
+	if err != nil {
+		return nil, fmt.Errorf("filter-map: topology: %w", err)
+	}
+	return runApp(ctx, spec, topo)
+}
+
+// runApp runs topo as a one-thread kstreams application with the run's
+// client settings until ctx is done.
+func runApp(ctx context.Context, spec RunSpec, topo *kstreams.Topology) (map[string]int64, error) {
+	opts, err := spec.Client.appOpts()
+	if err != nil {
+		return nil, err
+	}
+	app, err := kstreams.New(topo,
+		kstreams.ApplicationID(spec.AppID),
+		kstreams.Brokers(spec.Brokers...),
+		kstreams.Threads(1),
+		kstreams.CommitInterval(spec.Client.CommitInterval),
+		kstreams.MaxPollRecords(spec.Client.MaxPollRecords),
+		kstreams.StateDir(spec.StateDir),
+		kstreams.ClientOptions(opts...),
+	)
+	if err != nil {
+		return nil, err
+	}
+	runErr := app.Run(ctx)
+	m := app.Metrics()
+	stats := map[string]int64{
+		"processed": m.Processed, "produced": m.Produced, "commits": m.Commits,
+		"rebalances": m.Rebalances, "skipped": m.Skipped,
+	}
+	return stats, runErr
+}
