@@ -188,11 +188,7 @@ func (d *Driver) WallClockTime() time.Time { return time.UnixMilli(d.clock.now) 
 
 // Metrics returns the driver's running totals.
 func (d *Driver) Metrics() kstreams.Metrics {
-	return kstreams.Metrics{
-		Processed: d.counters.Processed.Load(), Skipped: d.counters.Skipped.Load(),
-		DeadLettered: d.counters.DeadLettered.Load(), Produced: d.counters.Produced.Load(),
-		Punctuations: d.counters.Punctuations.Load(),
-	}
+	return kstreams.Metrics(runtime.Snapshot(&d.counters))
 }
 
 // Close closes every task; it returns the first error.

@@ -249,6 +249,13 @@ type Totals struct {
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
 }
 
+// Snapshot returns the totals of one set of counters.
+func Snapshot(c *Counters) Totals {
+	var t Totals
+	t.add(c)
+	return t
+}
+
 func (t *Totals) add(c *Counters) {
 	t.Processed += c.Processed.Load()
 	t.Skipped += c.Skipped.Load()
