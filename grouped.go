@@ -211,6 +211,11 @@ type tableAggregate[K, V, A any] struct {
 func (p *tableAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error { return p.init(ctx) }
 
 func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) error {
+	// A change with neither side (a mapped value that was null) changes
+	// no group, as Kafka Streams skips null values in the group-by.
+	if !r.Value.HasNew && !r.Value.HasOld {
+		return nil
+	}
 	if p.nullKey(r.Key) {
 		return nil
 	}
@@ -257,10 +262,12 @@ func (s changeSerde[V]) Serialize(topic string, c Change[V]) ([]byte, error) {
 		}
 	}
 	out := make([]byte, 5, 5+len(nb)+len(ob))
-	if c.HasNew {
+	// A value that serializes to a Kafka null travels as absent, as a null
+	// does in Kafka Streams: its empty bytes would not deserialize.
+	if nb != nil {
 		out[0] |= 1
 	}
-	if c.HasOld {
+	if ob != nil {
 		out[0] |= 2
 	}
 	binary.BigEndian.PutUint32(out[1:], uint32(len(nb)))
