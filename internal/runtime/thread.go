@@ -85,15 +85,21 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
 	}
+	restorer, err := newRestorer(e.cfg, th.counters)
+	if err != nil {
+		return nil, err
+	}
+	// The group may call back as soon as the client exists; the callbacks
+	// take th.mu, so they wait until the thread is complete.
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	th.restorer = restorer
 	cl, err := kgo.NewClient(append(opts, e.cfg.ClientOpts...)...)
 	if err != nil {
+		restorer.close()
 		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err)
 	}
 	th.cl = cl
-	if th.restorer, err = newRestorer(e.cfg, th.counters); err != nil {
-		cl.Close()
-		return nil, err
-	}
 	return th, nil
 }
 
@@ -427,6 +433,12 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]i
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.e.threadRebalancing(th.id, true)
+	// Standbys are closed (with a checkpoint) before every rejoin, like
+	// the active tasks: the new assignment may make one of them active
+	// on another thread of this instance, which can only open the task's
+	// directory once this thread has closed it. (Eager rebalancing runs
+	// every member's onRevoked before any member's onAssigned.)
+	th.dropStandbysLocked(nil)
 	if th.fatal == nil {
 		if err := th.commitLocked(ctx); err != nil {
 			th.fatal = err
@@ -441,6 +453,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 	th.e.threadRebalancing(th.id, true)
 	th.e.cfg.Logger.Warn("kstreams: partitions lost; closing tasks without committing", "thread", th.id+1)
 	th.closeTasksLocked()
+	th.dropStandbysLocked(nil)
 }
 
 func (th *thread) closeTasksLocked() {
