@@ -42,6 +42,13 @@ stop_services() {
 	fi
 	scripts/kafka.sh stop
 	# (stop further services here)
+	if [[ -n "${SMTP_PID:-}" ]]; then
+		kill "$SMTP_PID" 2>/dev/null
+		wait "$SMTP_PID" 2>/dev/null
+	fi
+	if [[ -n "${SMTP_MAILDIR:-}" ]]; then
+		rm -rf "$SMTP_MAILDIR"
+	fi
 	exit "$status"
 }
 trap stop_services EXIT
@@ -53,6 +60,47 @@ scripts/kafka.sh start
 export KSTREAMS_TEST_BROKERS="127.0.0.1:$KAFKA_PORT"
 
 # (start further services here)
+
+# A real SMTP server for the shareholders example: Debian's python3-aiosmtpd,
+# delivering to a maildir the test reads. SMTP_PORT overrides its port.
+# It needs the system python3 (/usr/bin/python3), not a pyenv or venv one.
+SMTP_PORT="${SMTP_PORT:-19025}"
+start_smtp() {
+	if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+		local sudo=""
+		if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+		$sudo apt-get install -y python3-aiosmtpd >/dev/null ||
+			{ $sudo apt-get update >/dev/null && $sudo apt-get install -y python3-aiosmtpd >/dev/null; } ||
+			return 1
+	fi
+	if (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then
+		echo "port $SMTP_PORT is in use (set SMTP_PORT)" >&2
+		return 1
+	fi
+	SMTP_MAILDIR="$(mktemp -d "${TMPDIR:-/tmp}/kstreams-maildir.XXXXXX")"
+	mkdir -p "$SMTP_MAILDIR"/{tmp,new,cur} # aiosmtpd does not lay out an existing directory
+	/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$SMTP_MAILDIR" \
+		>"$SMTP_MAILDIR/aiosmtpd.log" 2>&1 &
+	SMTP_PID=$!
+	for _ in $(seq 50); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$SMTP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$SMTP_MAILDIR/aiosmtpd.log" >&2
+	return 1
+}
+step "starting an SMTP server (aiosmtpd) on 127.0.0.1:$SMTP_PORT"
+if start_smtp; then
+	export KSTREAMS_TEST_SMTP="127.0.0.1:$SMTP_PORT"
+	export KSTREAMS_TEST_MAILDIR="$SMTP_MAILDIR"
+	echo "SMTP server ready (pid $SMTP_PID), delivering to $SMTP_MAILDIR"
+else
+	echo "warning: no SMTP server (python3-aiosmtpd could not be installed or started);" \
+		"the examples' tests use their in-process fake one" >&2
+fi
 
 step "go test ./... (integration tests against the real broker at $KSTREAMS_TEST_BROKERS)"
 go test -count=1 -p 1 -timeout 20m "$@" ./...

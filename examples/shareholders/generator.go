@@ -149,16 +149,20 @@ func (c *genCounts) String() string {
 }
 
 // publish sends g's events to topic at rate records per second until ctx
-// ends. Each tick's records are sent together and waited for; a tick is
-// never cut short by ctx, so what reached the topic is always a prefix of
-// g's sequence.
-func publish(ctx context.Context, cl *kgo.Client, g *Generator, topic string, rate float64, counts *genCounts) error {
+// ends, or until it sent count records if count > 0. Each tick's records
+// are sent together and waited for; a tick is never cut short by ctx, so
+// what reached the topic is always a prefix of g's sequence.
+func publish(ctx context.Context, cl *kgo.Client, g *Generator, topic string, rate float64, count int, counts *genCounts) error {
 	interval := max(time.Duration(float64(time.Second)/rate), 10*time.Millisecond)
 	perTick := max(int(rate*interval.Seconds()+0.5), 1)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
-		if err := publishBatch(ctx, cl, g, topic, perTick, counts); err != nil {
+	for sent := 0; count == 0 || sent < count; sent += perTick {
+		n := perTick
+		if count > 0 {
+			n = min(n, count-sent)
+		}
+		if err := publishBatch(ctx, cl, g, topic, n, counts); err != nil {
 			return err
 		}
 		select {
@@ -167,6 +171,7 @@ func publish(ctx context.Context, cl *kgo.Client, g *Generator, topic string, ra
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 func publishBatch(ctx context.Context, cl *kgo.Client, g *Generator, topic string, n int, counts *genCounts) error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,8 +83,9 @@ func connect(cfg config, p *printer) ([]string, func(), error) {
 // brokerDir is where the embedded broker keeps its data.
 func brokerDir(dataDir string) string { return filepath.Join(dataDir, "broker") }
 
-// ensureTopics creates the input topic (compacted) and the output topic if
-// they are missing, and waits until every partition has a leader.
+// ensureTopics creates the input topic (compacted) if it is missing, and
+// waits until every partition has a leader. The application creates its
+// internal topics (repartition, changelogs) itself.
 func ensureTopics(ctx context.Context, adm *kadm.Client, cfg config, p *printer) error {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
@@ -90,10 +93,7 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg config, p *printer)
 	if err := createTopic(ctx, adm, cfg.Input, cfg.Partitions, compact, p); err != nil {
 		return err
 	}
-	if err := createTopic(ctx, adm, cfg.Output, cfg.Partitions, nil, p); err != nil {
-		return err
-	}
-	return waitTopicsReady(ctx, adm, cfg.Input, cfg.Output)
+	return waitTopicsReady(ctx, adm, cfg.Input)
 }
 
 func createTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, configs map[string]*string, p *printer) error {
@@ -166,16 +166,19 @@ type session struct {
 	appStopped chan struct{}
 	appErr     error
 	counts     genCounts
-	seen       seenCounts
+	// updates counts the updates of the store of US shareholders, removed
+	// those that removed a client.
+	updates, removed atomic.Int64
+	emails           EmailStats
 }
 
-// seenCounts are what the topology's watch node saw.
-type seenCounts struct {
-	kept, notUS, closed atomic.Int64
-}
+// fromAddress is the sender of the emails.
+const fromAddress = "shareholders@" + DefaultDomain
 
 func (s *session) newApp(brokers []string) error {
-	topo, err := Topology(s.cfg.Input, s.cfg.Output, s.watch)
+	logger := slog.New(slog.NewTextHandler(s.p, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	emails := Emails{Mailer: s.mailer(), Period: s.cfg.Period, Instance: s.cfg.Instance, Logger: logger, Stats: &s.emails}
+	topo, err := Topology(s.cfg.Input, emails, s.watch)
 	if err != nil {
 		return fmt.Errorf("building the topology: %w", err)
 	}
@@ -190,8 +193,8 @@ func (s *session) newApp(brokers []string) error {
 		kstreams.ApplicationID(s.cfg.AppID),
 		kstreams.Brokers(brokers...),
 		kstreams.CommitInterval(s.cfg.CommitInterval),
-		kstreams.StateDir(filepath.Join(s.cfg.DataDir, "state")),
-		kstreams.Logger(slog.New(slog.NewTextHandler(s.p, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		kstreams.StateDir(s.cfg.stateDir()),
+		kstreams.Logger(logger),
 		kstreams.StateListener(func(old, new kstreams.State) {
 			s.p.printf("app state %v -> %v", old, new)
 			if new == kstreams.Running {
@@ -205,34 +208,48 @@ func (s *session) newApp(brokers []string) error {
 	return nil
 }
 
-// watch prints what the topology does with one input record.
-func (s *session) watch(id string, pos *Position) {
-	var what string
-	switch {
-	case !IsOpen(pos):
-		s.seen.closed.Add(1)
-		what = fmt.Sprintf("position %s closed (tombstone) -> dropped", id)
-	case !IsUS(pos):
-		s.seen.notUS.Add(1)
-		what = fmt.Sprintf("position %s of client %s: %d %s on %s -> dropped, not on NASDAQ", id, pos.Client, pos.Amount, pos.Ticker, pos.Exchange)
-	default:
-		s.seen.kept.Add(1)
-		what = fmt.Sprintf("position %s of client %s: %d %s on %s -> kept, re-keyed to %s", id, pos.Client, pos.Amount, pos.Ticker, pos.Exchange, pos.Client)
+// mailer returns the SMTP mailer if a server is set, else one that prints
+// the emails.
+func (s *session) mailer() Mailer {
+	if s.cfg.SMTP != "" {
+		s.p.printf("emails go to the SMTP server at %s", s.cfg.SMTP)
+		return &SMTPMailer{Addr: s.cfg.SMTP, From: fromAddress}
 	}
-	if !s.cfg.Quiet {
-		s.p.printf("%s", what)
-	}
+	s.p.printf("emails are printed, not sent (use -smtp host:port to send them)")
+	return &LogMailer{W: s.p}
 }
 
-// run runs the application, then the generator once the application is
-// running, until ctx ends or one of them fails; then it stops the
-// generator, lets the application catch up, and stops it.
+// watch prints an update of the store of US shareholders.
+func (s *session) watch(client string, ids []string) {
+	s.updates.Add(1)
+	if ids == nil {
+		s.removed.Add(1)
+	}
+	if s.cfg.Quiet {
+		return
+	}
+	if ids == nil {
+		s.p.printf("%s: no NASDAQ position left -> removed from %s", client, StoreUSShareHolders)
+		return
+	}
+	s.p.printf("%s: NASDAQ positions %s", client, strings.Join(ids, " "))
+}
+
+// run serves HTTP and runs the application, then the generator once the
+// application is running, until ctx ends or one of them fails; then it
+// lets the application catch up with what the generator sent, and stops
+// everything.
 func (s *session) run(ctx context.Context) error {
 	if s.cfg.RunFor > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.RunFor)
 		defer cancel()
 	}
+	stopHTTP, err := s.serveHTTP()
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopApp()
 	s.appStopped = make(chan struct{})
@@ -240,7 +257,8 @@ func (s *session) run(ctx context.Context) error {
 		s.appErr = s.app.Run(appCtx)
 		close(s.appStopped)
 	}()
-	s.p.printf("app %q: reading %s, writing %s", s.cfg.AppID, s.cfg.Input, s.cfg.Output)
+	s.p.printf("app %q (instance %s): reading %s into the store %s, emailing every %v",
+		s.cfg.AppID, s.cfg.Instance, s.cfg.Input, StoreUSShareHolders, s.cfg.Period)
 	select {
 	case <-s.running:
 	case <-s.appStopped:
@@ -259,32 +277,72 @@ func (s *session) run(ctx context.Context) error {
 	stopApp()
 	<-s.appStopped
 	stopReports()
+	stopHTTP()
 	s.p.printf("stopped: %s", s.counters())
 	return errors.Join(genErr, appFailed(s.appErr))
 }
 
-// generate publishes position events until ctx ends, the generator fails
-// or the application stops.
-func (s *session) generate(ctx context.Context) error {
-	if !s.cfg.Generate {
-		select {
-		case <-ctx.Done():
-		case <-s.appStopped:
+// serveHTTP serves GET /shareholders if an address is set, and returns
+// the function that stops it.
+func (s *session) serveHTTP() (func(), error) {
+	ln := s.cfg.httpListener
+	if ln == nil {
+		if s.cfg.HTTP == "" {
+			return func() {}, nil
 		}
-		return nil
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
+			return nil, fmt.Errorf("http: %w", err)
+		}
 	}
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	s.p.printf("generator: %v records/s, seed %d, to %s", s.cfg.Rate, s.cfg.Seed, s.cfg.Input)
-	genDone := make(chan error, 1)
-	go func() { genDone <- publish(genCtx, s.cl, NewGenerator(s.cfg.Seed), s.cfg.Input, s.cfg.Rate, &s.counts) }()
+	srv := &http.Server{Handler: newMux(s.app), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.p.printf("http: %v", err)
+		}
+	}()
+	s.p.printf("serving GET http://%s/shareholders", ln.Addr())
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			<-done
+		})
+	}, nil
+}
+
+// generate publishes position events until ctx ends, the generator is
+// done (cfg.Count) or fails, or the application stops; a generator that is
+// done leaves the application running until ctx ends.
+func (s *session) generate(ctx context.Context) error {
+	if s.cfg.Generate {
+		genCtx, stopGen := context.WithCancel(ctx)
+		defer stopGen()
+		s.p.printf("generator: %v records/s, seed %d, to %s", s.cfg.Rate, s.cfg.Seed, s.cfg.Input)
+		genDone := make(chan error, 1)
+		go func() {
+			genDone <- publish(genCtx, s.cl, NewGenerator(s.cfg.Seed), s.cfg.Input, s.cfg.Rate, s.cfg.Count, &s.counts)
+		}()
+		select {
+		case err := <-genDone:
+			if err != nil || ctx.Err() != nil {
+				return err
+			}
+			s.p.printf("generator done: %s", s.counts.String())
+		case <-s.appStopped:
+			stopGen()
+			return <-genDone
+		}
+	}
 	select {
-	case err := <-genDone:
-		return err
+	case <-ctx.Done():
 	case <-s.appStopped:
-		stopGen()
-		return <-genDone
 	}
+	return nil
 }
 
 func (s *session) appHasStopped() bool {
@@ -297,8 +355,7 @@ func (s *session) appHasStopped() bool {
 }
 
 // drain waits until the application has committed the end of every
-// input partition: it processed everything the generator sent, and its
-// output is flushed.
+// input partition: it processed everything the generator sent.
 func (s *session) drain() {
 	s.p.printf("generator stopped; waiting for the app to process the last records")
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
@@ -371,9 +428,8 @@ func (s *session) report() func() {
 // counters renders the generator's and the application's totals.
 func (s *session) counters() string {
 	m := s.app.Metrics()
-	app := fmt.Sprintf("app %v: processed %d, kept %d, dropped %d (%d not on NASDAQ, %d closed), produced %d, commits %d",
-		s.app.State(), m.Processed, s.seen.kept.Load(), s.seen.notUS.Load()+s.seen.closed.Load(),
-		s.seen.notUS.Load(), s.seen.closed.Load(), m.Produced, m.Commits)
+	app := fmt.Sprintf("app %v: processed %d, shareholder updates %d (%d removals), emails sent %d, failed %d, commits %d, rebalances %d",
+		s.app.State(), m.Processed, s.updates.Load(), s.removed.Load(), s.emails.Sent.Load(), s.emails.Failed.Load(), m.Commits, m.Rebalances)
 	if !s.cfg.Generate {
 		return app
 	}

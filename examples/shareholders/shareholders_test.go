@@ -3,118 +3,341 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
-	"github.com/kstreams-go/kstreams/embedded"
 	"github.com/kstreams-go/kstreams/kstreamstest"
 	"github.com/kstreams-go/kstreams/serde"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// brokersEnv names a real broker to run the end-to-end test against;
-// without it the test runs the program's embedded broker.
-const brokersEnv = "KSTREAMS_TEST_BROKERS"
 
 func pos(id, client, ticker string, amount int64, exchange string) *Position {
 	return &Position{ID: id, Client: client, Ticker: ticker, Amount: amount, Exchange: exchange}
 }
 
-func TestTopology(t *testing.T) {
-	type in struct {
-		id string
-		p  *Position
-	}
-	type kv = kstreams.KeyValue[string, *Position]
+func TestAddRemovePositions(t *testing.T) {
 	tests := []struct {
-		name string
-		in   []in
-		want []kv
+		name      string
+		set, ids  []string
+		add, drop []string
 	}{
-		{"NASDAQ position kept and keyed by client",
-			[]in{{"p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ)}},
-			[]kv{{Key: "c-1", Value: pos("p-1", "c-1", "AAPL", 10, NASDAQ)}}},
-		{"LON position dropped",
-			[]in{{"p-1", pos("p-1", "c-1", "VOD", 10, LON)}},
-			nil},
-		{"tombstone dropped",
-			[]in{{"p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ)}, {"p-1", nil}},
-			[]kv{{Key: "c-1", Value: pos("p-1", "c-1", "AAPL", 10, NASDAQ)}}},
-		{"moved NASDAQ to LON: only the NASDAQ state passes",
-			[]in{{"p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ)}, {"p-1", pos("p-1", "c-1", "AAPL", 10, LON)}},
-			[]kv{{Key: "c-1", Value: pos("p-1", "c-1", "AAPL", 10, NASDAQ)}}},
-		{"moved LON to NASDAQ: the NASDAQ state passes",
-			[]in{{"p-1", pos("p-1", "c-1", "AZN", 10, LON)}, {"p-1", pos("p-1", "c-1", "AZN", 20, NASDAQ)}},
-			[]kv{{Key: "c-1", Value: pos("p-1", "c-1", "AZN", 20, NASDAQ)}}},
-		{"positions of several clients keep their order",
-			[]in{
-				{"p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ)},
-				{"p-2", pos("p-2", "c-2", "MSFT", 20, NASDAQ)},
-				{"p-3", pos("p-3", "c-1", "BP", 30, LON)},
-				{"p-1", pos("p-1", "c-1", "AAPL", 40, NASDAQ)},
-			},
-			[]kv{
-				{Key: "c-1", Value: pos("p-1", "c-1", "AAPL", 10, NASDAQ)},
-				{Key: "c-2", Value: pos("p-2", "c-2", "MSFT", 20, NASDAQ)},
-				{Key: "c-1", Value: pos("p-1", "c-1", "AAPL", 40, NASDAQ)},
-			}},
+		{"empty set", nil, []string{"p-1"}, []string{"p-1"}, nil},
+		{"new id, sorted", []string{"p-1", "p-3"}, []string{"p-2"}, []string{"p-1", "p-2", "p-3"}, []string{"p-1", "p-3"}},
+		{"id already there", []string{"p-1", "p-2"}, []string{"p-2"}, []string{"p-1", "p-2"}, []string{"p-1"}},
+		{"last id: nil, which deletes", []string{"p-1"}, []string{"p-1"}, []string{"p-1"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var watched []string
-			topo, err := Topology("in", "out", func(id string, _ *Position) { watched = append(watched, id) })
-			if err != nil {
-				t.Fatalf("Topology: %v", err)
+			in := slices.Clone(tt.set)
+			if got := AddPositions(tt.set, tt.ids); !slices.Equal(got, tt.add) {
+				t.Errorf("AddPositions(%q, %q) = %q, want %q", tt.set, tt.ids, got, tt.add)
 			}
-			d, err := kstreamstest.New(topo)
-			if err != nil {
-				t.Fatalf("kstreamstest.New: %v", err)
+			got := RemovePositions(tt.set, tt.ids)
+			if !slices.Equal(got, tt.drop) || (tt.drop == nil) != (got == nil) {
+				t.Errorf("RemovePositions(%q, %q) = %#v, want %#v", tt.set, tt.ids, got, tt.drop)
 			}
-			defer d.Close()
-			input := kstreamstest.NewInputTopic(d, "in", serde.String(), PositionSerde())
-			output := kstreamstest.NewOutputTopic(d, "out", serde.String(), PositionSerde())
-			var ids []string
-			for i, r := range tt.in {
-				ids = append(ids, r.id)
-				if err := input.PipeAt(r.id, r.p, int64(1000+i)); err != nil {
-					t.Fatalf("piping %s: %v", r.id, err)
-				}
-			}
-			got, err := output.ReadKeyValues()
-			if err != nil {
-				t.Fatalf("ReadKeyValues: %v", err)
-			}
-			if len(got)+len(tt.want) > 0 && !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("output:\n got %s\nwant %s", renderKVs(got), renderKVs(tt.want))
-			}
-			if !slices.Equal(watched, ids) {
-				t.Errorf("watch saw %q, want every input %q", watched, ids)
+			if !slices.Equal(tt.set, in) {
+				t.Errorf("the set was modified: %q, was %q", tt.set, in)
 			}
 		})
 	}
-}
-
-func renderKVs(kvs []kstreams.KeyValue[string, *Position]) string {
-	var s []string
-	for _, kv := range kvs {
-		s = append(s, fmt.Sprintf("%s=%+v", kv.Key, kv.Value))
+	if b, _ := IDsSerde().Serialize("t", RemovePositions([]string{"p-1"}, []string{"p-1"})); b != nil {
+		t.Errorf("an empty set serializes to %q, want null (a delete)", b)
 	}
-	return "[" + strings.Join(s, " ") + "]"
 }
 
-func TestTopologyNodeNames(t *testing.T) {
-	topo, err := Topology(defaultInput, defaultOutput, nil)
+// fakeMailer records the emails it is asked to send; fail, if set, makes a
+// send fail.
+type fakeMailer struct {
+	mu    sync.Mutex
+	sent  []receivedEmail
+	tries int
+	fail  func(to string) error
+	delay time.Duration
+}
+
+func (m *fakeMailer) Send(_ context.Context, to, subject, body string) error {
+	time.Sleep(m.delay)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tries++
+	if m.fail != nil {
+		if err := m.fail(to); err != nil {
+			return err
+		}
+	}
+	e := receivedEmail{To: to, Subject: subject}
+	if err := e.parseBody(body); err != nil {
+		return err
+	}
+	m.sent = append(m.sent, e)
+	return nil
+}
+
+// take returns the emails sent since the last call, as recipient ->
+// positions, failing on a second email to one recipient.
+func (m *fakeMailer) take(t *testing.T, period int64) map[string][]string {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	got := map[string][]string{}
+	for _, e := range m.sent {
+		if _, dup := got[e.To]; dup {
+			t.Errorf("two emails to %s: %+v", e.To, m.sent)
+		}
+		if e.Period != period {
+			t.Errorf("email to %s for period %d, want %d", e.To, e.Period, period)
+		}
+		got[e.To] = e.Positions
+	}
+	m.sent = nil
+	return got
+}
+
+// testPeriod is the period of the driver tests; the driver's wall clock
+// starts at the Unix epoch, period 0.
+const testPeriod = time.Hour
+
+type shareholdersDriver struct {
+	period time.Duration
+	d      *kstreamstest.Driver
+	in     *kstreamstest.InputTopic[string, *Position]
+	mailer *fakeMailer
+	// holders is the store of US shareholders as its updates tell it.
+	holders map[string][]string
+}
+
+func newShareholdersDriver(t *testing.T) *shareholdersDriver {
+	t.Helper()
+	return newShareholdersDriverPeriod(t, testPeriod)
+}
+
+func newShareholdersDriverPeriod(t *testing.T, period time.Duration) *shareholdersDriver {
+	t.Helper()
+	sd := &shareholdersDriver{period: period, mailer: &fakeMailer{}, holders: map[string][]string{}}
+	emails := Emails{Mailer: sd.mailer, Period: period, Instance: "test"}
+	topo, err := Topology("positions", emails, func(client string, ids []string) {
+		if ids == nil {
+			delete(sd.holders, client)
+			return
+		}
+		sd.holders[client] = ids
+	})
+	if err != nil {
+		t.Fatalf("Topology: %v", err)
+	}
+	if sd.d, err = kstreamstest.New(topo, kstreamstest.ApplicationID("shareholders-test")); err != nil {
+		t.Fatalf("driver: %v", err)
+	}
+	t.Cleanup(func() { sd.d.Close() })
+	sd.in = kstreamstest.NewInputTopic(sd.d, "positions", serde.String(), PositionSerde())
+	return sd
+}
+
+func (sd *shareholdersDriver) pipe(t *testing.T, id string, p *Position) {
+	t.Helper()
+	if err := sd.in.Pipe(id, p); err != nil {
+		t.Fatalf("piping %s: %v", id, err)
+	}
+}
+
+// advance moves the wall clock and returns the emails the punctuators
+// sent, recipient -> positions, checking they are for the current period.
+func (sd *shareholdersDriver) advance(t *testing.T, d time.Duration) map[string][]string {
+	t.Helper()
+	if err := sd.d.AdvanceWallClock(d); err != nil {
+		t.Fatalf("AdvanceWallClock(%v): %v", d, err)
+	}
+	return sd.mailer.take(t, sd.d.WallClockTime().UnixMilli()/sd.period.Milliseconds())
+}
+
+func TestShareholdersTable(t *testing.T) {
+	type event struct {
+		id string
+		p  *Position
+	}
+	steps := []struct {
+		name string
+		in   []event
+		want map[string][]string
+	}{
+		{"NASDAQ positions join their client's set",
+			[]event{{"p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ)}, {"p-2", pos("p-2", "c-1", "MSFT", 20, NASDAQ)}, {"p-3", pos("p-3", "c-2", "NVDA", 30, NASDAQ)}},
+			map[string][]string{"c-1": {"p-1", "p-2"}, "c-2": {"p-3"}}},
+		{"a LON position is no US position",
+			[]event{{"p-4", pos("p-4", "c-3", "VOD", 10, LON)}},
+			map[string][]string{"c-1": {"p-1", "p-2"}, "c-2": {"p-3"}}},
+		{"an update on NASDAQ keeps the set",
+			[]event{{"p-1", pos("p-1", "c-1", "AAPL", 99, NASDAQ)}},
+			map[string][]string{"c-1": {"p-1", "p-2"}, "c-2": {"p-3"}}},
+		{"moving NASDAQ -> LON removes the position",
+			[]event{{"p-2", pos("p-2", "c-1", "MSFT", 20, LON)}},
+			map[string][]string{"c-1": {"p-1"}, "c-2": {"p-3"}}},
+		{"moving LON -> NASDAQ adds it",
+			[]event{{"p-4", pos("p-4", "c-3", "VOD", 10, NASDAQ)}},
+			map[string][]string{"c-1": {"p-1"}, "c-2": {"p-3"}, "c-3": {"p-4"}}},
+		{"closing the last US position removes the client",
+			[]event{{"p-3", nil}},
+			map[string][]string{"c-1": {"p-1"}, "c-3": {"p-4"}}},
+		{"moving the last US position to LON removes the client",
+			[]event{{"p-1", pos("p-1", "c-1", "AAPL", 99, LON)}},
+			map[string][]string{"c-3": {"p-4"}}},
+		{"closing a LON position changes nothing",
+			[]event{{"p-1", nil}, {"p-2", nil}},
+			map[string][]string{"c-3": {"p-4"}}},
+		{"a closed position that reopens on NASDAQ is back",
+			[]event{{"p-3", pos("p-3", "c-2", "NVDA", 5, NASDAQ)}},
+			map[string][]string{"c-2": {"p-3"}, "c-3": {"p-4"}}},
+	}
+	sd := newShareholdersDriver(t)
+	for i, st := range steps {
+		for _, e := range st.in {
+			sd.pipe(t, e.id, e.p)
+		}
+		if !reflect.DeepEqual(sd.holders, st.want) {
+			t.Fatalf("step %d, %s: store\n got %v\nwant %v", i, st.name, sd.holders, st.want)
+		}
+		// Each period, each US shareholder gets one email listing its
+		// positions, and nobody else gets one.
+		want := map[string][]string{}
+		for c, ids := range st.want {
+			want[c+"@"+DefaultDomain] = ids
+		}
+		if got := sd.advance(t, testPeriod); !reflect.DeepEqual(got, want) {
+			t.Errorf("step %d, %s: emails\n got %v\nwant %v", i, st.name, got, want)
+		}
+	}
+}
+
+func TestEmailerSchedule(t *testing.T) {
+	sd := newShareholdersDriver(t)
+	tick := Emails{Period: testPeriod}.Tick()
+	if got := sd.advance(t, testPeriod); len(got) != 0 {
+		t.Errorf("no shareholders, but emails %v", got)
+	}
+	sd.pipe(t, "p-1", pos("p-1", "c-1", "AAPL", 10, NASDAQ))
+	sd.pipe(t, "p-2", pos("p-2", "c-2", "MSFT", 10, NASDAQ))
+	both := map[string][]string{"c-1@example.com": {"p-1"}, "c-2@example.com": {"p-2"}}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		before  func()
+		want    map[string][]string
+	}{
+		{"a new shareholder is emailed at the next tick", tick, nil, both},
+		{"not twice in a period", tick, nil, map[string][]string{}},
+		{"not twice when the set changes", tick, func() { sd.pipe(t, "p-3", pos("p-3", "c-1", "NVDA", 1, NASDAQ)) }, map[string][]string{}},
+		{"a newcomer within the period, only it", tick, func() { sd.pipe(t, "p-4", pos("p-4", "c-4", "AMZN", 1, NASDAQ)) }, map[string][]string{"c-4@example.com": {"p-4"}}},
+		{"removed and back within a period: not twice", tick, func() {
+			sd.pipe(t, "p-4", nil)
+			sd.pipe(t, "p-5", pos("p-5", "c-4", "AMZN", 1, NASDAQ))
+		}, map[string][]string{}},
+		{"next period: everyone once", testPeriod, nil, map[string][]string{
+			"c-1@example.com": {"p-1", "p-3"}, "c-2@example.com": {"p-2"}, "c-4@example.com": {"p-5"}}},
+		{"a period later: once again", testPeriod, nil, map[string][]string{
+			"c-1@example.com": {"p-1", "p-3"}, "c-2@example.com": {"p-2"}, "c-4@example.com": {"p-5"}}},
+		{"a removed client is not emailed", testPeriod, func() { sd.pipe(t, "p-5", pos("p-5", "c-4", "AMZN", 1, LON)) }, map[string][]string{
+			"c-1@example.com": {"p-1", "p-3"}, "c-2@example.com": {"p-2"}}},
+		{"a removed client that comes back is emailed again", tick, func() { sd.pipe(t, "p-5", pos("p-5", "c-4", "AMZN", 1, NASDAQ)) }, map[string][]string{
+			"c-4@example.com": {"p-5"}}},
+	}
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		if got := sd.advance(t, st.advance); !reflect.DeepEqual(got, st.want) {
+			t.Errorf("%s: emails\n got %v\nwant %v", st.name, got, st.want)
+		}
+	}
+}
+
+func TestEmailerFailures(t *testing.T) {
+	sd := newShareholdersDriver(t)
+	tick := Emails{Period: testPeriod}.Tick()
+	for i := 1; i <= 5; i++ {
+		id, c := fmt.Sprintf("p-%d", i), fmt.Sprintf("c-%d", i)
+		sd.pipe(t, id, pos(id, c, "AAPL", 10, NASDAQ))
+	}
+	all := map[string][]string{}
+	for i := 1; i <= 5; i++ {
+		all[fmt.Sprintf("c-%d@example.com", i)] = []string{fmt.Sprintf("p-%d", i)}
+	}
+	down := errors.New("connection refused")
+
+	// The server is down: a tick gives up after three failures in a row,
+	// and the task keeps running.
+	sd.mailer.fail = func(string) error { return down }
+	if got := sd.advance(t, testPeriod); len(got) != 0 || sd.mailer.tries != maxFailures {
+		t.Errorf("server down: %d tries, emails %v; want %d tries, none", sd.mailer.tries, got, maxFailures)
+	}
+	// One recipient fails: the others are emailed, it is retried.
+	sd.mailer.fail = func(to string) error {
+		if to == "c-3@example.com" {
+			return down
+		}
+		return nil
+	}
+	got := sd.advance(t, tick)
+	want := maps.Clone(all)
+	delete(want, "c-3@example.com")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("c-3 failing: emails\n got %v\nwant %v", got, want)
+	}
+	sd.mailer.fail = nil
+	if got := sd.advance(t, tick); !reflect.DeepEqual(got, map[string][]string{"c-3@example.com": {"p-3"}}) {
+		t.Errorf("retry: emails %v, want c-3's only", got)
+	}
+	if got := sd.advance(t, tick); len(got) != 0 {
+		t.Errorf("after the retry: emails %v, want none", got)
+	}
+	if got := sd.advance(t, testPeriod); !reflect.DeepEqual(got, all) {
+		t.Errorf("next period: emails\n got %v\nwant %v", got, all)
+	}
+}
+
+// TestEmailerBudget checks that a tick stops sending after its budget and
+// the next ticks of the period send the rest, once each.
+func TestEmailerBudget(t *testing.T) {
+	const period = 100 * time.Millisecond // tick 10ms, budget 5ms
+	sd := newShareholdersDriverPeriod(t, period)
+	sd.mailer.delay = 3 * time.Millisecond
+	want := map[string][]string{}
+	for i := 1; i <= 6; i++ {
+		id, c := fmt.Sprintf("p-%d", i), fmt.Sprintf("c-%d", i)
+		sd.pipe(t, id, pos(id, c, "AAPL", 10, NASDAQ))
+		want[c+"@example.com"] = []string{id}
+	}
+	tick := Emails{Period: period}.Tick()
+	got := sd.advance(t, period)
+	if len(got) == 0 || len(got) == len(want) {
+		t.Fatalf("first tick sent %d of %d emails, want some but not all", len(got), len(want))
+	}
+	for i := 0; i < 8 && len(got) < len(want); i++ {
+		for to, ids := range sd.advance(t, tick) {
+			if _, dup := got[to]; dup {
+				t.Errorf("%s emailed twice in the period", to)
+			}
+			got[to] = ids
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("emails of the period\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestTopologyNames(t *testing.T) {
+	topo, err := Topology(defaultInput, Emails{Mailer: &fakeMailer{}}, nil)
 	if err != nil {
 		t.Fatalf("Topology: %v", err)
 	}
@@ -122,10 +345,74 @@ func TestTopologyNodeNames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	for _, n := range []string{NodeSource, NodeWatch, NodeOpen, NodeUS, NodeByClient, NodeSink} {
+	for _, n := range []string{NodeSource, NodeUS, NodeUpdates, NodeWatch, NodeEmailer, StoreUSShareHolders,
+		StoreEmailed, StorePositions, GroupByClient + "-repartition"} {
 		if !strings.Contains(d.String(), n) {
-			t.Errorf("Describe does not name node %q:\n%s", n, d)
+			t.Errorf("Describe does not name %q:\n%s", n, d)
 		}
+	}
+}
+
+func TestEmailsDefaults(t *testing.T) {
+	tests := []struct {
+		period, tick time.Duration
+	}{
+		{0, time.Minute},
+		{DefaultPeriod, time.Minute},
+		{5 * time.Second, 500 * time.Millisecond},
+		{5 * time.Millisecond, time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := (Emails{Period: tt.period}).Tick(); got != tt.tick {
+			t.Errorf("Period %v: Tick() = %v, want %v", tt.period, got, tt.tick)
+		}
+	}
+	week := Emails{}
+	thursday := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // a Thursday
+	if a, b := week.PeriodOf(thursday.UnixMilli()-1), week.PeriodOf(thursday.UnixMilli()); b != a+1 {
+		t.Errorf("weekly periods do not start on Thursday 00:00 UTC: %d, %d", a, b)
+	}
+	if got := week.Address("c-1"); got != "c-1@example.com" {
+		t.Errorf("Address = %q", got)
+	}
+}
+
+func TestSMTPMailer(t *testing.T) {
+	srv := startFakeSMTP(t)
+	m := &SMTPMailer{Addr: srv.addr(), From: fromAddress, Timeout: 10 * time.Second}
+	body := "Dear c-1,\n.leading dot\n-- \nPeriod: 7 (x)\nPositions: p-1 p-2\nSent-By: application=smtp-test instance=i task=1_0\n"
+	if err := m.Send(t.Context(), "c-1@example.com", "Your US positions", body); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := readMaildir(t, srv.dir, "smtp-test")
+	if len(got) != 1 {
+		t.Fatalf("%d emails in the maildir, want 1", len(got))
+	}
+	e := got[0]
+	if e.To != "c-1@example.com" || e.Subject != "Your US positions" || e.Period != 7 ||
+		!slices.Equal(e.Positions, []string{"p-1", "p-2"}) || e.Instance != "i" || e.Task != "1_0" {
+		t.Errorf("received %+v", e)
+	}
+	raw, _ := os.ReadFile(e.File)
+	if !bytes.Contains(raw, []byte("\n.leading dot\n")) {
+		t.Errorf("a line starting with a dot did not survive:\n%s", raw)
+	}
+
+	closed := &SMTPMailer{Addr: "127.0.0.1:1", From: fromAddress, Timeout: time.Second}
+	if err := closed.Send(t.Context(), "c-1@example.com", "s", "b"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("no server: error %v, want one naming the address", err)
+	}
+}
+
+func TestLogMailer(t *testing.T) {
+	var b bytes.Buffer
+	m := &LogMailer{W: &b}
+	if err := m.Send(t.Context(), "c-1@example.com", "Hello", "line 1\nline 2\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "email to c-1@example.com: Hello\n    | line 1\n    | line 2\n"
+	if b.String() != want {
+		t.Errorf("LogMailer wrote %q, want %q", b.String(), want)
 	}
 }
 
@@ -191,13 +478,20 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{nil, "", func(c config) bool {
 			return c.Brokers == nil && c.Generate && c.Rate == 5 && c.RunFor == 0 && c.Input == "share-holders" &&
-				c.Output == "us-share-holders-by-client" && c.Partitions == 3 && strings.HasPrefix(c.DataDir, os.TempDir())
+				c.Partitions == 3 && strings.HasPrefix(c.DataDir, os.TempDir()) && c.Period == 168*time.Hour &&
+				c.SMTP == "" && c.HTTP == "" && c.Count == 0 && c.Instance != "" &&
+				c.stateDir() == c.DataDir+string(os.PathSeparator)+"state"
 		}},
-		{[]string{"-brokers", "a:1,b:2", "-run-for", "20s", "-rate", "50", "-generate=false", "-seed", "9"}, "", func(c config) bool {
-			return slices.Equal(c.Brokers, []string{"a:1", "b:2"}) && c.RunFor == 20*time.Second && c.Rate == 50 && !c.Generate && c.Seed == 9
+		{[]string{"-brokers", "a:1,b:2", "-run-for", "20s", "-rate", "50", "-generate=false", "-seed", "9",
+			"-period", "5s", "-smtp", "localhost:2525", "-http", ":8080", "-state-dir", "/tmp/x", "-count", "100"}, "", func(c config) bool {
+			return slices.Equal(c.Brokers, []string{"a:1", "b:2"}) && c.RunFor == 20*time.Second && c.Rate == 50 && !c.Generate &&
+				c.Seed == 9 && c.Period == 5*time.Second && c.SMTP == "localhost:2525" && c.HTTP == ":8080" &&
+				c.stateDir() == "/tmp/x" && c.Count == 100
 		}},
 		{[]string{"-rate", "0"}, "-rate 0: must be positive", nil},
-		{[]string{"-input", "x", "-output", "x"}, "need two different topics", nil},
+		{[]string{"-period", "0s"}, "-period 0s: need at least 1ms", nil},
+		{[]string{"-count", "-1"}, "-count -1: must not be negative", nil},
+		{[]string{"-input", ""}, "-input: empty topic name", nil},
 		{[]string{"extra"}, "unexpected arguments", nil},
 	}
 	for _, tt := range tests {
@@ -219,259 +513,39 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// TestEndToEnd runs the program (run, as main does) on the broker named by
-// KSTREAMS_TEST_BROKERS or else on its embedded broker, then checks that
-// the output topic holds exactly the NASDAQ states the generator published,
-// keyed by client, in order per position, and none of the others.
-func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
-	cfg := testConfig(t)
-	if err := run(t.Context(), cfg); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = restartEmbedded(t, cfg.DataDir)
-	}
-	adm := newAdmin(t, brokers)
-	sent := sumOffsets(t, adm, cfg.Input)
-	events := genEvents(cfg.Seed, int(sent))
-	checkMix(t, events)
-	want := expectedOutput(events)
-	got := consumeAll(t, brokers, cfg.Output, sumOffsets(t, adm, cfg.Output))
-	t.Logf("generator sent %d records, %d of them NASDAQ states of %d positions; the output has %d records",
-		sent, countStates(want), len(want), len(got))
-	checkOutput(t, got, want)
-	checkCommitted(t, adm, cfg)
-}
-
-// testConfig returns a quiet, short run with unique topic names and app id.
-func testConfig(t *testing.T) config {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	cfg := config{
-		DataDir: t.TempDir(), AppID: "shareholders-test-" + suffix,
-		Input: "share-holders-test-" + suffix, Output: "us-share-holders-by-client-test-" + suffix,
-		Partitions: 3, Generate: true, Rate: 100, Seed: 42, RunFor: 4 * time.Second,
-		CommitInterval: 200 * time.Millisecond, ReportEvery: time.Second, Quiet: true,
-		Out: &testLog{t: t},
-	}
-	if env := os.Getenv(brokersEnv); env != "" {
-		cfg.Brokers = strings.Split(env, ",")
-		t.Cleanup(func() { deleteTopicsAndGroup(cfg) })
-	}
-	t.Logf("brokers %q (empty: embedded), topics %s -> %s", cfg.Brokers, cfg.Input, cfg.Output)
-	return cfg
-}
-
-func deleteTopicsAndGroup(cfg config) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+func TestShareholdersHandlerNotAvailable(t *testing.T) {
+	topo, err := Topology(defaultInput, Emails{Mailer: &fakeMailer{}}, nil)
 	if err != nil {
-		return
+		t.Fatalf("Topology: %v", err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	_, _ = adm.DeleteTopics(ctx, cfg.Input, cfg.Output)
-	_, _ = adm.DeleteGroup(ctx, cfg.AppID)
-}
-
-// restartEmbedded starts an embedded broker on the data the run left in
-// dataDir, as a restarted quickstart would, and returns its address.
-func restartEmbedded(t *testing.T, dataDir string) []string {
-	t.Helper()
-	b, err := embedded.Start(embedded.Options{DataDir: brokerDir(dataDir)})
+	// An app that is not running holds no partition of the store.
+	app, err := kstreams.New(topo, kstreams.ApplicationID("shareholders-http-test"), kstreams.Brokers("127.0.0.1:1"))
 	if err != nil {
-		t.Fatalf("restarting the embedded broker: %v", err)
+		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(b.Close)
-	return b.Addrs()
-}
-
-func newAdmin(t *testing.T, brokers []string) *kadm.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatalf("admin client: %v", err)
+	srv := httptest.NewServer(newMux(app))
+	defer srv.Close()
+	tests := []struct {
+		method string
+		status int
+	}{
+		{http.MethodGet, http.StatusServiceUnavailable},
+		{http.MethodPost, http.StatusMethodNotAllowed},
 	}
-	t.Cleanup(cl.Close)
-	return kadm.NewClient(cl)
-}
-
-// sumOffsets returns the number of records in topic (the sum of its end
-// offsets; neither topic is compacted this soon after the run).
-func sumOffsets(t *testing.T, adm *kadm.Client, topic string) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatalf("end offsets of %q: %v", topic, err)
-	}
-	var n int64
-	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
-}
-
-// checkMix fails the test if the events lack the cases it is about.
-func checkMix(t *testing.T, events []Event) {
-	t.Helper()
-	var toLON, toNASDAQ, closed, lon int
-	for _, e := range events {
-		switch {
-		case e.Kind == Moved && e.Position.Exchange == LON:
-			toLON++
-		case e.Kind == Moved:
-			toNASDAQ++
-		case e.Kind == Closed:
-			closed++
+	for _, tt := range tests {
+		req, _ := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/shareholders", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s /shareholders: %v", tt.method, err)
 		}
-		if e.Position != nil && e.Position.Exchange == LON {
-			lon++
+		var body map[string]string
+		decErr := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s /shareholders: status %d, want %d", tt.method, resp.StatusCode, tt.status)
+		}
+		if tt.status == http.StatusServiceUnavailable && (decErr != nil || body["error"] == "") {
+			t.Errorf("%s /shareholders: body %v (%v), want a JSON error", tt.method, body, decErr)
 		}
 	}
-	if toLON == 0 || toNASDAQ == 0 || closed == 0 || lon == 0 {
-		t.Fatalf("%d events: %d moves to LON, %d to NASDAQ, %d closes, %d LON states: need some of each", len(events), toLON, toNASDAQ, closed, lon)
-	}
-}
-
-// expectedOutput returns the output records events must produce, per
-// position in order.
-func expectedOutput(events []Event) map[string][]Position {
-	want := map[string][]Position{}
-	for _, e := range events {
-		if IsUS(e.Position) {
-			want[e.ID] = append(want[e.ID], *e.Position)
-		}
-	}
-	return want
-}
-
-func countStates(m map[string][]Position) int {
-	n := 0
-	for _, ps := range m {
-		n += len(ps)
-	}
-	return n
-}
-
-// consumeAll reads the n records of topic from the start.
-func consumeAll(t *testing.T, brokers []string, topic string, n int64) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
-	if err != nil {
-		t.Fatalf("consumer of %q: %v", topic, err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	var got []*kgo.Record
-	for int64(len(got)) < n {
-		f := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("topic %q: read %d of %d records: %v", topic, len(got), n, ctx.Err())
-		}
-		if err := f.Err0(); err != nil {
-			t.Fatalf("consuming %q: %v", topic, err)
-		}
-		got = append(got, f.Records()...)
-	}
-	return got
-}
-
-// checkOutput compares the output records with want: each is a NASDAQ
-// position keyed by its client, each position's states appear in the order
-// published, and each client's records are in one partition.
-func checkOutput(t *testing.T, recs []*kgo.Record, want map[string][]Position) {
-	t.Helper()
-	got := map[string][]Position{}
-	partitionOf := map[string]int32{}
-	for _, r := range recs {
-		var p Position
-		if err := decode(r, &p); err != nil {
-			t.Fatalf("output record %s: %v", r.Key, err)
-		}
-		if string(r.Key) != p.Client || p.Exchange != NASDAQ {
-			t.Errorf("output record key %q, value %+v: want a NASDAQ position keyed by its client", r.Key, p)
-		}
-		if prev, ok := partitionOf[p.Client]; ok && prev != r.Partition {
-			t.Errorf("client %s in partitions %d and %d: the output is not partitioned by client", p.Client, prev, r.Partition)
-		}
-		partitionOf[p.Client] = r.Partition
-		got[p.ID] = append(got[p.ID], p)
-	}
-	for _, id := range sortedKeys(want, got) {
-		if !slices.Equal(got[id], want[id]) {
-			t.Errorf("position %s:\n got %+v\nwant %+v", id, got[id], want[id])
-		}
-	}
-}
-
-func decode(r *kgo.Record, p *Position) error {
-	v, err := PositionSerde().Deserialize(r.Topic, r.Value)
-	if err != nil {
-		return err
-	}
-	if v == nil {
-		return fmt.Errorf("a tombstone in the output")
-	}
-	*p = *v
-	return nil
-}
-
-func sortedKeys(ms ...map[string][]Position) []string {
-	var keys []string
-	for _, m := range ms {
-		for k := range m {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// checkCommitted checks that the run committed the end of the input before
-// it stopped (the drain), and that the commit survived.
-func checkCommitted(t *testing.T, adm *kadm.Client, cfg config) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	ends, err := adm.ListEndOffsets(ctx, cfg.Input)
-	if err != nil {
-		t.Fatalf("end offsets of %q: %v", cfg.Input, err)
-	}
-	committed, err := adm.FetchOffsets(ctx, cfg.AppID)
-	if err != nil {
-		t.Fatalf("offsets of group %q: %v", cfg.AppID, err)
-	}
-	ends.Each(func(o kadm.ListedOffset) {
-		c, _ := committed.Lookup(o.Topic, o.Partition)
-		if o.Offset > 0 && c.At != o.Offset {
-			t.Errorf("partition %d of %q: committed %d, end %d", o.Partition, o.Topic, c.At, o.Offset)
-		}
-	})
-}
-
-// testLog sends the program's lines to t.Log.
-type testLog struct {
-	t  *testing.T
-	mu sync.Mutex
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
