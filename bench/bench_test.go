@@ -52,8 +52,8 @@ func TestSelectWorkloads(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{list: "all", want: []string{"copy/franz-go", "filter-map/kstreams"}},
-		{list: "", want: []string{"copy/franz-go", "filter-map/kstreams"}},
+		{list: "all", want: []string{"copy/franz-go", "count/kstreams", "get-put/kstreams", "restore/kstreams", "filter-map/kstreams"}},
+		{list: "", want: []string{"copy/franz-go", "count/kstreams", "get-put/kstreams", "restore/kstreams", "filter-map/kstreams"}},
 		{list: "copy", want: []string{"copy/franz-go"}},
 		// A workload brings its ceiling along, in registry order.
 		{list: "filter-map", want: []string{"copy/franz-go", "filter-map/kstreams"}},

@@ -43,6 +43,7 @@ type flags struct {
 	list       bool
 	verbose    bool
 	worker     bool
+	java       bool
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.BoolVar(&f.keep, "keep", false, "keep the topics and groups on the broker")
 	fs.BoolVar(&f.list, "list", false, "list the workloads and exit")
 	fs.BoolVar(&f.verbose, "v", false, "print each run and the applications' counters")
+	fs.BoolVar(&f.java, "java", false, "also run the Java Kafka Streams implementations (kafka-streams rows; builds bench/java with mvn once)")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -105,14 +107,22 @@ func main() {
 	if f.worker {
 		os.Exit(workerMain())
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.java {
+		if err := setupJava(ctx, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: kafka-streams (Java) workloads skipped:", err)
+		}
+	}
 	if f.list {
 		for _, w := range registry {
 			fmt.Printf("%-24s %s\n", w.Key(), w.About)
 		}
+		if javaNote != "" {
+			fmt.Println(javaNote)
+		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := run(ctx, f, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -142,6 +152,9 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	env.Timeout, env.CPUProfile, env.Keep = f.timeout, f.cpuProfile, f.keep
 
 	printSetup(out, f, brokers)
+	if f.verbose && javaNote != "" {
+		fmt.Fprintln(out, javaNote)
+	}
 	took, err := env.preload(ctx)
 	if err != nil {
 		return err
