@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/runtime"
+	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -128,6 +129,7 @@ type config struct {
 	cacheBytes     int64
 	restoreFn      func(RestoreProgress)
 	standbys       int
+	pebble         state.PebbleOptions
 }
 
 func (c *config) defaults() {
@@ -164,6 +166,9 @@ func (c *config) validate() []error {
 	if c.cacheBytes < 0 {
 		errs = append(errs, fmt.Errorf("kstreams: CacheMaxBytes(%d): must not be negative", c.cacheBytes))
 	}
+	if po := c.pebble; po.EnsureDefaults().Validate() != nil {
+		errs = append(errs, fmt.Errorf("kstreams: StoreOptions: %w", po.Validate()))
+	}
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
 	}
@@ -184,7 +189,7 @@ func (c *config) runtime() runtime.Config {
 		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
 		StateListener: c.listener, ClientOpts: c.clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
-		Standbys: c.standbys,
+		Standbys: c.standbys, Pebble: c.pebble,
 	}
 	if c.extractor != nil {
 		ex := c.extractor
@@ -342,6 +347,14 @@ func StateDir(dir string) Option { return optFn(func(c *config) { c.stateDir = d
 // MiB. This corresponds to the Java statestore.cache.max.bytes setting, which
 // bounds all caches of an instance together.
 func CacheMaxBytes(n int64) Option { return optFn(func(c *config) { c.cacheBytes = n }) }
+
+// StoreOptions configures every persistent (Pebble) store of the
+// application, as a RocksDBConfigSetter does in Kafka Streams. Unset fields
+// take the defaults of [state.PebbleOptions]. Unless o.Cache is set, the
+// application makes one block cache of o.CacheSize bytes (default 32 MiB)
+// and all its stores share it, so memory does not grow with the number of
+// tasks. Invalid options make New fail.
+func StoreOptions(o state.PebbleOptions) Option { return optFn(func(c *config) { c.pebble = o }) }
 
 // StandbyReplicas sets how many standby replicas each stateful task has:
 // copies of its stores kept up to date from the changelog by instances

@@ -12,15 +12,19 @@ import (
 )
 
 // PebbleOptions configures a store opened with [OpenPebbleStore]. The zero
-// value, or nil, takes every default. The defaults are small because a
-// process holds one store per task and state store, often hundreds: Kafka
-// Streams' RocksDB stores face the same problem and most deployments shrink
-// their defaults with a RocksDBConfigSetter.
+// value, or nil, takes every default. A process holds one store per task and
+// state store, often hundreds, so the defaults bound what an idle store
+// costs: memtables grow with the writes, and an application shares one block
+// cache among its stores (Kafka Streams' RocksDB stores have a private 50 MiB
+// block cache each, which most deployments replace with a shared one through
+// a RocksDBConfigSetter).
 type PebbleOptions struct {
-	// MemTableSize is the size in bytes of one memtable, the in-memory
-	// buffer of writes not yet flushed to an sstable. Default: 1 MiB.
-	// Allowed: 64 KiB to 1 GiB. This corresponds to RocksDB's
-	// write_buffer_size (16 MiB in Kafka Streams).
+	// MemTableSize is the largest size in bytes of one memtable, the
+	// in-memory buffer of writes not yet flushed to an sstable. Default:
+	// 16 MiB, as RocksDB's write_buffer_size in Kafka Streams. Allowed: 64
+	// KiB to 1 GiB. Pebble starts a store with a 256 KiB memtable and
+	// doubles it at each flush up to this size, so a store that is written
+	// little costs little.
 	MemTableSize uint64
 
 	// MemTableStopWritesThreshold is how many memtables may be queued for
@@ -35,7 +39,9 @@ type PebbleOptions struct {
 	Cache *pebble.Cache
 
 	// CacheSize is the size in bytes of the private block cache, unused when
-	// Cache is set. Default: 4 MiB. Allowed: at least 0 after defaults.
+	// Cache is set. Default: 32 MiB. Allowed: at least 0 after defaults. A
+	// kstreams application shares one block cache of this size among all
+	// its stores unless Cache is set (see kstreams.StoreOptions).
 	CacheSize int64
 
 	// MaxOpenFiles bounds the sstable files the store keeps open. Default:
@@ -64,13 +70,13 @@ func (o *PebbleOptions) EnsureDefaults() *PebbleOptions {
 		o = &PebbleOptions{}
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 1 << 20
+		o.MemTableSize = 16 << 20
 	}
 	if o.MemTableStopWritesThreshold == 0 {
 		o.MemTableStopWritesThreshold = 4
 	}
 	if o.CacheSize == 0 {
-		o.CacheSize = 4 << 20
+		o.CacheSize = 32 << 20
 	}
 	if o.MaxOpenFiles == 0 {
 		o.MaxOpenFiles = 64

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/kstreams-go/kstreams/internal/assign"
 	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,6 +63,10 @@ type Config struct {
 	RestoreListener func(RestoreProgress)
 	// Standbys is the number of standby replicas of each stateful task.
 	Standbys int
+	// Pebble configures every persistent store. A nil Cache means one
+	// block cache of Pebble.CacheSize bytes that Run makes and all the
+	// instance's stores share.
+	Pebble state.PebbleOptions
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -169,6 +174,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	if e.cfg.Pebble.Cache == nil {
+		cache := pebble.NewCache(e.cfg.Pebble.EnsureDefaults().CacheSize)
+		defer cache.Unref() // each open store holds its own reference
+		e.cfg.Pebble.Cache = cache
+	}
 	if err := e.prepareTopics(ctx); err != nil {
 		e.setState(Error)
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
+	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -62,6 +63,8 @@ type TaskConfig struct {
 	StateDir string
 	// CacheMaxBytes bounds each cached store's cache; 0 writes through.
 	CacheMaxBytes int64
+	// Pebble configures the persistent stores (nil: the defaults).
+	Pebble *state.PebbleOptions
 	// Registry, if set, lists the stores of active tasks for queries.
 	Registry *registry
 }

@@ -25,6 +25,7 @@ type taskStore struct {
 	top       state.BytesStore
 	typed     any
 	changelog string
+	pebble    *state.PebbleOptions
 	// position is the changelog offset the store holds every update
 	// before; -1 until known (restore from the start).
 	position int64
@@ -65,7 +66,7 @@ func (t *Task) openStores() error {
 }
 
 func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
-	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), position: -1}
+	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1}
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
 		off, ok := cp[ts.changelog][t.id.Partition]
@@ -106,7 +107,7 @@ func (ts *taskStore) openBase() error {
 		ts.base = state.NewMemoryStore(ts.spec.Name)
 		return nil
 	}
-	b, err := state.OpenPebbleStore(ts.spec.Name, ts.dir, nil)
+	b, err := state.OpenPebbleStore(ts.spec.Name, ts.dir, ts.pebble)
 	if err != nil {
 		return fmt.Errorf("store %q: %w", ts.spec.Name, err)
 	}

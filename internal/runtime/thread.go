@@ -297,6 +297,7 @@ func (th *thread) collectorFor() TaskConfig {
 		AppID:         th.e.cfg.AppID,
 		StateDir:      th.e.cfg.StateDir,
 		CacheMaxBytes: th.e.cfg.CacheMaxBytes,
+		Pebble:        &th.e.cfg.Pebble,
 		Registry:      &th.e.registry,
 		Extractor:     th.e.cfg.Extractor,
 		OnBadRecord:   th.e.cfg.OnBadRecord,
