@@ -1,8 +1,10 @@
 package kstreams
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"reflect"
 
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
@@ -121,27 +123,42 @@ type GroupedTable[K, V any] struct {
 // GroupTableBy re-groups a table by a new key and value computed from each
 // row, through a repartition topic. An update removes the old row from the
 // group of its old key and adds the new row to the group of its new key, so
-// aggregations need an adder and a subtractor.
+// aggregations need an adder and a subtractor. When the group key does not
+// change, one record carries both and the group is updated once (as in Kafka
+// Streams 3.5 and later), so no intermediate value is visible downstream.
 func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2], g ...Grouped[K2, V2]) GroupedTable[K2, V2] {
 	gr := first(g)
 	b := t.b
 	n := b.name(nil, "KTABLE-SELECT")
+	key := pickSerde(b, "group-by "+quote(n), "key", gr.Key)
+	value := pickSerde(b, "group-by "+quote(n), "value", gr.Value)
+	same := sameKey(key)
 	addFn(b, n, func(ctx processor.Context[K2, Change[V2]], r processor.Record[K, Change[V]]) error {
-		fwd := func(kv KeyValue[K2, V2], c Change[V2]) {
-			ctx.Forward(processor.Record[K2, Change[V2]]{Key: kv.Key, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
+		fwd := func(k K2, c Change[V2]) {
+			ctx.Forward(processor.Record[K2, Change[V2]]{Key: k, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
 		}
+		var old, nw KeyValue[K2, V2]
 		if r.Value.HasOld {
-			old := fn(r.Key, r.Value.Old)
-			fwd(old, Change[V2]{Old: old.Value, HasOld: true})
+			old = fn(r.Key, r.Value.Old)
 		}
 		if r.Value.HasNew {
-			nw := fn(r.Key, r.Value.New)
-			fwd(nw, Change[V2]{New: nw.Value, HasNew: true})
+			nw = fn(r.Key, r.Value.New)
+		}
+		switch {
+		case r.Value.HasOld && r.Value.HasNew && same(old.Key, nw.Key):
+			// The row stays in its group: one record, whose aggregation
+			// subtracts the old value and adds the new one in one update.
+			fwd(nw.Key, Change[V2]{Old: old.Value, HasOld: true, New: nw.Value, HasNew: true})
+		default:
+			if r.Value.HasOld {
+				fwd(old.Key, Change[V2]{Old: old.Value, HasOld: true})
+			}
+			if r.Value.HasNew {
+				fwd(nw.Key, Change[V2]{New: nw.Value, HasNew: true})
+			}
 		}
 		return nil
 	}, t.node)
-	key := pickSerde(b, "group-by "+quote(n), "key", gr.Key)
-	value := pickSerde(b, "group-by "+quote(n), "value", gr.Value)
 	s := Stream[K2, Change[V2]]{b: b, node: n, key: key}
 	if value != nil {
 		s.value = changeSerde[V2]{value}
@@ -152,6 +169,25 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 	}
 	r := s.Repartition(Repartitioned[K2, Change[V2]]{Name: name})
 	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value}
+}
+
+// sameKey returns a function telling whether two group keys are the same
+// key: by == for comparable key types, else (slices, maps, interfaces
+// that may hold them) by their serialized bytes; keys that do not
+// serialize are taken as different.
+func sameKey[K any](key serde.Serde[K]) func(a, b K) bool {
+	t := reflect.TypeFor[K]()
+	if t.Comparable() && t.Kind() != reflect.Interface {
+		return func(a, b K) bool { return any(a) == any(b) }
+	}
+	return func(a, b K) bool {
+		if key == nil {
+			return false
+		}
+		ab, errA := key.Serialize("", a)
+		bb, errB := key.Serialize("", b)
+		return errA == nil && errB == nil && bytes.Equal(ab, bb)
+	}
 }
 
 // Count counts the rows of each group.
@@ -189,16 +225,19 @@ func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Material
 // aggregate that serializes to null deletes the group.
 func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, add, subtract func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
 	return aggregateTable(g, "KTABLE-AGGREGATE", func(_ *tableAggregate[K, V, A], k K, c Change[V], agg A, found bool) (A, bool) {
-		if !found {
-			agg = init()
-		}
-		if c.HasOld {
+		// As Kafka Streams: an old value is taken out of an existing
+		// aggregate only, and init starts a group only for a new value.
+		if c.HasOld && found {
 			agg = subtract(k, c.Old, agg)
 		}
 		if c.HasNew {
+			if !found {
+				agg = init()
+			}
 			agg = add(k, c.New, agg)
+			found = true
 		}
-		return agg, true
+		return agg, found
 	}, first(m))
 }
 
