@@ -26,14 +26,9 @@ import (
 // are unchanged. Without -java, or without java and mvn, nothing is
 // registered and -list and -v say why: go test ./bench never needs Java.
 
-// javaWorkloads are the workloads Bench.java implements: the Name, the
-// ceiling it is compared to, what is measured.
-var javaWorkloads = []struct{ name, ceiling, about string }{
-	{"filter-map", "copy/franz-go", "Kafka Streams " + javaKafkaVersion +
-		" source -> filter -> mapValues -> sink on one stream thread, keys StringSerde, values ByteArraySerde (bench/java)"},
-	{"count", "", "Kafka Streams " + javaKafkaVersion +
-		" groupByKey().count().toStream().to(), record cache off, counts as LongSerde (bench/java)"},
-}
+// javaWorkloads are the workloads Bench.java implements, each the same
+// topology as the Go workload of the same name.
+var javaWorkloads = workloadOrder[1:]
 
 // javaKafkaVersion is the kafka-streams version in java/pom.xml.
 const javaKafkaVersion = "4.3.1"
@@ -58,24 +53,20 @@ func setupJava(ctx context.Context, log io.Writer) error {
 		javaNote = "kafka-streams (Java) workloads: skipped: " + err.Error()
 		return err
 	}
-	for _, jw := range javaWorkloads {
-		w := &Workload{Name: jw.name, Impl: "kafka-streams", About: jw.about, Ceiling: jw.ceiling}
-		if jw.ceiling == "" {
-			// Compared with whatever bounds the Go workload of the same
-			// name (registered by its own file), if there is one.
-			if gw := lookup(jw.name + "/kstreams"); gw != nil {
-				w.Ceiling = gw.Ceiling
-			} else {
-				continue // no Go counterpart yet: nothing to compare with
-			}
+	for _, name := range javaWorkloads {
+		gw := lookup(name + "/" + implGo)
+		if gw == nil || lookup(name+"/"+implJava) != nil {
+			continue // no Go counterpart to compare with, or registered already
 		}
-		if lookup(w.Key()) != nil {
-			continue
-		}
+		// The same work, measured the same way: a copy of the Go workload
+		// (ceiling, outputs, setup) with a JVM for a process.
+		w := *gw
+		w.Impl, w.Goal = implJava, 0
+		w.About = "Kafka Streams " + javaKafkaVersion + " (bench/java; one stream thread, RocksDB stores): the topology of " + gw.Key()
 		w.Start = func(ctx context.Context, spec RunSpec) (Running, error) {
 			return startJava(ctx, cp, spec)
 		}
-		register(w)
+		register(&w)
 	}
 	javaNote = ""
 	return nil
@@ -125,6 +116,9 @@ func buildJava(ctx context.Context, dir string, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("mvn compile in %s: %w\n%s", dir, err, out)
 	}
+	if err := os.WriteFile(filepath.Join(dir, javaStamp), nil, 0o644); err != nil {
+		return fmt.Errorf("bench/java: %w", err)
+	}
 	if !javaFresh(dir) {
 		return fmt.Errorf("mvn compile in %s did not produce target/classes/Bench.class and target/classpath.txt", dir)
 	}
@@ -132,19 +126,23 @@ func buildJava(ctx context.Context, dir string, log io.Writer) error {
 	return nil
 }
 
-// javaFresh reports whether the build outputs exist and are newer than
-// pom.xml and every file under src.
+// javaStamp is the file buildJava touches after a good build.
+const javaStamp = "target/.bench-built"
+
+// javaFresh reports whether the build outputs exist and the last good build
+// is newer than pom.xml and every file under src. (mvn does not rewrite
+// outputs that did not change, so their own times say nothing.)
 func javaFresh(dir string) bool {
-	var built time.Time
-	for i, p := range []string{"target/classes/Bench.class", "target/classpath.txt"} {
-		st, err := os.Stat(filepath.Join(dir, p))
-		if err != nil {
+	for _, p := range []string{"target/classes/Bench.class", "target/classpath.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			return false
 		}
-		if i == 0 || st.ModTime().Before(built) {
-			built = st.ModTime()
-		}
 	}
+	st, err := os.Stat(filepath.Join(dir, javaStamp))
+	if err != nil {
+		return false
+	}
+	built := st.ModTime()
 	newer := false
 	check := func(p string, d os.DirEntry, err error) error {
 		if err != nil {

@@ -31,6 +31,7 @@ import (
 type flags struct {
 	brokers    string
 	records    int64
+	restore    int64
 	partitions int
 	workloads  string
 	repeat     int
@@ -50,7 +51,8 @@ func parseFlags(args []string) (*flags, error) {
 	f := &flags{client: defaultClientConfig()}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:19092", "seed brokers, comma-separated")
-	fs.Int64Var(&f.records, "records", 1_000_000, "input records to preload (1 KiB values, 10,000 distinct keys)")
+	fs.Int64Var(&f.records, "records", 10_000_000, "input records to preload (1 KiB values, 10,000 distinct keys); -records 1000000 for a quick run")
+	fs.Int64Var(&f.restore, "restore-records", restoreRecords, "changelog records the restore workload restores")
 	fs.IntVar(&f.partitions, "partitions", 4, "partitions of the input and output topics")
 	fs.StringVar(&f.workloads, "workloads", "all", "workloads to run, comma-separated: name or name/impl (see -list); their ceilings are added")
 	fs.IntVar(&f.repeat, "repeat", 1, "runs per workload, interleaved; the table reports the median run")
@@ -73,6 +75,9 @@ func parseFlags(args []string) (*flags, error) {
 	var errs []error
 	if f.records < 1 {
 		errs = append(errs, fmt.Errorf("-records %d: need at least 1", f.records))
+	}
+	if f.restore < 1 {
+		errs = append(errs, fmt.Errorf("-restore-records %d: need at least 1", f.restore))
 	}
 	if f.partitions < 1 {
 		errs = append(errs, fmt.Errorf("-partitions %d: need at least 1", f.partitions))
@@ -134,6 +139,11 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range ws {
+		if w.Name == restoreWorkload.Name {
+			w.Records = f.restore
+		}
+	}
 	brokers := strings.Split(f.brokers, ",")
 	if f.embedded {
 		b, err := embedded.Start(embedded.Options{Partitions: f.partitions})
@@ -182,7 +192,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 			}
 			if f.verbose {
 				fmt.Fprintf(out, "run %-8s %-22s %10s records/s  first out %s  CPU %.1fs  %v\n", name, w.Key(),
-					thousands(m.Rate(f.records)), seconds(m.FirstOutput), m.App.CPUSeconds, m.App.Stats)
+					thousands(m.Rate()), seconds(m.FirstOutput), m.App.CPUSeconds, m.App.Stats)
 			}
 			if round >= f.warmup {
 				ms = append(ms, m)
@@ -192,7 +202,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	if f.verbose {
 		fmt.Fprintln(out)
 	}
-	printTable(out, summarize(ws, ms, f.records), f.records, f.repeat)
+	printTable(out, summarize(ws, ms), f.repeat)
 	return nil
 }
 

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
@@ -14,87 +15,103 @@ import (
 )
 
 // The restore workload measures how fast a fresh instance rebuilds a
-// Pebble store from its changelog.
+// persistent store from its changelog.
 //
-// Setup (before the clock starts) runs the count topology without a sink,
-// in the runner's process, with the record cache off, over the whole input
-// under the run's application id: every input record makes one changelog
-// record, so "<app id>-counts-changelog" holds Records records (10,000
-// distinct keys, each updated Records/10,000 times; the log cleaner does
-// not touch the active segment, so none are compacted away). It then stops
-// that instance cleanly (input offsets committed) and deletes its state
-// directory, checkpoint included.
+// Setup (before the clock starts) writes the changelog of the count
+// topology's store, "<app id>-counts-changelog", directly: restoreRecords
+// records (10,000 distinct keys, each updated restoreRecords/10,000 times
+// with its running count as an 8-byte big-endian long, Kafka's LongSerde
+// layout), partitioned by key as the input is (murmur2), so each changelog
+// partition holds the keys of its task. The topic is compacted, but the log
+// cleaner does not touch the active segment, so none are compacted away.
+// Setup also commits the input's end offsets for the application id: the
+// measured instance has nothing left to process.
 //
-// The measured application is a fresh instance with the same application
-// id and topology: it finds no local state, restores the whole changelog,
-// then finds nothing left to process. As soon as its Metrics().Restored
-// reaches the changelog's size it writes one marker record to the output
-// topic, which is what the runner waits for: the time is from starting the
-// process to the store being restored, start-up and group join included,
-// and records/s is changelog records per second (the changelog has as many
-// records as the input has). The worker also reports restore_ms, from the
-// first restore progress event to the last Done one, the restore alone.
+// The measured application (Go or Java) is a fresh instance with that
+// application id and the count topology: it finds no local state, restores
+// the whole changelog, and as soon as it has restored as many records as
+// the changelog holds it writes one marker record to the output topic,
+// which is what the runner waits for: the time is from starting the process
+// to the store being restored, start-up and group join included, and
+// records/s is changelog records per second. The Go worker also reports
+// restore_ms, from the first restore progress event to the last Done one,
+// the restore alone.
+
+// restoreRecords is the size of the changelog to restore (-restore-records).
+var restoreRecords int64 = 1_000_000
 
 // restoreWorkload is registered by stateful.go's init, after count and
 // get-put, so that the table lists them in that order.
 var restoreWorkload = &Workload{
 	Name: "restore",
 	Impl: "kstreams",
-	About: "a fresh instance restores a count store (Pebble) from a changelog of -records records; " +
-		"records/s = changelog records / time to restored (no ceiling: the copy ratio is for scale)",
-	Ceiling: "copy/franz-go",
+	About: "a fresh instance restores a count store (Pebble) from a changelog of -restore-records records; " +
+		"records/s = changelog records / time from start to restored",
 	Outputs: func(int64) int64 { return 1 },
+	Marker:  true,
 	Setup:   fillChangelog,
+	VsJava:  2,
 }
 
 // changelogTopic is the changelog of the count store of app id.
 func changelogTopic(appID string) string { return appID + "-" + countStore + "-changelog" }
 
-// fillChangelog runs the count topology over the input until its changelog
-// holds one record per input record, stops it and deletes its state.
+// fillChangelog writes spec.Records count updates to the changelog of the
+// run's application id and commits the input's end offsets for it.
 func fillChangelog(ctx context.Context, env *Env, spec *RunSpec) error {
-	topo, err := countTopology(spec.Input, "")
-	if err != nil {
-		return fmt.Errorf("restore: topology: %w", err)
-	}
-	opts, err := statefulOpts(*spec, kstreams.CacheMaxBytes(0))
-	if err != nil {
-		return err
-	}
-	app, err := kstreams.New(topo, opts...)
-	if err != nil {
-		return err
-	}
-	runCtx, cancel := context.WithTimeout(ctx, env.Timeout)
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(runCtx) }()
 	changelog := changelogTopic(spec.AppID)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for filled := false; !filled; {
-		select {
-		case err := <-runErr:
-			return fmt.Errorf("restore: filling %s: stopped early: %v", changelog, err)
-		case <-runCtx.Done():
-			cancel()
-			<-runErr
-			n, _ := env.endOffsets(context.Background(), changelog)
-			return fmt.Errorf("restore: filling %s: %d of %d records: %w", changelog, n, spec.Records, runCtx.Err())
-		case <-tick.C:
-		}
-		if app.Metrics().Processed < spec.Records {
-			continue
-		}
-		n, err := env.endOffsets(runCtx, changelog)
-		filled = err == nil && n >= spec.Records
+	compact := "compact"
+	if err := env.createTopic(ctx, changelog, map[string]*string{"cleanup.policy": &compact}); err != nil {
+		return err
 	}
-	cancel()
-	if err := <-runErr; err != nil {
+	opts, err := env.Client.producerOpts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(opts,
+		kgo.SeedBrokers(env.Brokers...),
+		kgo.DefaultProduceTopic(changelog),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.MaxBufferedRecords(100000),
+	)...)
+	if err != nil {
+		return fmt.Errorf("restore: changelog producer: %w", err)
+	}
+	defer cl.Close()
+	keys, _ := inputData()
+	counts := make([]int64, len(keys))
+	var failed atomic.Pointer[error]
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+		}
+	}
+	for i := range spec.Records {
+		if failed.Load() != nil || ctx.Err() != nil {
+			break
+		}
+		k := i % int64(len(keys))
+		counts[k]++
+		cl.Produce(ctx, &kgo.Record{Key: keys[k], Value: binary.BigEndian.AppendUint64(nil, uint64(counts[k]))}, promise)
+	}
+	if err := cl.Flush(ctx); err != nil {
 		return fmt.Errorf("restore: filling %s: %w", changelog, err)
 	}
-	if err := os.RemoveAll(spec.StateDir); err != nil {
-		return fmt.Errorf("restore: deleting the state of the fill: %w", err)
+	if p := failed.Load(); p != nil {
+		return fmt.Errorf("restore: filling %s: %w", changelog, *p)
+	}
+	if n, err := env.endOffsets(ctx, changelog); err != nil || n != spec.Records {
+		return fmt.Errorf("restore: %s holds %d records, want %d (%v)", changelog, n, spec.Records, err)
+	}
+	ends, err := env.Admin.ListEndOffsets(ctx, spec.Input)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err == nil {
+		err = env.Admin.CommitAllOffsets(ctx, spec.AppID, ends.Offsets())
+	}
+	if err != nil {
+		return fmt.Errorf("restore: committing the end offsets of %s for %s: %w", spec.Input, spec.AppID, err)
 	}
 	return nil
 }

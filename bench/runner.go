@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -70,10 +71,10 @@ func newEnv(brokers []string) (*Env, func(), error) {
 	return env, func() { cl.Close(); os.RemoveAll(tmp) }, nil
 }
 
-// createTopic creates topic with the run's partition count and waits until
-// the broker's metadata lists all its partitions.
-func (env *Env) createTopic(ctx context.Context, topic string) error {
-	resp, err := env.Admin.CreateTopic(ctx, int32(env.Partitions), 1, nil, topic)
+// createTopic creates topic with the run's partition count and configs and
+// waits until the broker's metadata lists all its partitions.
+func (env *Env) createTopic(ctx context.Context, topic string, configs map[string]*string) error {
+	resp, err := env.Admin.CreateTopic(ctx, int32(env.Partitions), 1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -118,8 +119,15 @@ func (env *Env) endOffsets(ctx context.Context, topic string) (int64, error) {
 // preload writes Records input records with an idempotent producer (the
 // franz-go default) that batches as much as it can. It returns the time
 // taken.
+//
+// The input is compacted, as the source of a table should be (table-reduce
+// reads it as one), but nothing is compacted away during a bench:
+// min.compaction.lag.ms keeps every record for a day, so every workload
+// reads all Records records.
 func (env *Env) preload(ctx context.Context) (time.Duration, error) {
-	if err := env.createTopic(ctx, env.Input); err != nil {
+	compact, day := "compact", strconv.Itoa(24*3600*1000)
+	configs := map[string]*string{"cleanup.policy": &compact, "min.compaction.lag.ms": &day}
+	if err := env.createTopic(ctx, env.Input, configs); err != nil {
 		return 0, err
 	}
 	opts, err := env.Client.producerOpts()
@@ -191,6 +199,8 @@ func inputData() (keys, values [][]byte) {
 // Measurement is one run of one workload.
 type Measurement struct {
 	Workload *Workload
+	// Records is the number of records the run processed.
+	Records int64
 	// Outputs is the number of output records waited for.
 	Outputs int64
 	// Elapsed is from starting the application to seeing the last output.
@@ -200,15 +210,15 @@ type Measurement struct {
 	App         AppResult
 }
 
-// Rate is input records per second.
-func (m Measurement) Rate(records int64) float64 { return float64(records) / m.Elapsed.Seconds() }
+// Rate is processed records per second.
+func (m Measurement) Rate() float64 { return float64(m.Records) / m.Elapsed.Seconds() }
 
 // spec returns the run spec of the run of w named run, with fresh names.
 func (env *Env) spec(w *Workload, run string) RunSpec {
 	name := fmt.Sprintf("bench-%s-%s-%s-%s", env.RunID, w.Name, w.Impl, run)
 	spec := RunSpec{
 		Workload: w.Key(), Brokers: env.Brokers, Input: env.Input, Output: name + "-output",
-		AppID: name, Records: env.Records, Partitions: env.Partitions,
+		AppID: name, Records: w.records(env.Records), Partitions: env.Partitions,
 		StateDir: filepath.Join(env.TmpDir, name), Client: env.Client,
 	}
 	if env.CPUProfile != "" {
@@ -230,8 +240,8 @@ func profilePath(prefix, what string) string {
 // measure runs w once; run names the run ("1", "warmup1").
 func (env *Env) measure(ctx context.Context, w *Workload, run string) (Measurement, error) {
 	spec := env.spec(w, run)
-	m := Measurement{Workload: w, Outputs: w.outputs(env.Records)}
-	if err := env.createTopic(ctx, spec.Output); err != nil {
+	m := Measurement{Workload: w, Records: spec.Records, Outputs: w.outputs(spec.Records)}
+	if err := env.createTopic(ctx, spec.Output, nil); err != nil {
 		return m, err
 	}
 	defer env.cleanup(spec)

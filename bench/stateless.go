@@ -11,6 +11,22 @@ import (
 
 func init() {
 	registerGo(&Workload{
+		Name:    "source",
+		Impl:    "kstreams",
+		About:   "kstreams source only: deserializes every record and counts it; one marker record to the output once all are read",
+		Ceiling: "copy/franz-go",
+		Goal:    0.8,
+		Outputs: func(int64) int64 { return 1 },
+		Marker:  true,
+	}, runSource)
+	registerGo(&Workload{
+		Name:    "passthrough",
+		Impl:    "kstreams",
+		About:   "kstreams source -> sink, keys as strings, values as bytes",
+		Ceiling: "copy/franz-go",
+		Goal:    0.8,
+	}, runPassthrough)
+	registerGo(&Workload{
 		Name:    "filter-map",
 		Impl:    "kstreams",
 		About:   "kstreams source -> filter -> mapValues -> sink, keys as strings, values as bytes; every record passes",
@@ -31,6 +47,43 @@ func filterMapTopology(input, output string) (*kstreams.Topology, error) {
 	mapped := kstreams.MapValues(kept, func(v []byte) []byte { return v })
 	mapped.To(output, kstreams.ProducedWith(serde.String(), serde.Bytes()))
 	return b.Build()
+}
+
+// sourceTopology reads every record and forwards only the records-th one
+// it sees (counting across tasks: one stream thread runs them all) to the
+// output: the marker the runner waits for. The filter is the cheapest way
+// to know that the source has read everything; Bench.java does the same.
+func sourceTopology(input, output string, records int64) (*kstreams.Topology, error) {
+	b := kstreams.NewBuilder()
+	var seen int64
+	in := kstreams.StreamFrom(b, input, kstreams.ConsumedWith(serde.String(), serde.Bytes()))
+	in.Filter(func(string, []byte) bool { seen++; return seen == records }).
+		To(output, kstreams.ProducedWith(serde.String(), serde.Bytes()))
+	return b.Build()
+}
+
+func runSource(ctx context.Context, spec RunSpec) (map[string]int64, error) {
+	topo, err := sourceTopology(spec.Input, spec.Output, spec.Records)
+	if err != nil {
+		return nil, fmt.Errorf("source: topology: %w", err)
+	}
+	return runApp(ctx, spec, topo)
+}
+
+// passthroughTopology is source -> sink.
+func passthroughTopology(input, output string) (*kstreams.Topology, error) {
+	b := kstreams.NewBuilder()
+	kstreams.StreamFrom(b, input, kstreams.ConsumedWith(serde.String(), serde.Bytes())).
+		To(output, kstreams.ProducedWith(serde.String(), serde.Bytes()))
+	return b.Build()
+}
+
+func runPassthrough(ctx context.Context, spec RunSpec) (map[string]int64, error) {
+	topo, err := passthroughTopology(spec.Input, spec.Output)
+	if err != nil {
+		return nil, fmt.Errorf("passthrough: topology: %w", err)
+	}
+	return runApp(ctx, spec, topo)
 }
 
 func runFilterMap(ctx context.Context, spec RunSpec) (map[string]int64, error) {

@@ -5,25 +5,45 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
 
 /**
  * The Java Kafka Streams side of bench: one application per process, started
@@ -61,10 +81,31 @@ public final class Bench {
     System.exit(code); // no stray non-daemon thread keeps the process alive
   }
 
-  /** The topology of a workload, by the Name part of its key. */
-  static Topology topology(String name, String input, String output) {
+  /** The store of count and restore, as bench/stateful.go's countStore. */
+  static final String COUNT_STORE = "counts";
+  /** The store of get-put, as bench/stateful.go's getPutStore. */
+  static final String GET_PUT_STORE = "last-value";
+
+  /** The topology of a workload, by the Name part of its key; the same as the Go workload's. */
+  static Topology topology(String name, JsonNode spec, Map<String, Long> stats) {
+    String input = spec.path("input").asText();
+    String output = spec.path("output").asText();
     StreamsBuilder b = new StreamsBuilder();
     switch (name) {
+      case "source": {
+        // As bench/stateless.go: count every record (one stream thread runs
+        // every task) and forward only the last one, the runner's marker.
+        long records = spec.path("records").asLong();
+        long[] seen = {0};
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .filter((k, v) -> ++seen[0] == records)
+            .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
+      }
+      case "passthrough":
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
       case "filter-map":
         // As bench/stateless.go: the filter keeps every record and mapValues
         // returns the value, so the figure is the runtime's cost.
@@ -73,12 +114,44 @@ public final class Bench {
             .mapValues(v -> v)
             .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
         break;
-      case "count":
-        // groupByKey().count(), one update per input record (the record
-        // cache is off, see props), counts as 8-byte big-endian longs.
+      case "get-put": {
+        // As bench/stateful.go: a Processor API processor on a persistent
+        // (RocksDB) store with a changelog and no cache, the defaults of
+        // Stores.keyValueStoreBuilder.
+        b.addStateStore(Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(GET_PUT_STORE), Serdes.String(), Serdes.ByteArray()));
+        long[] hits = {0};
+        stats.put("get_hits", 0L);
         b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .process(() -> new GetPut(hits, stats), GET_PUT_STORE)
+            .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
+      }
+      case "count":
+      case "restore": {
+        // groupByKey().count() into store "counts", counts as 8-byte
+        // big-endian longs; restore has no sink (it only restores).
+        KTable<String, Long> counts = b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
             .groupByKey()
-            .count()
+            .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()));
+        if (name.equals("count")) {
+          counts.toStream().to(output, Produced.with(Serdes.String(), Serdes.Long()));
+        }
+        break;
+      }
+      case "table-reduce":
+        // As bench/tablereduce.go: the input as a table, re-grouped by the
+        // key's last two characters with the value's first byte (unsigned),
+        // summed by an adder and a subtractor.
+        b.table(input, Consumed.with(Serdes.String(), Serdes.ByteArray()),
+                Materialized.<String, byte[], KeyValueStore<Bytes, byte[]>>as("rows")
+                    .withKeySerde(Serdes.String()).withValueSerde(Serdes.ByteArray()))
+            .groupBy((k, v) -> KeyValue.pair(tableGroup(k), v == null || v.length == 0 ? 0L : (long) (v[0] & 0xff)),
+                Grouped.with("groups", Serdes.String(), Serdes.Long()))
+            .reduce((agg, v) -> agg + v, (agg, v) -> agg - v,
+                Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as("sums")
+                    .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
             .toStream()
             .to(output, Produced.with(Serdes.String(), Serdes.Long()));
         break;
@@ -88,10 +161,48 @@ public final class Bench {
     return b.build();
   }
 
+  static String tableGroup(String k) {
+    return k.length() < 2 ? k : "group-" + k.substring(k.length() - 2);
+  }
+
+  /** get-put's processor: get the key's previous value, put the new one, forward the record. */
+  static final class GetPut implements Processor<String, byte[], String, byte[]> {
+    private final long[] hits;
+    private final Map<String, Long> stats;
+    private ProcessorContext<String, byte[]> ctx;
+    private KeyValueStore<String, byte[]> store;
+
+    GetPut(long[] hits, Map<String, Long> stats) {
+      this.hits = hits;
+      this.stats = stats;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, byte[]> ctx) {
+      this.ctx = ctx;
+      this.store = ctx.getStateStore(GET_PUT_STORE);
+    }
+
+    @Override
+    public void process(Record<String, byte[]> r) {
+      if (store.get(r.key()) != null) {
+        hits[0]++;
+      }
+      store.put(r.key(), r.value());
+      ctx.forward(r);
+    }
+
+    @Override
+    public void close() {
+      synchronized (stats) {
+        stats.put("get_hits", hits[0]);
+      }
+    }
+  }
+
   static Properties props(JsonNode spec) {
     JsonNode c = spec.path("client");
-    List<String> brokers = new ArrayList<>();
-    spec.path("brokers").forEach(n -> brokers.add(n.asText()));
+    List<String> brokers = brokers(spec);
     Properties p = new Properties();
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, spec.path("app_id").asText());
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, String.join(",", brokers));
@@ -124,8 +235,13 @@ public final class Bench {
   static void run(JsonNode spec, BufferedReader in, Map<String, Long> stats) throws Exception {
     String key = spec.path("workload").asText();
     String name = key.contains("/") ? key.substring(0, key.indexOf('/')) : key;
-    Topology topo = topology(name, spec.path("input").asText(), spec.path("output").asText());
+    Topology topo = topology(name, spec, stats);
     KafkaStreams streams = new KafkaStreams(topo, props(spec));
+    Restore restore = null;
+    if (name.equals("restore")) {
+      restore = new Restore(spec, stats);
+      streams.setGlobalStateRestoreListener(restore);
+    }
 
     CountDownLatch done = new CountDownLatch(1);
     AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -154,11 +270,21 @@ public final class Bench {
     stdin.start();
 
     streams.start();
+    if (restore != null) {
+      restore.start(done);
+    }
     done.await();
     collect(streams, stats); // before close: the final commit is not counted
     boolean closed = streams.close(CloseOptions
         .groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
         .withTimeout(Duration.ofSeconds(30)));
+    if (restore != null) {
+      restore.close();
+      Throwable rerr = restore.failure.get();
+      if (rerr != null) {
+        failure.compareAndSet(null, rerr);
+      }
+    }
     Throwable err = failure.get();
     if (err != null) {
       throw new RuntimeException("Kafka Streams failed: " + err, err);
@@ -166,6 +292,101 @@ public final class Bench {
     if (!closed) {
       throw new IllegalStateException("Kafka Streams did not close within 30s");
     }
+  }
+
+  /**
+   * restore's listener: counts restored records and, once they reach the
+   * changelog's size (its end offsets, read at start), writes the marker
+   * record the runner waits for, as bench/restore.go does.
+   */
+  static final class Restore implements StateRestoreListener {
+    final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicLong restored = new AtomicLong();
+    private final CountDownLatch reached = new CountDownLatch(1);
+    private final JsonNode spec;
+    private final Map<String, Long> stats;
+    private final long startNanos = System.nanoTime();
+    private volatile long want = Long.MAX_VALUE;
+    private Thread marker;
+
+    Restore(JsonNode spec, Map<String, Long> stats) {
+      this.spec = spec;
+      this.stats = stats;
+    }
+
+    @Override
+    public void onRestoreStart(TopicPartition tp, String store, long start, long end) {}
+
+    @Override
+    public void onBatchRestored(TopicPartition tp, String store, long batchEnd, long n) {
+      if (restored.addAndGet(n) >= want) {
+        reached.countDown();
+      }
+    }
+
+    @Override
+    public void onRestoreEnd(TopicPartition tp, String store, long total) {}
+
+    /** Reads the changelog's size, then waits in a thread of its own to write the marker. */
+    void start(CountDownLatch done) throws Exception {
+      String app = spec.path("app_id").asText();
+      String changelog = app + "-" + COUNT_STORE + "-changelog";
+      Properties p = new Properties();
+      p.put("bootstrap.servers", String.join(",", brokers(spec)));
+      try (Admin admin = Admin.create(p)) {
+        Map<TopicPartition, OffsetSpec> q = new HashMap<>();
+        int partitions = spec.path("partitions").asInt();
+        for (int i = 0; i < partitions; i++) {
+          q.put(new TopicPartition(changelog, i), OffsetSpec.latest());
+        }
+        long sum = 0;
+        for (ListOffsetsResult.ListOffsetsResultInfo info : admin.listOffsets(q).all().get().values()) {
+          sum += info.offset();
+        }
+        want = sum;
+        stats.put("changelog_records", sum);
+      }
+      if (restored.get() >= want) {
+        reached.countDown();
+      }
+      marker = new Thread(() -> {
+        try {
+          reached.await();
+          long ms = (System.nanoTime() - startNanos) / 1_000_000L;
+          p.put("key.serializer", StringSerializer.class.getName());
+          p.put("value.serializer", StringSerializer.class.getName());
+          try (KafkaProducer<String, String> prod = new KafkaProducer<>(p)) {
+            prod.send(new ProducerRecord<>(spec.path("output").asText(), "restored", Long.toString(want))).get();
+          }
+          synchronized (stats) {
+            stats.put("to_restored_ms", ms);
+          }
+        } catch (InterruptedException e) {
+          // stopped before the store was restored
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
+          done.countDown();
+        }
+      }, "bench-restore-marker");
+      marker.setDaemon(true);
+      marker.start();
+    }
+
+    void close() throws InterruptedException {
+      synchronized (stats) {
+        stats.put("restored", restored.get());
+      }
+      if (marker != null) {
+        marker.interrupt();
+        marker.join(10_000);
+      }
+    }
+  }
+
+  static List<String> brokers(JsonNode spec) {
+    List<String> brokers = new ArrayList<>();
+    spec.path("brokers").forEach(n -> brokers.add(n.asText()));
+    return brokers;
   }
 
   /** The counters the Go workers report, from Kafka Streams' and its clients' metrics. */
@@ -186,8 +407,10 @@ public final class Bench {
         produced += n;
       }
     }
-    stats.put("processed", processed);
-    stats.put("produced", produced);
-    stats.put("commits", commits);
+    synchronized (stats) {
+      stats.put("processed", processed);
+      stats.put("produced", produced);
+      stats.put("commits", commits);
+    }
   }
 }
