@@ -26,7 +26,7 @@ func TestSmoke(t *testing.T) {
 	if env := os.Getenv("KSTREAMS_TEST_BROKERS"); env != "" {
 		args = []string{"-brokers", env}
 	}
-	f, err := parseFlags(append(args, "-records", "2000", "-restore-records", "3000", "-warmup", "0", "-timeout", "1m"))
+	f, err := parseFlags(append(args, "-records", "2000", "-restore-records", "3000", "-settle", "0", "-warmup", "0", "-timeout", "1m"))
 	if err != nil {
 		t.Fatal(err)
 	}

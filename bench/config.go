@@ -28,6 +28,9 @@ type RunSpec struct {
 	Client   ClientConfig `json:"client"`
 	// CPUProfile, if set, is where a Go worker writes its CPU profile.
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// MemTable, if not 0, is the Pebble memtable size of a Go worker's
+	// stores (kstreams.StoreOptions); the Java side ignores it.
+	MemTable uint64 `json:"memtable_bytes,omitempty"`
 }
 
 // ClientConfig are the client settings every application of a run uses, so

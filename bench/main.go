@@ -39,6 +39,8 @@ type flags struct {
 	embedded   bool
 	client     ClientConfig
 	timeout    time.Duration
+	settle     time.Duration
+	memtable   uint64
 	cpuProfile string
 	keep       bool
 	list       bool
@@ -63,6 +65,8 @@ func parseFlags(args []string) (*flags, error) {
 	fs.DurationVar(&f.client.CommitInterval, "commit-interval", f.client.CommitInterval, "commit interval of every application")
 	fs.IntVar(&f.client.MaxPollRecords, "max-poll-records", f.client.MaxPollRecords, "max records per poll of every application")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on one run")
+	fs.DurationVar(&f.settle, "settle", 2*time.Second, "pause after each run's topics are deleted, so the broker removes their files between runs")
+	fs.Uint64Var(&f.memtable, "memtable", 0, "Pebble memtable size in bytes of the Go workers' stores (0: kstreams' default)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of every Go application run to `file` with the run's name inserted before the extension")
 	fs.BoolVar(&f.keep, "keep", false, "keep the topics and groups on the broker")
 	fs.BoolVar(&f.list, "list", false, "list the workloads and exit")
@@ -160,6 +164,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	defer closeEnv()
 	env.Records, env.Partitions, env.Client = f.records, f.partitions, f.client
 	env.Timeout, env.CPUProfile, env.Keep = f.timeout, f.cpuProfile, f.keep
+	env.Settle, env.MemTable = f.settle, f.memtable
 
 	printSetup(out, f, brokers)
 	if f.verbose && javaNote != "" {

@@ -52,6 +52,12 @@ type Env struct {
 	Keep bool
 	// TmpDir holds the runs' state directories.
 	TmpDir string
+	// Settle is the pause after deleting a run's topics, so the broker
+	// deletes their files (file.delete.delay.ms) before the next run
+	// starts instead of during its first seconds.
+	Settle time.Duration
+	// MemTable, if not 0, is the Pebble memtable size of the Go workers.
+	MemTable uint64
 }
 
 func newEnv(brokers []string) (*Env, func(), error) {
@@ -219,7 +225,7 @@ func (env *Env) spec(w *Workload, run string) RunSpec {
 	spec := RunSpec{
 		Workload: w.Key(), Brokers: env.Brokers, Input: env.Input, Output: name + "-output",
 		AppID: name, Records: w.records(env.Records), Partitions: env.Partitions,
-		StateDir: filepath.Join(env.TmpDir, name), Client: env.Client,
+		StateDir: filepath.Join(env.TmpDir, name), Client: env.Client, MemTable: env.MemTable,
 	}
 	if env.CPUProfile != "" {
 		spec.CPUProfile = profilePath(env.CPUProfile, fmt.Sprintf("%s-%s-%s", w.Name, w.Impl, run))
@@ -316,4 +322,5 @@ func (env *Env) cleanup(spec RunSpec) {
 	_, _ = env.Admin.DeleteTopics(ctx, topics...)
 	_, _ = env.Admin.DeleteGroups(ctx, spec.AppID)
 	_ = os.RemoveAll(spec.StateDir)
+	time.Sleep(env.Settle)
 }

@@ -139,6 +139,9 @@ func statefulOpts(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, er
 	if err != nil {
 		return nil, err
 	}
+	if spec.MemTable != 0 {
+		extra = append(extra, kstreams.StoreOptions(state.PebbleOptions{MemTableSize: spec.MemTable}))
+	}
 	return append([]kstreams.Option{
 		kstreams.ApplicationID(spec.AppID),
 		kstreams.Brokers(spec.Brokers...),

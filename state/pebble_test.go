@@ -85,7 +85,7 @@ func TestPebbleOptionsDefaults(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := PebbleOptions{MemTableSize: 16 << 20, MemTableStopWritesThreshold: 4, CacheSize: 32 << 20, MaxOpenFiles: 64}
+	want := PebbleOptions{MemTableSize: 8 << 20, MemTableStopWritesThreshold: 4, CacheSize: 32 << 20, MaxOpenFiles: 64}
 	o.Logger = nil
 	if *o != want {
 		t.Fatalf("defaults = %+v, want %+v", *o, want)

@@ -106,6 +106,14 @@ func newThread(e *Engine, id int) (*thread, error) {
 func (th *thread) run(ctx context.Context) error {
 	th.e.threadRebalancing(th.id, true)
 	th.lastCommit = time.Now()
+	// The producer id is loaded lazily at the first record; loading it
+	// while the group forms takes a round trip off the first output.
+	// Failures are the producer's to report when it produces.
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, _, _ = th.cl.ProducerID(wctx)
+	}()
 	for {
 		if ctx.Err() != nil {
 			return th.shutdown()
