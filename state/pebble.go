@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // PebbleOptions configures a store opened with [OpenPebbleStore]. The zero
@@ -170,6 +171,12 @@ func (s *pebbleStore) pebbleOptions(o *PebbleOptions) *pebble.Options {
 	if o.Cache == nil {
 		po.CacheSize = o.CacheSize
 	}
+	// Bloom filters (10 bits per key, as Kafka Streams' RocksDB stores):
+	// a Get skips the sstables that do not hold its key instead of reading
+	// their index and data blocks, which matters because flushes and
+	// compactions keep writing new sstables whose blocks are not cached.
+	// Lower levels inherit L0's policy.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return po
 }
 
