@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"time"
@@ -123,6 +124,15 @@ type cachedStore struct {
 	dirty map[string]*cacheEntry
 	order []string
 	size  int64
+
+	// last is the last entry read from or written to the store below by
+	// the task (write-through only): an aggregation reads a key and then
+	// writes it, and write needs the old value for the listener, so this
+	// saves the second read. Only the task's goroutine touches it.
+	last struct {
+		key, value []byte
+		ok         bool
+	}
 }
 
 type cacheEntry struct {
@@ -143,7 +153,19 @@ func (c *cachedStore) Get(key []byte) ([]byte, error) {
 	if ok {
 		return e.value, nil
 	}
-	return c.BytesStore.Get(key)
+	v, err := c.BytesStore.Get(key)
+	if err == nil && c.maxBytes <= 0 && c.listener != nil {
+		c.remember(key, v)
+	}
+	return v, err
+}
+
+// remember sets last to copies of key and value (the caller owns the
+// slices it was given and may change them).
+func (c *cachedStore) remember(key, value []byte) {
+	c.last.key = append(c.last.key[:0], key...)
+	c.last.value = cloneOrNil(value)
+	c.last.ok = true
 }
 
 func (c *cachedStore) Put(key, value []byte) error {
@@ -188,13 +210,22 @@ func (c *cachedStore) Delete(key []byte) ([]byte, error) {
 func (c *cachedStore) write(key, value []byte, ts int64) error {
 	var old []byte
 	if c.listener != nil {
-		var err error
-		if old, err = c.BytesStore.Get(key); err != nil {
-			return err
+		if c.last.ok && bytes.Equal(c.last.key, key) {
+			old = c.last.value
+		} else {
+			var err error
+			if old, err = c.BytesStore.Get(key); err != nil {
+				c.last.ok = false
+				return err
+			}
 		}
 	}
+	c.last.ok = false
 	if err := c.BytesStore.Put(key, value); err != nil {
 		return err
+	}
+	if c.listener != nil && c.maxBytes <= 0 {
+		c.remember(key, value)
 	}
 	if c.listener != nil && (old != nil || value != nil) {
 		return c.listener(key, value, old, ts)

@@ -525,3 +525,52 @@ func TestCachedTaskStoreFlushesOnFlushCaches(t *testing.T) {
 		t.Errorf("changelog after flush = %v, want %v", got, want)
 	}
 }
+
+// countingGets counts the Gets that reach the store below.
+type countingGets struct {
+	state.BytesStore
+	gets int
+}
+
+func (c *countingGets) Get(key []byte) ([]byte, error) {
+	c.gets++
+	return c.BytesStore.Get(key)
+}
+
+// Write-through, an aggregation's read-then-write of a key reads the store
+// below once; the listener still gets the right old value whatever the
+// order of reads and writes, and a caller changing a slice it was given
+// does not change what is reported.
+func TestCachedStoreWriteThroughReadsOnce(t *testing.T) {
+	below := &countingGets{BytesStore: state.NewMemoryStore("s")}
+	c := newCachedStore(below, 0, func() int64 { return 0 })
+	var got []update
+	c.SetFlushListener(func(k, nv, ov []byte, ts int64) error {
+		got = append(got, update{key: string(k), newValue: string(nv), oldValue: string(ov), hasNew: nv != nil, hasOld: ov != nil})
+		return nil
+	})
+	mustPut(t, below.BytesStore, "a", "1")
+	mustPut(t, below.BytesStore, "b", "x")
+
+	v := mustGet(t, c, "a") // read, then write the same key: one Get below
+	v[0] = '9'              // the caller's slice
+	mustPut(t, c, "a", "2")
+	if below.gets != 1 {
+		t.Errorf("Get then Put of one key read below %d times, want 1", below.gets)
+	}
+	mustGet(t, c, "a")      // read another key in between: the old value
+	mustPut(t, c, "b", "y") // of b is read below
+	mustPut(t, c, "a", "3") // a was last written as 2
+	if _, err := c.Delete([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	want := []update{
+		{key: "a", newValue: "2", hasNew: true, oldValue: "1", hasOld: true},
+		{key: "b", newValue: "y", hasNew: true, oldValue: "x", hasOld: true},
+		{key: "a", newValue: "3", hasNew: true, oldValue: "2", hasOld: true},
+		{key: "a", oldValue: "3", hasOld: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("listener saw\n%v\nwant\n%v", got, want)
+	}
+}
