@@ -598,7 +598,9 @@ func TestGroupTableByUncomparableKey(t *testing.T) {
 	b := kstreams.NewBuilder()
 	accounts := kstreams.TableFrom(b, "accounts", kstreams.ConsumedWith(serde.String(), serde.JSON[*sfAccount]()))
 	kstreams.GroupTableBy(accounts,
-		func(_ string, a *sfAccount) kstreams.KeyValue[[]byte, int64] { return kstreams.KV([]byte(a.Branch), a.Balance) },
+		func(_ string, a *sfAccount) kstreams.KeyValue[[]byte, int64] {
+			return kstreams.KV([]byte(a.Branch), a.Balance)
+		},
 		kstreams.Grouped[[]byte, int64]{Key: serde.Bytes(), Value: serde.Int64()}).
 		Reduce(func(agg, v int64) int64 { return agg + v }, func(agg, v int64) int64 { return agg - v }).
 		ToStream().To("branch-totals", kstreams.ProducedWith(serde.Bytes(), serde.Int64()))

@@ -151,7 +151,7 @@ func comparisons(sums []Summary) []comparison {
 
 func printComparison(w io.Writer, cmp []comparison, sums []Summary) {
 	rows := [][]string{{"workload", "Go rec/s", "Java rec/s", "ceiling rec/s", "Go/Java", "Go/ceiling",
-		"Go RSS", "Java RSS", "RSS Go/Java", "Go first out", "Java first out", "first Go/Java"}}
+		"CPU Go/Java", "Go RSS", "Java RSS", "RSS Go/Java", "Go first out", "Java first out", "first Go/Java"}}
 	for _, c := range cmp {
 		ceil, gc := "-", "-"
 		if cs, ok := find(sums, c.goW.Workload.Ceiling); ok && c.goW.Workload.Ceiling != "" {
@@ -165,12 +165,22 @@ func printComparison(w io.Writer, cmp []comparison, sums []Summary) {
 		rows = append(rows, []string{c.name,
 			thousands(c.goW.Median.Rate()), thousands(c.jvW.Median.Rate()), ceil,
 			fmt.Sprintf("%.2f", c.goW.Median.Rate()/c.jvW.Median.Rate()), gc,
+			cpuRatio(c.goW.Median, c.jvW.Median),
 			mib(c.goW.Median.App.PeakRSS), mib(c.jvW.Median.App.PeakRSS),
 			fmt.Sprintf("%.2f", float64(c.goW.Median.App.PeakRSS)/float64(c.jvW.Median.App.PeakRSS)),
 			firstOut(c.goW), firstOut(c.jvW), first,
 		})
 	}
 	writeColumns(w, rows, 1)
+}
+
+// cpuRatio is Go's CPU time per record over Java's: how much less work Go
+// does for the same records, whatever bounds the rate.
+func cpuRatio(g, j Measurement) string {
+	if g.App.CPUSeconds == 0 || j.App.CPUSeconds == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", (g.App.CPUSeconds/float64(g.Records))/(j.App.CPUSeconds/float64(j.Records)))
 }
 
 // goals returns one line per goal that this run measured.

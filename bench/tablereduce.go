@@ -53,7 +53,9 @@ func tableReduceTopology(input, output string) (*kstreams.Topology, error) {
 	rows := kstreams.TableFrom(b, input, kstreams.ConsumedWith(serde.String(), serde.Bytes()),
 		kstreams.Materialized[string, []byte]{Name: "rows"})
 	sums := kstreams.GroupTableBy(rows,
-		func(k string, v []byte) kstreams.KeyValue[string, int64] { return kstreams.KV(tableGroup(k), tableNumber(v)) },
+		func(k string, v []byte) kstreams.KeyValue[string, int64] {
+			return kstreams.KV(tableGroup(k), tableNumber(v))
+		},
 		kstreams.Grouped[string, int64]{Name: "groups", Key: serde.String(), Value: serde.Int64()}).
 		Reduce(func(agg, v int64) int64 { return agg + v }, func(agg, v int64) int64 { return agg - v },
 			kstreams.Materialized[string, int64]{Name: "sums"})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (also what CI runs, through .ci/run).
 #
-#   1. go vet ./...
+#   1. gofmt -l . (must list nothing), go vet ./...
 #   2. go test ./...            unit tests; integration tests use the in-process
 #                               kfake broker
 #   3. start the external services (a real Apache Kafka broker, ...) and run
@@ -20,7 +20,13 @@ export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "go vet ./..."
+step "gofmt -l . && go vet ./..."
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+	echo "test.sh: not gofmt-formatted (run gofmt -w):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
 go vet ./...
 
 step "go test ./... (unit tests, embedded kfake broker)"
