@@ -306,6 +306,43 @@ func (s *pebbleStore) Delete(key []byte) (old []byte, err error) {
 	return old, err
 }
 
+// PutAll implements [BatchWriter].
+func (s *pebbleStore) PutAll(keys, values [][]byte) error {
+	if len(keys) != len(values) {
+		return fmt.Errorf("state: store %q: PutAll of %d keys and %d values", s.name, len(keys), len(values))
+	}
+	for _, k := range keys {
+		if k == nil {
+			return ErrNullKey
+		}
+	}
+	return s.withDB(func(db *pebble.DB) error {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		b := db.NewBatch()
+		defer b.Close()
+		var added int64
+		for i, k := range keys {
+			var err error
+			if values[i] == nil {
+				err = b.Delete(k, nil)
+				added--
+			} else {
+				err = b.Set(k, values[i], nil)
+				added++
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+		s.unflushed.Add(added)
+		return nil
+	})
+}
+
 func (s *pebbleStore) Range(from, to []byte) (Iterator, error) {
 	return s.iterate(rangeSpan(from, to), false)
 }

@@ -124,3 +124,36 @@ func TestPebbleCloseClosesIterators(t *testing.T) {
 	}
 	mustClose(t, s)
 }
+
+// PutAll applies sets and deletes in order, in one batch; a nil key or
+// mismatched lengths write nothing.
+func TestPebblePutAll(t *testing.T) {
+	s := mustOpenPebble(t, t.TempDir(), nil)
+	defer s.Close()
+	mustPut(t, s, "gone", "x")
+	bw, ok := s.(BatchWriter)
+	if !ok {
+		t.Fatal("the Pebble store is not a BatchWriter")
+	}
+	b := func(v string) []byte { return []byte(v) }
+	err := bw.PutAll([][]byte{b("a"), b("b"), b("a"), b("gone"), b("never")}, [][]byte{b("1"), b("2"), b("3"), nil, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGet(t, s, "a", b("3")) // the later write of a key wins
+	wantGet(t, s, "b", b("2"))
+	wantGet(t, s, "gone", nil)
+	wantGet(t, s, "never", nil)
+
+	if err := bw.PutAll([][]byte{b("c"), nil}, [][]byte{b("1"), b("2")}); !errors.Is(err, ErrNullKey) {
+		t.Errorf("PutAll with a nil key: %v, want ErrNullKey", err)
+	}
+	if err := bw.PutAll([][]byte{b("c")}, nil); err == nil || !strings.Contains(err.Error(), "1 keys and 0 values") {
+		t.Errorf("PutAll with mismatched lengths: %v", err)
+	}
+	wantGet(t, s, "c", nil)
+	mustClose(t, s)
+	if err := bw.PutAll([][]byte{b("c")}, [][]byte{b("1")}); !errors.Is(err, ErrClosed) {
+		t.Errorf("PutAll on a closed store: %v, want ErrClosed", err)
+	}
+}

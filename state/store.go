@@ -49,6 +49,17 @@ type Iterator interface {
 // Every method returns [ErrClosed] once Close was called. The store backends
 // of this package are safe for concurrent use, and PutIfAbsent and Delete are
 // atomic with respect to other writes.
+// BatchWriter is implemented by byte stores that apply many writes as one
+// batch, as the Pebble store does. Restoration from a changelog uses it:
+// one batch per fetch of changelog records instead of one write each.
+type BatchWriter interface {
+	// PutAll sets keys[i] to values[i], in order, in one atomic batch; a
+	// nil value deletes its key. Unlike Put and Delete it does not read
+	// old values. keys and values have the same length; a nil key is an
+	// error and nothing is written.
+	PutAll(keys, values [][]byte) error
+}
+
 type BytesStore interface {
 	// Name returns the store's name.
 	Name() string

@@ -164,21 +164,18 @@ func (r *restorer) poll(ctx context.Context, targets map[topicPartition]*restore
 }
 
 func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) error {
-	n := int64(0)
-	for _, rec := range recs {
-		if rec.Offset >= t.end {
-			break
-		}
-		if err := t.cl.Restore(rec.Key, rec.Value); err != nil {
-			return err
-		}
-		n++
-		if rec.Offset+1 >= t.end {
+	n := 0
+	for n < len(recs) && recs[n].Offset < t.end {
+		if recs[n].Offset+1 >= t.end {
 			t.done = true
 		}
+		n++
 	}
-	t.restored += n
-	r.counters.Restored.Add(n)
+	if err := t.cl.RestoreAll(recs[:n]); err != nil {
+		return err
+	}
+	t.restored += int64(n)
+	r.counters.Restored.Add(int64(n))
 	if t.done {
 		t.cl.Restored(t.end)
 	}
@@ -235,12 +232,13 @@ func (r *restorer) pollStandby() error {
 }
 
 func (r *restorer) applyStandby(c *Changelog, recs []*kgo.Record) error {
-	for _, rec := range recs {
-		if err := c.Restore(rec.Key, rec.Value); err != nil {
-			return err
-		}
-		c.Restored(rec.Offset + 1)
+	if len(recs) == 0 {
+		return nil
 	}
+	if err := c.RestoreAll(recs); err != nil {
+		return err
+	}
+	c.Restored(recs[len(recs)-1].Offset + 1)
 	r.counters.StandbyUpdates.Add(int64(len(recs)))
 	return nil
 }

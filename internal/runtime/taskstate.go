@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/kstreams-go/kstreams/state"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // checkpointFile is the name of a task directory's checkpoint: for each
@@ -257,9 +258,27 @@ func (t *Task) Changelogs() []*Changelog {
 	return out
 }
 
-// Restore applies a changelog record to the store below its logging layer.
-func (c *Changelog) Restore(key, value []byte) error {
-	if err := c.store.base.Put(key, value); err != nil {
+// RestoreAll applies changelog records to the store below its logging
+// layer, in one batch when the store supports it.
+func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var err error
+	if bw, ok := c.store.base.(state.BatchWriter); ok {
+		keys, values := make([][]byte, len(recs)), make([][]byte, len(recs))
+		for i, r := range recs {
+			keys[i], values[i] = r.Key, r.Value
+		}
+		err = bw.PutAll(keys, values)
+	} else {
+		for _, r := range recs {
+			if err = c.store.base.Put(r.Key, r.Value); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("kstreams: restoring store %q from %q partition %d: %w", c.store.spec.Name, c.Topic, c.Partition, err)
 	}
 	return nil
