@@ -114,9 +114,19 @@ func (c ClientConfig) appOpts() ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(opts,
-		kgo.FetchMaxBytes(c.FetchMaxBytes),
-		kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes),
-		kgo.FetchMaxWait(c.FetchMaxWait),
-	), nil
+	// The fetch settings are franz-go's defaults and are not passed: each
+	// library runs with its own fetch defaults (kstreams' restore client
+	// fetches 256 KiB per partition unless told otherwise). Only if they
+	// are changed from the defaults are they set, for every client.
+	d := defaultClientConfig()
+	if c.FetchMaxBytes != d.FetchMaxBytes {
+		opts = append(opts, kgo.FetchMaxBytes(c.FetchMaxBytes))
+	}
+	if c.FetchMaxPartitionBytes != d.FetchMaxPartitionBytes {
+		opts = append(opts, kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes))
+	}
+	if c.FetchMaxWait != d.FetchMaxWait {
+		opts = append(opts, kgo.FetchMaxWait(c.FetchMaxWait))
+	}
+	return opts, nil
 }
