@@ -21,7 +21,9 @@
 // [NewMemoryStore] keeps entries in a B-tree; [OpenPebbleStore] keeps them
 // on disk in a pebble database, configured by [PebbleOptions]. Both order
 // keys bytewise and follow Kafka Streams' rules: a nil value is a tombstone,
-// range bounds are inclusive, a nil bound is unbounded.
+// range bounds are inclusive, a nil bound is unbounded. The Pebble store is
+// also a [BatchWriter], which restoration uses to write a fetch of changelog
+// records at once.
 //
 // # Iterators
 //
