@@ -166,7 +166,7 @@ func runRestore(ctx context.Context, spec RunSpec) (map[string]int64, error) {
 		return nil, fmt.Errorf("restore: topology: %w", err)
 	}
 	var clock restoreClock
-	opts, err := statefulOpts(spec, kstreams.CacheMaxBytes(0), kstreams.RestoreListener(clock.progress))
+	opts, err := appOptions(spec, kstreams.CacheMaxBytes(0), kstreams.RestoreListener(clock.progress))
 	if err != nil {
 		return nil, err
 	}

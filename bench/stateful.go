@@ -64,7 +64,7 @@ func runCount(ctx context.Context, spec RunSpec) (map[string]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("count: topology: %w", err)
 	}
-	return runStatefulApp(ctx, spec, topo, kstreams.CacheMaxBytes(0))
+	return runApp(ctx, spec, topo, kstreams.CacheMaxBytes(0))
 }
 
 // getPutStore is the store of the get-put workload.
@@ -125,16 +125,16 @@ func runGetPut(ctx context.Context, spec RunSpec) (map[string]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get-put: topology: %w", err)
 	}
-	stats, err := runStatefulApp(ctx, spec, topo)
+	stats, err := runApp(ctx, spec, topo)
 	if stats != nil {
 		stats["get_hits"] = hits
 	}
 	return stats, err
 }
 
-// statefulOpts are runApp's options (one thread, the run's client
-// settings, its state directory) plus extra.
-func statefulOpts(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, error) {
+// appOptions are the options of every Go worker's application (one
+// thread, the run's client settings, its state directory) plus extra.
+func appOptions(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, error) {
 	opts, err := spec.Client.appOpts()
 	if err != nil {
 		return nil, err
@@ -151,20 +151,6 @@ func statefulOpts(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, er
 		kstreams.StateDir(spec.StateDir),
 		kstreams.ClientOptions(opts...),
 	}, extra...), nil
-}
-
-// runStatefulApp is runApp with extra options and the state counters.
-func runStatefulApp(ctx context.Context, spec RunSpec, topo *kstreams.Topology, extra ...kstreams.Option) (map[string]int64, error) {
-	opts, err := statefulOpts(spec, extra...)
-	if err != nil {
-		return nil, err
-	}
-	app, err := kstreams.New(topo, opts...)
-	if err != nil {
-		return nil, err
-	}
-	runErr := app.Run(ctx)
-	return appStats(app.Metrics()), runErr
 }
 
 func appStats(m kstreams.Metrics) map[string]int64 {

@@ -95,29 +95,17 @@ func runFilterMap(ctx context.Context, spec RunSpec) (map[string]int64, error) {
 }
 
 // runApp runs topo as a one-thread kstreams application with the run's
-// client settings until ctx is done.
-func runApp(ctx context.Context, spec RunSpec, topo *kstreams.Topology) (map[string]int64, error) {
-	opts, err := spec.Client.appOpts()
+// client settings and state directory, plus extra options, until ctx is
+// done, and returns its counters.
+func runApp(ctx context.Context, spec RunSpec, topo *kstreams.Topology, extra ...kstreams.Option) (map[string]int64, error) {
+	opts, err := appOptions(spec, extra...)
 	if err != nil {
 		return nil, err
 	}
-	app, err := kstreams.New(topo,
-		kstreams.ApplicationID(spec.AppID),
-		kstreams.Brokers(spec.Brokers...),
-		kstreams.Threads(1),
-		kstreams.CommitInterval(spec.Client.CommitInterval),
-		kstreams.MaxPollRecords(spec.Client.MaxPollRecords),
-		kstreams.StateDir(spec.StateDir),
-		kstreams.ClientOptions(opts...),
-	)
+	app, err := kstreams.New(topo, opts...)
 	if err != nil {
 		return nil, err
 	}
 	runErr := app.Run(ctx)
-	m := app.Metrics()
-	stats := map[string]int64{
-		"processed": m.Processed, "produced": m.Produced, "commits": m.Commits,
-		"rebalances": m.Rebalances, "skipped": m.Skipped,
-	}
-	return stats, runErr
+	return appStats(app.Metrics()), runErr
 }

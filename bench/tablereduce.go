@@ -68,5 +68,5 @@ func runTableReduce(ctx context.Context, spec RunSpec) (map[string]int64, error)
 	if err != nil {
 		return nil, fmt.Errorf("table-reduce: topology: %w", err)
 	}
-	return runStatefulApp(ctx, spec, topo, kstreams.CacheMaxBytes(0))
+	return runApp(ctx, spec, topo, kstreams.CacheMaxBytes(0))
 }
