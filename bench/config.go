@@ -114,19 +114,9 @@ func (c ClientConfig) appOpts() ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The fetch settings are franz-go's defaults and are not passed: each
-	// library runs with its own fetch defaults (kstreams' restore client
-	// fetches 256 KiB per partition unless told otherwise). Only if they
-	// are changed from the defaults are they set, for every client.
-	d := defaultClientConfig()
-	if c.FetchMaxBytes != d.FetchMaxBytes {
-		opts = append(opts, kgo.FetchMaxBytes(c.FetchMaxBytes))
-	}
-	if c.FetchMaxPartitionBytes != d.FetchMaxPartitionBytes {
-		opts = append(opts, kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes))
-	}
-	if c.FetchMaxWait != d.FetchMaxWait {
-		opts = append(opts, kgo.FetchMaxWait(c.FetchMaxWait))
-	}
+	// The fetch settings (FetchMaxBytes, ...) are franz-go's defaults and
+	// are not passed: each library runs with its own fetch defaults
+	// (kstreams' restore client fetches 256 KiB per partition unless told
+	// otherwise); the Java side gets the same values from the spec.
 	return opts, nil
 }

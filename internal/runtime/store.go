@@ -125,10 +125,10 @@ type cachedStore struct {
 	order []string
 	size  int64
 
-	// last is the last entry read from or written to the store below by
-	// the task (write-through only): an aggregation reads a key and then
-	// writes it, and write needs the old value for the listener, so this
-	// saves the second read. Only the task's goroutine touches it.
+	// last is the last entry the task read from the store below, until
+	// the next write (write-through only): an aggregation reads a key and
+	// then writes it, and write needs the old value for the listener, so
+	// this saves the second read. Only the task's goroutine touches it.
 	last struct {
 		key, value []byte
 		ok         bool
@@ -223,9 +223,6 @@ func (c *cachedStore) write(key, value []byte, ts int64) error {
 	c.last.ok = false
 	if err := c.BytesStore.Put(key, value); err != nil {
 		return err
-	}
-	if c.listener != nil && c.maxBytes <= 0 {
-		c.remember(key, value)
 	}
 	if c.listener != nil && (old != nil || value != nil) {
 		return c.listener(key, value, old, ts)
