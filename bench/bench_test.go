@@ -58,7 +58,7 @@ func TestSelectWorkloads(t *testing.T) {
 		{list: "", want: all},
 		{list: "count,source", want: []string{"copy/franz-go", "source/kstreams", "count/kstreams"}},
 		{list: "copy", want: []string{"copy/franz-go"}},
-		// A workload brings its ceiling along, in registry order.
+		// A workload brings its ceiling along, in table order.
 		{list: "filter-map", want: []string{"copy/franz-go", "filter-map/kstreams"}},
 		{list: " filter-map/kstreams ,copy", want: []string{"copy/franz-go", "filter-map/kstreams"}},
 		{list: "nope", wantErr: true},

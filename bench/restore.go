@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
@@ -40,8 +39,8 @@ import (
 // restoreRecords is the size of the changelog to restore (-restore-records).
 var restoreRecords int64 = 1_000_000
 
-// restoreWorkload is registered by stateful.go's init, after count and
-// get-put, so that the table lists them in that order.
+// restoreWorkload is registered by stateful.go's init; the runner sets its
+// Records from -restore-records.
 var restoreWorkload = &Workload{
 	Name: "restore",
 	Impl: "kstreams",
@@ -64,44 +63,15 @@ func fillChangelog(ctx context.Context, env *Env, spec *RunSpec) error {
 	if err := env.createTopic(ctx, changelog, map[string]*string{"cleanup.policy": &compact}); err != nil {
 		return err
 	}
-	opts, err := env.Client.producerOpts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(opts,
-		kgo.SeedBrokers(env.Brokers...),
-		kgo.DefaultProduceTopic(changelog),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.MaxBufferedRecords(100000),
-	)...)
-	if err != nil {
-		return fmt.Errorf("restore: changelog producer: %w", err)
-	}
-	defer cl.Close()
 	keys, _ := inputData()
 	counts := make([]int64, len(keys))
-	var failed atomic.Pointer[error]
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			failed.CompareAndSwap(nil, &err)
-		}
-	}
-	for i := range spec.Records {
-		if failed.Load() != nil || ctx.Err() != nil {
-			break
-		}
+	err := env.produceAll(ctx, changelog, spec.Records, func(i int64) *kgo.Record {
 		k := i % int64(len(keys))
 		counts[k]++
-		cl.Produce(ctx, &kgo.Record{Key: keys[k], Value: binary.BigEndian.AppendUint64(nil, uint64(counts[k]))}, promise)
-	}
-	if err := cl.Flush(ctx); err != nil {
+		return &kgo.Record{Key: keys[k], Value: binary.BigEndian.AppendUint64(nil, uint64(counts[k]))}
+	})
+	if err != nil {
 		return fmt.Errorf("restore: filling %s: %w", changelog, err)
-	}
-	if p := failed.Load(); p != nil {
-		return fmt.Errorf("restore: filling %s: %w", changelog, *p)
-	}
-	if n, err := env.endOffsets(ctx, changelog); err != nil || n != spec.Records {
-		return fmt.Errorf("restore: %s holds %d records, want %d (%v)", changelog, n, spec.Records, err)
 	}
 	ends, err := env.Admin.ListEndOffsets(ctx, spec.Input)
 	if err == nil {

@@ -136,50 +136,62 @@ func (env *Env) preload(ctx context.Context) (time.Duration, error) {
 	if err := env.createTopic(ctx, env.Input, configs); err != nil {
 		return 0, err
 	}
+	keys, values := inputData()
+	start := time.Now()
+	err := env.produceAll(ctx, env.Input, env.Records, func(i int64) *kgo.Record {
+		return &kgo.Record{Key: keys[i%distinctKeys], Value: values[i%distinctValues]}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bench: preload: %w", err)
+	}
+	return time.Since(start), nil
+}
+
+// produceAll writes n records, record(i) for i from 0, to topic with an
+// idempotent producer that batches as much as it can and partitions by key
+// (murmur2, as Kafka's default), then checks that topic holds n records.
+func (env *Env) produceAll(ctx context.Context, topic string, n int64, record func(i int64) *kgo.Record) error {
 	opts, err := env.Client.producerOpts()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	cl, err := kgo.NewClient(append(opts,
 		kgo.SeedBrokers(env.Brokers...),
-		kgo.DefaultProduceTopic(env.Input),
+		kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(20*time.Millisecond),
 		kgo.MaxBufferedRecords(100000),
 	)...)
 	if err != nil {
-		return 0, fmt.Errorf("bench: preload producer: %w", err)
+		return fmt.Errorf("producer: %w", err)
 	}
 	defer cl.Close()
-	keys, values := inputData()
 	var failed atomic.Pointer[error]
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil {
 			failed.CompareAndSwap(nil, &err)
 		}
 	}
-	start := time.Now()
-	for i := range env.Records {
+	for i := range n {
 		if failed.Load() != nil || ctx.Err() != nil {
 			break
 		}
-		cl.Produce(ctx, &kgo.Record{Key: keys[i%distinctKeys], Value: values[i%distinctValues]}, promise)
+		cl.Produce(ctx, record(i), promise)
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return 0, fmt.Errorf("bench: preload: %w", err)
+		return err
 	}
 	if p := failed.Load(); p != nil {
-		return 0, fmt.Errorf("bench: preload: %w", *p)
+		return *p
 	}
-	took := time.Since(start)
-	n, err := env.endOffsets(ctx, env.Input)
+	got, err := env.endOffsets(ctx, topic)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if n != env.Records {
-		return 0, fmt.Errorf("bench: preload: %s holds %d records, want %d", env.Input, n, env.Records)
+	if got != n {
+		return fmt.Errorf("%s holds %d records, want %d", topic, got, n)
 	}
-	return took, nil
+	return nil
 }
 
 // inputData returns the keys, in the order they are written (each of the
