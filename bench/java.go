@@ -31,7 +31,7 @@ import (
 var javaWorkloads = workloadOrder[1:]
 
 // javaKafkaVersion is the kafka-streams version in java/pom.xml.
-const javaKafkaVersion = "4.3.1"
+const javaKafkaVersion = "4.4.0"
 
 // javaNote says why the Java workloads are not registered; "" once they are.
 var javaNote = "kafka-streams (Java) workloads: not registered; add -java to build bench/java with mvn and run them"

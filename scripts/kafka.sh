@@ -27,10 +27,10 @@
 #   JAVA                   java binary (default $JAVA_HOME/bin/java or java)
 set -euo pipefail
 
-# Newest 4.x whose artifacts Maven Central serves completely. (4.4.0's
-# kafka_2.13 pom is there but its kafka-tools-api / kafka-tools jars are not.)
-KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
-# Same log4j2 as kafka-server 4.3.1 pulls in (log4j-api, log4j-core).
+# Newest 4.x whose artifacts Maven Central serves completely (4.4.0 since late
+# November 2026; set KAFKA_VERSION=4.3.1 for the previous one).
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+# log4j2 binding for the broker (log4j-api, log4j-core, the slf4j bridge).
 LOG4J_VERSION="${LOG4J_VERSION:-2.25.4}"
 DEPENDENCY_PLUGIN_VERSION="3.8.1"
 
