@@ -345,6 +345,10 @@ var topologies = map[string]topology{
 	"table-filter-not": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(table(b).FilterNot(func(_, v str) bool { return longer(v, 1) }).ToStream())
 	}},
+	"table-named-filter": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		src := kstreams.TableFrom(b, "in", kstreams.ConsumedWith(ss, ss), kstreams.Materialized[str, str]{Name: "src", Key: ss, Value: ss})
+		toSS(src.Filter(func(_, v str) bool { return longer(v, 1) }).ToStream())
+	}},
 	"table-map-values": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.MapTableValues(table(b), upper).ToStream())
 	}},
@@ -429,7 +433,22 @@ var topologies = map[string]topology{
 		toSI(rp.GroupByKey(grouped).Count().ToStream())
 	}},
 
+	"count-recount": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		counts := in(b).GroupByKey(grouped).Count().ToStream()
+		byCount := kstreams.GroupBy(counts, func(_ str, c int64) str { return s(strconv.FormatInt(c, 10)) },
+			kstreams.Grouped[str, int64]{Key: ss, Value: is})
+		toSI(byCount.Count().ToStream())
+	}},
+	"punct-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		ticked := kstreams.Process(in(b), punctuators(schedule{"p10", 10 * time.Millisecond, processor.StreamTime, 0}))
+		toSI(ticked.GroupByKey(grouped).Count().ToStream())
+	}},
+
 	// --- table aggregations
+	"table-count-filter": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		counts := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count()
+		toSL(kstreams.MapTableValues(counts.Filter(func(_ str, c int64) bool { return c >= 2 }), l).ToStream())
+	}},
 	"table-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		toSI(kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
 	}},

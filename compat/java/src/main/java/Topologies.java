@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
@@ -28,6 +29,7 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * The named topologies of the differential suite, each the same as the Go
@@ -276,6 +278,9 @@ final class Topologies {
         add("table", "in:S:S", "out:S:S", b -> toSS(table(b).toStream()));
         add("table-filter", "in:S:S", "out:S:S", b -> toSS(table(b).filter((k, v) -> longer(v, 1)).toStream()));
         add("table-filter-not", "in:S:S", "out:S:S", b -> toSS(table(b).filterNot((k, v) -> longer(v, 1)).toStream()));
+        add("table-named-filter", "in:S:S", "out:S:S", b ->
+            toSS(b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("src")
+                .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1)).toStream()));
         add("table-map-values", "in:S:S", "out:S:S", b -> toSS(table(b).mapValues(Topologies::upper).toStream()));
         add("table-map-values-filter", "in:S:S", "out:S:S", b ->
             toSS(table(b).mapValues(Topologies::upper).filter((k, v) -> startsWith(v, "A")).toStream()));
@@ -320,7 +325,17 @@ final class Topologies {
         add("repartition-count", "in:S:S", "out:S:L", b ->
             toSL(in(b).repartition(Repartitioned.with(S, S)).groupByKey(Grouped.with(S, S)).count().toStream()));
 
+        add("count-recount", "in:S:S", "out:S:L", b ->
+            toSL(in(b).groupByKey(Grouped.with(S, S)).count().toStream()
+                .groupBy((k, c) -> String.valueOf(c), Grouped.with(S, L)).count().toStream()));
+        add("punct-count", "in:S:S", "out:S:L", b -> toSL(in(b).process(() ->
+            new Punctuating(new Object[] {"p10", 10L, PunctuationType.STREAM_TIME, 0}))
+            .groupByKey(Grouped.with(S, S)).count().toStream()));
+
         // --- table aggregations
+        add("table-count-filter", "in:S:S", "out:S:L", b ->
+            toSL(table(b).groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count()
+                .filter((k, c) -> c >= 2).mapValues(c -> c).toStream()));
         add("table-group-by-count", "in:S:S", "out:S:L", b ->
             toSL(table(b).groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
         add("table-group-by-reduce", "in:S:S", "out:S:L", b ->
