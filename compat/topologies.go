@@ -293,6 +293,12 @@ var topologies = map[string]topology{
 		rp := in(b).Filter(func(_, v str) bool { return longer(v, 1) }).Repartition(kstreams.Repartitioned[str, str]{Key: ss, Value: ss})
 		toSS(kstreams.Process(rp, func() processor.Processor[str, str, str, str] { return &clocks{} }))
 	}},
+	"split-merge": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		m := in(b).Split("m-").
+			Branch("a", func(_, v str) bool { return startsWith(v, "a") }).
+			DefaultBranch("rest")
+		toSS(kstreams.MapValues(m["m-a"], upper).Merge(m["m-rest"]))
+	}},
 	"to-func": {"in:S:S", "out-x:S:S,out-y:S:S", func(b *kstreams.Builder) {
 		in(b).ToFunc(func(r processor.Record[str, str]) string {
 			if startsWith(r.Value, "x") {
@@ -424,6 +430,16 @@ var topologies = map[string]topology{
 		toSS(kstreams.Aggregate(g, func() str { return s("") },
 			func(_, v, a str) str { return appendTo(a, "+", v) }, matSS).ToStream())
 	}},
+	"flat-map-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		flat := kstreams.FlatMap(in(b), func(k, v str) []kstreams.KeyValue[str, str] {
+			var out []kstreams.KeyValue[str, str]
+			for _, p := range parts(v) {
+				out = append(out, kv(p, k))
+			}
+			return out
+		})
+		toSI(flat.GroupByKey(grouped).Count().ToStream())
+	}},
 	"map-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		swapped := kstreams.Map(in(b), func(k, v str) (str, str) { return v, k })
 		toSI(swapped.GroupByKey(grouped).Count().ToStream())
@@ -473,6 +489,21 @@ var topologies = map[string]topology{
 	"table-filter-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		kept := table(b).Filter(func(_, v str) bool { return longer(v, 1) })
 		toSI(kstreams.GroupTableBy(kept, func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
+	}},
+	"table-map-values-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		firsts := kstreams.MapTableValues(table(b), first)
+		toSI(kstreams.GroupTableBy(firsts, func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
+	}},
+	"table-group-by-null-value": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] {
+			if startsWith(v, "n") {
+				return kv(first(v), nil)
+			}
+			return kv(first(v), v)
+		}, grouped)
+		toSS(kstreams.AggregateTable(g, func() str { return s("") },
+			func(_, v, a str) str { return appendTo(a, "+", v) },
+			func(_, v, a str) str { return appendTo(a, "-", v) }, matSS).ToStream())
 	}},
 	"to-table-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		t := in(b).ToTable()

@@ -250,6 +250,12 @@ final class Topologies {
         });
         add("repartition-clocks", "in:S:S", "out:S:S", b ->
             toSS(in(b).filter((k, v) -> longer(v, 1)).repartition(Repartitioned.with(S, S)).process(Clocks::new)));
+        add("split-merge", "in:S:S", "out:S:S", b -> {
+            Map<String, KStream<String, String>> m = in(b).split(Named.as("m-"))
+                .branch((k, v) -> startsWith(v, "a"), Branched.as("a"))
+                .defaultBranch(Branched.as("rest"));
+            toSS(m.get("m-a").mapValues(Topologies::upper).merge(m.get("m-rest")));
+        });
         add("to-func", "in:S:S", "out-x:S:S,out-y:S:S", b ->
             in(b).to((k, v, rc) -> startsWith(v, "x") ? "out-x" : "out-y", Produced.with(S, S)));
 
@@ -320,6 +326,13 @@ final class Topologies {
         add("group-by-aggregate", "in:S:S", "out:S:S", b ->
             toSS(in(b).groupBy((k, v) -> first(k), Grouped.with(S, S))
                 .aggregate(() -> "", (k, v, a) -> a + "+" + str(v), Materialized.with(S, S)).toStream()));
+        add("flat-map-count", "in:S:S", "out:S:L", b -> toSL(in(b).flatMap((k, v) -> {
+            List<KeyValue<String, String>> l = new ArrayList<>();
+            for (String p : parts(v)) {
+                l.add(KeyValue.pair(p, k));
+            }
+            return l;
+        }).groupByKey(Grouped.with(S, S)).count().toStream()));
         add("map-count", "in:S:S", "out:S:L", b ->
             toSL(in(b).map((k, v) -> KeyValue.pair(v, k)).groupByKey(Grouped.with(S, S)).count().toStream()));
         add("repartition-count", "in:S:S", "out:S:L", b ->
@@ -349,6 +362,11 @@ final class Topologies {
                 .aggregate(() -> "", (k, v, a) -> a + "+" + v, (k, v, a) -> a + "-" + v, Materialized.with(S, S)).toStream()));
         add("table-filter-group-by-count", "in:S:S", "out:S:L", b ->
             toSL(table(b).filter((k, v) -> longer(v, 1)).groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
+        add("table-map-values-group-by-count", "in:S:S", "out:S:L", b ->
+            toSL(table(b).mapValues(Topologies::first).groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
+        add("table-group-by-null-value", "in:S:S", "out:S:S", b ->
+            toSS(table(b).groupBy((k, v) -> KeyValue.pair(first(v), startsWith(v, "n") ? null : v), Grouped.with(S, S))
+                .aggregate(() -> "", (k, v, a) -> a + "+" + str(v), (k, v, a) -> a + "-" + str(v), Materialized.with(S, S)).toStream()));
         add("to-table-group-by-count", "in:S:S", "out:S:L", b ->
             toSL(in(b).toTable().groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
     }
