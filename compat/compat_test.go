@@ -35,12 +35,12 @@ func TestCompat(t *testing.T) {
 					c.file, c.ttdDiffer, indent(got))
 			}
 			diff := compare(c, got)
-			switch {
-			case diff == "" && c.diverges != "":
+			switch judge(c, diff) {
+			case staleMark:
 				t.Errorf("%s: matches Java now: remove the mark %q", c.file, "diverges: "+c.diverges)
-			case diff == "":
+			case equalToJava:
 				equal++
-			case c.diverges != "":
+			case markedDiff:
 				marked++
 				t.Logf("%s: differs from Java as marked (%s):\n%s", c.file, c.diverges, diff)
 			default:
@@ -50,6 +50,30 @@ func TestCompat(t *testing.T) {
 	}
 	fmt.Printf("compat: %d cases, %d equal (%d marked diverging, %d skipped as java-ttd-differs)\n",
 		ran, equal, marked, skipped)
+}
+
+// outcome is what a case's comparison means for the suite.
+type outcome int
+
+const (
+	equalToJava  outcome = iota // passes
+	markedDiff                  // differs as its diverges mark says: reported, passes
+	staleMark                   // equal but marked diverging: fails until the mark goes
+	unmarkedDiff                // differs without a mark: fails
+)
+
+// judge returns the outcome of c given its diff with Java ("" when equal).
+func judge(c *testCase, diff string) outcome {
+	switch {
+	case diff == "" && c.diverges != "":
+		return staleMark
+	case diff == "":
+		return equalToJava
+	case c.diverges != "":
+		return markedDiff
+	default:
+		return unmarkedDiff
+	}
 }
 
 // runCase runs c through kstreamstest and returns the output records in the
