@@ -45,10 +45,14 @@ const (
 func New(t *Topology, opts ...Option) (*App, error) {
 	var cfg config
 	cfg.defaults()
-	for _, o := range opts {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("kstreams: option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
 		o.apply(&cfg)
 	}
-	var errs []error
 	if t == nil {
 		errs = append(errs, errors.New("kstreams: nil topology"))
 	} else if err := t.Validate(); err != nil {
@@ -157,7 +161,9 @@ func (c *config) validate() []error {
 	if c.commitInterval <= 0 {
 		errs = append(errs, fmt.Errorf("kstreams: CommitInterval(%v): must be positive", c.commitInterval))
 	}
-	if c.guarantee != AtLeastOnce {
+	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
+		errs = append(errs, fmt.Errorf("kstreams: unknown processing guarantee %v; use AtLeastOnce", c.guarantee))
+	} else if c.guarantee != AtLeastOnce {
 		errs = append(errs, fmt.Errorf("kstreams: processing guarantee %v is not supported yet; use AtLeastOnce", c.guarantee))
 	}
 	if c.standbys < 0 {
@@ -236,11 +242,17 @@ const (
 	ExactlyOnce
 )
 
+// String returns the name of the guarantee as the Java
+// processing.guarantee setting spells it, or "Guarantee(n)" for a value
+// that is none of the constants.
 func (g Guarantee) String() string {
-	if g == ExactlyOnce {
+	switch g {
+	case AtLeastOnce:
+		return "at_least_once"
+	case ExactlyOnce:
 		return "exactly_once_v2"
 	}
-	return "at_least_once"
+	return fmt.Sprintf("Guarantee(%d)", int(g))
 }
 
 // ProcessingGuarantee sets the processing guarantee. Default AtLeastOnce.
@@ -313,8 +325,14 @@ func OnDeserializationError(p ErrorPolicy) Option { return optFn(func(c *config)
 // default.production.exception.handler setting.
 func OnProductionError(p ErrorPolicy) Option { return optFn(func(c *config) { c.onProduce = p }) }
 
-// Logger sets the structured logger. Default: no logging.
-func Logger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l }) }
+// Logger sets the structured logger. Default (or nil): no logging.
+func Logger(l *slog.Logger) Option {
+	return optFn(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
 
 // StateListener sets a function called on every state change, from the
 // goroutine that caused it; it must not block.
@@ -388,3 +406,14 @@ var ErrMissingSourceTopics = runtime.ErrMissingSourceTopics
 // ErrInternalTopicMismatch is returned by Run when an internal topic exists
 // with the wrong partition count (use errors.Is).
 var ErrInternalTopicMismatch = runtime.ErrInternalTopicMismatch
+
+// PanicError is a panic recovered from user code: a function given to the
+// DSL, a processor, a punctuator, a serde or a timestamp extractor. The task
+// stops with a *[RecordError] that wraps it and names the node, and the
+// record (topic, partition, offset) being processed; [App.Run] returns
+// that error and the process goes on. Use errors.As.
+type PanicError = runtime.PanicError
+
+// ErrNotCopartitioned is returned by Run when topics that must have the
+// same partition count (the inputs of a join) do not (use errors.Is).
+var ErrNotCopartitioned = runtime.ErrNotCopartitioned

@@ -43,8 +43,9 @@ func AddStateStore[K, V any](to topologyHolder, sb StoreBuilder[K, V], processor
 	if sb.Name == "" {
 		t.g.Problem(fmt.Errorf("state store: empty name"))
 	}
-	k := pickSerde(b, "store "+quote(sb.Name), "key", sb.Key)
-	v := pickSerde(b, "store "+quote(sb.Name), "value", sb.Value)
+	where := "state store " + quote(sb.Name)
+	k := pickSerde(b, where, "StoreBuilder", "key", sb.Key)
+	v := pickSerde(b, where, "StoreBuilder", "value", sb.Value)
 	t.g.AddStore(&runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging, ChangelogConfigs: sb.ChangelogConfigs,
 		Typed: func(bs state.BytesStore) any { return state.NewKeyValueStore(bs, k, v) },

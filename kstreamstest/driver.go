@@ -96,7 +96,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	for _, st := range plan.Subtopologies {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			AppID: s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
-			Collector: d, Clock: &d.clock, Counters: &d.counters,
+			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
 		if err != nil {
@@ -111,9 +111,13 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
-// Send implements the runtime's collector: records land in their output
-// topic, and records for internal topics are fed to the task reading them.
-func (d *Driver) Send(rec *kgo.Record, _ runtime.SendKind) {
+// collector is the runtime's collector of a driver: records land in their
+// output topic, and records for internal topics are fed to the task reading
+// them.
+type collector struct{ d *Driver }
+
+func (c collector) Send(rec *kgo.Record, _ runtime.SendKind) {
+	d := c.d
 	rec.Offset = d.offsets[rec.Topic]
 	d.offsets[rec.Topic]++
 	d.counters.Produced.Add(1)
