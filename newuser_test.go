@@ -3,7 +3,9 @@ package kstreams_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -403,4 +405,72 @@ func TestPanicInUserFunctionRun(t *testing.T) {
 	if err != nil || got[0].Value != "FINE" {
 		t.Errorf("out: %v, %v", got, err)
 	}
+}
+
+// syncBuffer is a log destination safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Aggregating a merge of topics with 3 and 2 partitions is legal but
+// splits the count of a key over tasks: the app warns at start, once,
+// naming the topics and the fix.
+func TestWarnsAboutStateOverTopicsOfDifferentPartitionCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	br, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if err := br.CreateTopics(ctx, 3, "clicks-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.CreateTopics(ctx, 2, "clicks-b"); err != nil {
+		t.Fatal(err)
+	}
+	b := kstreams.NewBuilder()
+	merged := kstreams.StreamFrom(b, "clicks-a", strs).Merge(kstreams.StreamFrom(b, "clicks-b", strs))
+	merged.GroupByKey().Count().ToStream().To("counts", kstreams.ProducedWith(serde.String(), serde.Int64()))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged syncBuffer
+	app, err := kstreams.New(topo, kstreams.ApplicationID("split-state"), kstreams.Brokers(br.Addrs()...),
+		kstreams.StateDir(t.TempDir()), kstreams.Logger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx) }()
+	for app.State() != kstreams.Running && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := logged.String()
+	if n := strings.Count(out, "different partition counts"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, out)
+	}
+	checkMentions(t, out, `\"clicks-a\" (3), \"clicks-b\" (2)`, "Repartition")
 }

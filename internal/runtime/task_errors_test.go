@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kstreams-go/kstreams/embedded"
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -305,5 +307,31 @@ func TestWarnSplitState(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("warning does not mention %s:\n%s", w, out)
 		}
+	}
+}
+
+// Run fails at start, before joining the group, when co-partitioned
+// topics have different partition counts.
+func TestRunFailsOnTopicsNotCopartitioned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	br, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if err := br.CreateTopics(ctx, 3, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.CreateTopics(ctx, 2, "b"); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(copartitionPlan(t, false), Config{
+		AppID: "app", Brokers: br.Addrs(), Threads: 1, CommitInterval: time.Second, MaxPollRecords: 100,
+		Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir(),
+	})
+	err = e.Run(ctx)
+	if !errors.Is(err, ErrNotCopartitioned) || !strings.Contains(err.Error(), `"a" (3), "b" (2)`) {
+		t.Fatalf("Run: %v, want ErrNotCopartitioned naming a (3) and b (2)", err)
 	}
 }
