@@ -83,7 +83,8 @@ func (a *App) Metrics() Metrics {
 
 // Metrics are the running totals of one App instance.
 type Metrics struct {
-	// Processed counts input records taken from source topics.
+	// Processed counts the input records taken from source topics and
+	// processed (a record that stops its task is not counted).
 	Processed int64
 	// Skipped counts records dropped by a skip policy (bad input or records
 	// the producer could not send).
@@ -382,8 +383,9 @@ func StoreOptions(o state.PebbleOptions) Option { return optFn(func(c *config) {
 func StandbyReplicas(n int) Option { return optFn(func(c *config) { c.standbys = n }) }
 
 // RestoreProgress reports the restoration of one store partition from its
-// changelog: records restored so far, the offsets to restore in all, the
-// time spent, and whether it is done.
+// changelog: Store, Topic and Partition (of the changelog), Restored (the
+// records applied so far), Total (the offsets to restore in all, an upper
+// bound), Elapsed and Done.
 type RestoreProgress = runtime.RestoreProgress
 
 // RestoreListener sets a function called as stores are restored from
@@ -392,8 +394,12 @@ func RestoreListener(fn func(RestoreProgress)) Option {
 	return optFn(func(c *config) { c.restoreFn = fn })
 }
 
-// RecordError is an error tied to one input record (topic, partition,
-// offset) or to a punctuator. Use errors.As.
+// RecordError is an error tied to one input record or to a punctuator. Use
+// errors.As. Its fields say where: Task (the task id), Topic, Partition and
+// Offset of the input record (Offset -1 in a punctuator), Node (the
+// processor or sink that failed, empty when the record could not be read),
+// Stage ("deserializing key", "deserializing value", "extracting
+// timestamp", "processing", "punctuation") and Err, the cause.
 type RecordError = runtime.RecordError
 
 // ProduceError is a record the producer could not send. Use errors.As.
@@ -411,7 +417,8 @@ var ErrInternalTopicMismatch = runtime.ErrInternalTopicMismatch
 // DSL, a processor, a punctuator, a serde or a timestamp extractor. The task
 // stops with a *[RecordError] that wraps it and names the node, and the
 // record (topic, partition, offset) being processed; [App.Run] returns
-// that error and the process goes on. Use errors.As.
+// that error and the process goes on. Its fields are Value, what was passed
+// to panic, and Stack, the stack where it happened. Use errors.As.
 type PanicError = runtime.PanicError
 
 // ErrNotCopartitioned is returned by Run when topics that must have the

@@ -73,7 +73,8 @@ func (b *Builder) checkSame(op, from string, other *Builder, otherNode string) b
 // Stream is a record stream: every record is an independent event, as in
 // Kafka Streams' KStream. Operations that keep the key and value types are
 // methods; those that change them are package functions ([Map],
-// [MapValues], [FlatMap], [SelectKey], [Process], ...).
+// [MapValues], [FlatMap], [SelectKey], [Process], ...). A Stream belongs to
+// the [Builder] that made it; its zero value is no stream.
 type Stream[K, V any] struct {
 	b     *Builder
 	node  string
@@ -90,7 +91,9 @@ func StreamFrom[K, V any](b *Builder, topic string, c Consumed[K, V]) Stream[K, 
 }
 
 // StreamFromTopics reads several topics as one stream. The topics are
-// processed together, so they should have the same partition count.
+// processed together, partition by partition, so they should have the same
+// partition count; when they do not and the stream is aggregated, the
+// application warns at start.
 func StreamFromTopics[K, V any](b *Builder, topics []string, c Consumed[K, V]) Stream[K, V] {
 	name := b.name([]Named{c.Name}, "KSTREAM-SOURCE")
 	where := fmt.Sprintf("source %q reading %q", name, topics)
@@ -177,8 +180,11 @@ func (s Stream[K, V]) Foreach(fn func(K, V), name ...Named) {
 	}, s.node)
 }
 
-// Merge returns a stream of the records of s and other. Records of each
-// input keep their relative order; between inputs there is no order.
+// Merge returns a stream of the records of s and other, which must come
+// from the same [Builder]. Records of each input keep their relative order;
+// between inputs there is no order. Aggregating a merge of topics with
+// different partition counts splits the state of a key over tasks (the
+// application warns at start): repartition one side first.
 func (s Stream[K, V]) Merge(other Stream[K, V], name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-MERGE")
 	parents := []string{s.node}

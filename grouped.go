@@ -14,7 +14,11 @@ import (
 // re-keyed grouping writes, and its name.
 type Grouped[K, V any] struct {
 	// Name names the repartition topic "<application id>-<Name>-repartition".
-	Name  Named
+	// Default: an automatic name.
+	Name Named
+	// Key and Value serdes of the repartition topic; nil falls back to
+	// those of the stream, then to serde.Default. A grouping that needs no
+	// repartition passes them on to the aggregation.
 	Key   serde.Serde[K]
 	Value serde.Serde[V]
 }
@@ -48,7 +52,8 @@ func (s Stream[K, V]) groupByKey(gr Grouped[K, V], op, from string) GroupedStrea
 }
 
 // GroupBy groups the stream by a new key computed from each record, through
-// a repartition topic.
+// a repartition topic (always: the key changes). Set the serdes of a key type
+// with no default in g's Key.
 func GroupBy[K, V, K2 any](s Stream[K, V], key func(K, V) K2, g ...Grouped[K2, V]) GroupedStream[K2, V] {
 	return selectKey(s, key, "GroupBy", nil).groupByKey(first(g), "GroupBy", s.node)
 }

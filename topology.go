@@ -99,8 +99,8 @@ func addSink[K, V any](t *Topology, name, topic string, key serde.Serde[K], valu
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// TopologyError lists every problem found in a topology. It matches
-// [ErrInvalidTopology] with errors.Is.
+// TopologyError lists every problem found in a topology, in its Problems
+// field ([]error). It matches [ErrInvalidTopology] with errors.Is.
 type TopologyError = runtime.TopologyError
 
 // ErrInvalidTopology is matched by every *[TopologyError] (use errors.Is).
