@@ -1,5 +1,8 @@
 // Package embedded runs an in-process Kafka-compatible broker (franz-go's
 // kfake) for zero-setup runs: the quickstart, examples and fast tests.
+// [Broker.CreateTopics], [Produce] and [Consume] create topics and write
+// and read typed records, so that a demo or a test needs no Kafka client of
+// its own.
 //
 // It is not a substitute for a real Apache Kafka cluster: it is synchronous
 // and unreplicated, so timing-dependent failures of a real broker do not
