@@ -70,7 +70,7 @@ func ExampleDriver_AdvanceWallClock() {
 	d, _ := kstreamstest.New(topology, kstreamstest.WallClock(time.UnixMilli(10_000)))
 	defer d.Close()
 	_ = d.AdvanceWallClock(500 * time.Millisecond)  // not yet due
-	_ = d.AdvanceWallClock(2500 * time.Millisecond) // due at 11000 and 12000: one beat, missed ones are skipped
+	_ = d.AdvanceWallClock(2500 * time.Millisecond) // 11000, 12000 and 13000 are due: one beat, missed ones are skipped
 	beats, _ := kstreamstest.NewOutputTopic(d, "beats", serde.String(), serde.String()).ReadKeyValues()
 	fmt.Println(beats)
 	// Output:
