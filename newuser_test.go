@@ -474,3 +474,33 @@ func TestWarnsAboutStateOverTopicsOfDifferentPartitionCounts(t *testing.T) {
 	}
 	checkMentions(t, out, `\"clicks-a\" (3), \"clicks-b\" (2)`, "Repartition")
 }
+
+// panicOnRead is a string serde whose Deserialize panics on "boom".
+type panicOnRead struct{}
+
+func (panicOnRead) Serialize(_ string, v string) ([]byte, error) { return []byte(v), nil }
+func (panicOnRead) Deserialize(_ string, b []byte) (string, error) {
+	if string(b) == "boom" {
+		panic("cannot read boom")
+	}
+	return string(b), nil
+}
+
+// A serde that panics while a store's cache is flushed (at a commit) stops
+// the task with an error naming the store.
+func TestPanicWhileFlushingACache(t *testing.T) {
+	b := kstreams.NewBuilder()
+	kstreams.StreamFrom(b, "in", strs).ToTable(kstreams.Materialized[string, string]{Name: "latest", Value: panicOnRead{}}).
+		ToStream().To("out", kstreams.ProducedWith(serde.String(), serde.String()))
+	d := build(t, b, kstreamstest.CacheMaxBytes(1<<20))
+	in := kstreamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	if err := in.Pipe("k", "fine"); err != nil {
+		t.Fatal(err)
+	}
+	err := in.Pipe("k", "boom")
+	var pe *kstreams.PanicError
+	if !errors.As(err, &pe) || pe.Value != "cannot read boom" {
+		t.Fatalf("error is not the panic: %v", err)
+	}
+	checkMentions(t, err.Error(), `store "latest"`)
+}
