@@ -26,6 +26,8 @@ type Grouped[K, V any] struct {
 // GroupedStream is a stream grouped by key, ready to aggregate.
 type GroupedStream[K, V any] struct {
 	s Stream[K, V]
+	// from is the node the user grouped, named in errors.
+	from string
 }
 
 // GroupByKey groups the stream by its key. If the key was changed upstream
@@ -45,10 +47,10 @@ func (s Stream[K, V]) groupByKey(gr Grouped[K, V], op, from string) GroupedStrea
 		if gr.Value != nil {
 			s.value = gr.Value
 		}
-		return GroupedStream[K, V]{s: s}
+		return GroupedStream[K, V]{s: s, from: from}
 	}
 	rp := Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value}
-	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from)}
+	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from), from: from}
 }
 
 // GroupBy groups the stream by a new key computed from each record, through
@@ -67,7 +69,7 @@ func (g GroupedStream[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] 
 // Reduce combines the records of each key: the first value is the start,
 // each later one is combined with reduce(aggregate, value).
 func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
-	g.s.b.checkFn("Reduce", "", g.s.node, "reducer", reduce)
+	g.s.b.checkFn("Reduce", "", g.from, "reducer", reduce)
 	mm := first(m)
 	if mm.Value == nil {
 		mm.Value = g.s.value
@@ -84,8 +86,8 @@ func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K
 // start, add folds a value in. An aggregate that serializes to null (such
 // as a nil slice with serde.JSON) deletes the key.
 func Aggregate[K, V, A any](g GroupedStream[K, V], init func() A, add func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
-	g.s.b.checkFn("Aggregate", "", g.s.node, "initializer", init)
-	g.s.b.checkFn("Aggregate", "", g.s.node, "adder", add)
+	g.s.b.checkFn("Aggregate", "", g.from, "initializer", init)
+	g.s.b.checkFn("Aggregate", "", g.from, "adder", add)
 	return aggregateStream(g, "KSTREAM-AGGREGATE", nil, func(k K, v V, agg A, found bool) A {
 		if !found {
 			agg = init()
@@ -116,7 +118,7 @@ func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 
 func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
 	b := g.s.b
-	store, key, val := materialize(b, m, prefix, g.s.node, g.s.key, value)
+	store, key, val := materialize(b, m, prefix, g.from, g.s.key, value)
 	n := b.t.g.NextName(prefix)
 	AddProcessor(b.t, n, func() processor.Processor[K, V, K, Change[A]] {
 		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
@@ -132,6 +134,8 @@ type GroupedTable[K, V any] struct {
 	node  string
 	key   serde.Serde[K]
 	value serde.Serde[V]
+	// from is the table node the user grouped, named in errors.
+	from string
 }
 
 // GroupTableBy re-groups a table by a new key and value computed from each
@@ -182,7 +186,7 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 		name = Named(b.t.g.NextName("KTABLE-AGGREGATE"))
 	}
 	r := s.Repartition(Repartitioned[K2, Change[V2]]{Name: name})
-	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value}
+	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value, from: t.node}
 }
 
 // sameKey returns a function telling whether two group keys are the same
@@ -215,8 +219,8 @@ func (g GroupedTable[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] {
 // an old row out. A group whose value serializes to null after a subtract
 // (such as a nil slice with serde.JSON) is deleted.
 func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
-	g.b.checkFn("Reduce", "", g.node, "adder", add)
-	g.b.checkFn("Reduce", "", g.node, "subtractor", subtract)
+	g.b.checkFn("Reduce", "", g.from, "adder", add)
+	g.b.checkFn("Reduce", "", g.from, "subtractor", subtract)
 	mm := first(m)
 	if mm.Value == nil {
 		mm.Value = g.value
@@ -240,9 +244,9 @@ func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Material
 // the start, add folds a new row in, subtract takes an old row out. An
 // aggregate that serializes to null deletes the group.
 func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, add, subtract func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
-	g.b.checkFn("AggregateTable", "", g.node, "initializer", init)
-	g.b.checkFn("AggregateTable", "", g.node, "adder", add)
-	g.b.checkFn("AggregateTable", "", g.node, "subtractor", subtract)
+	g.b.checkFn("AggregateTable", "", g.from, "initializer", init)
+	g.b.checkFn("AggregateTable", "", g.from, "adder", add)
+	g.b.checkFn("AggregateTable", "", g.from, "subtractor", subtract)
 	return aggregateTable(g, "KTABLE-AGGREGATE", func(_ *tableAggregate[K, V, A], k K, c Change[V], agg A, found bool) (A, bool) {
 		// As Kafka Streams: an old value is taken out of an existing
 		// aggregate only, and init starts a group only for a new value.
@@ -292,7 +296,7 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool), m Materialized[K, A]) Table[K, A] {
-	store, key, val := materialize(g.b, m, prefix, g.node, g.key, nil)
+	store, key, val := materialize(g.b, m, prefix, g.from, g.key, nil)
 	n := g.b.t.g.NextName(prefix)
 	AddProcessor(g.b.t, n, func() processor.Processor[K, Change[V], K, Change[A]] {
 		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}

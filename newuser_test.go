@@ -207,6 +207,17 @@ func TestMissingSerdeHints(t *testing.T) {
 			s := kstreams.StreamFrom(b, "in", kstreams.Consumed[string, string]{Name: "src"})
 			kstreams.Aggregate(s.GroupByKey(), func() order { return order{} }, func(string, string, order) order { return order{} })
 		}, []string{`after node "src"`, "set Materialized.Value"}},
+		{"Aggregate after GroupBy", func(b *kstreams.Builder) {
+			s := kstreams.StreamFrom(b, "in", kstreams.Consumed[string, string]{Name: "src"})
+			g := kstreams.GroupBy(s, func(_, v string) string { return v })
+			kstreams.Aggregate(g, func() order { return order{} }, func(string, string, order) order { return order{} })
+		}, []string{`after node "src"`, "set Materialized.Value"}},
+		{"AggregateTable", func(b *kstreams.Builder) {
+			t := kstreams.TableFrom(b, "t", kstreams.Consumed[string, string]{Name: "tsrc"})
+			g := kstreams.GroupTableBy(t, func(k, v string) kstreams.KeyValue[string, string] { return kstreams.KV(v, k) })
+			kstreams.AggregateTable(g, func() order { return order{} },
+				func(string, string, order) order { return order{} }, func(string, string, order) order { return order{} })
+		}, []string{`after node "KTABLE-MATERIALIZE`, "set Materialized.Value"}},
 		{"GroupTableBy", func(b *kstreams.Builder) {
 			t := kstreams.TableFrom(b, "t", kstreams.Consumed[string, string]{Name: "tsrc"})
 			kstreams.GroupTableBy(t, func(k, v string) kstreams.KeyValue[string, order] { return kstreams.KV(k, order{}) }).Count()
