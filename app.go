@@ -176,6 +176,11 @@ func (c *config) validate() []error {
 	if po := c.pebble; po.EnsureDefaults().Validate() != nil {
 		errs = append(errs, fmt.Errorf("kstreams: StoreOptions: %w", po.Validate()))
 	}
+	for i, o := range c.clientOpts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("kstreams: ClientOptions: option %d of %d is nil", i+1, len(c.clientOpts)))
+		}
+	}
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
 	}

@@ -136,6 +136,14 @@ func TestNewRefusesNilOption(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "option 2 of 3 is nil") {
 		t.Fatalf("New with a nil option: %v", err)
 	}
+	_, err = kstreams.New(topo, kstreams.ApplicationID("app"), kstreams.Brokers("127.0.0.1:1"), kstreams.ClientOptions(nil))
+	if err == nil || !strings.Contains(err.Error(), "ClientOptions: option 1 of 1 is nil") {
+		t.Fatalf("New with a nil client option: %v", err)
+	}
+	var unsetDriverOpt kstreamstest.Option
+	if _, err := kstreamstest.New(topo, unsetDriverOpt); err == nil || !strings.Contains(err.Error(), "option 1 of 1 is nil") {
+		t.Fatalf("kstreamstest.New with a nil option: %v", err)
+	}
 	// A nil logger means no logging, not a panic later.
 	if _, err := kstreams.New(topo, kstreams.ApplicationID("app"), kstreams.Brokers("127.0.0.1:1"), kstreams.Logger(nil)); err != nil {
 		t.Fatalf("New with Logger(nil): %v", err)

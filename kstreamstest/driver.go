@@ -76,7 +76,10 @@ func DeadLetterBadRecords(topic string) Option {
 // New returns a driver running t. Close it when done.
 func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	s := settings{appID: "kstreamstest", start: time.UnixMilli(0)}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("kstreamstest: option %d of %d is nil", i+1, len(opts))
+		}
 		o(&s)
 	}
 	plan, err := link.PlanOf(t)
