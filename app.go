@@ -45,10 +45,14 @@ const (
 func New(t *Topology, opts ...Option) (*App, error) {
 	var cfg config
 	cfg.defaults()
-	for _, o := range opts {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("kstreams: option %d of %d is nil", i+1, len(opts)))
+			continue
+		}
 		o.apply(&cfg)
 	}
-	var errs []error
 	if t == nil {
 		errs = append(errs, errors.New("kstreams: nil topology"))
 	} else if err := t.Validate(); err != nil {
@@ -79,7 +83,8 @@ func (a *App) Metrics() Metrics {
 
 // Metrics are the running totals of one App instance.
 type Metrics struct {
-	// Processed counts input records taken from source topics.
+	// Processed counts the input records taken from source topics and
+	// processed (a record that stops its task is not counted).
 	Processed int64
 	// Skipped counts records dropped by a skip policy (bad input or records
 	// the producer could not send).
@@ -157,7 +162,9 @@ func (c *config) validate() []error {
 	if c.commitInterval <= 0 {
 		errs = append(errs, fmt.Errorf("kstreams: CommitInterval(%v): must be positive", c.commitInterval))
 	}
-	if c.guarantee != AtLeastOnce {
+	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
+		errs = append(errs, fmt.Errorf("kstreams: unknown processing guarantee %v; use AtLeastOnce", c.guarantee))
+	} else if c.guarantee != AtLeastOnce {
 		errs = append(errs, fmt.Errorf("kstreams: processing guarantee %v is not supported yet; use AtLeastOnce", c.guarantee))
 	}
 	if c.standbys < 0 {
@@ -168,6 +175,11 @@ func (c *config) validate() []error {
 	}
 	if po := c.pebble; po.EnsureDefaults().Validate() != nil {
 		errs = append(errs, fmt.Errorf("kstreams: StoreOptions: %w", po.Validate()))
+	}
+	for i, o := range c.clientOpts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("kstreams: ClientOptions: option %d of %d is nil", i+1, len(c.clientOpts)))
+		}
 	}
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
@@ -236,11 +248,17 @@ const (
 	ExactlyOnce
 )
 
+// String returns the name of the guarantee as the Java
+// processing.guarantee setting spells it, or "Guarantee(n)" for a value
+// that is none of the constants.
 func (g Guarantee) String() string {
-	if g == ExactlyOnce {
+	switch g {
+	case AtLeastOnce:
+		return "at_least_once"
+	case ExactlyOnce:
 		return "exactly_once_v2"
 	}
-	return "at_least_once"
+	return fmt.Sprintf("Guarantee(%d)", int(g))
 }
 
 // ProcessingGuarantee sets the processing guarantee. Default AtLeastOnce.
@@ -313,8 +331,14 @@ func OnDeserializationError(p ErrorPolicy) Option { return optFn(func(c *config)
 // default.production.exception.handler setting.
 func OnProductionError(p ErrorPolicy) Option { return optFn(func(c *config) { c.onProduce = p }) }
 
-// Logger sets the structured logger. Default: no logging.
-func Logger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l }) }
+// Logger sets the structured logger. Default (or nil): no logging.
+func Logger(l *slog.Logger) Option {
+	return optFn(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
 
 // StateListener sets a function called on every state change, from the
 // goroutine that caused it; it must not block.
@@ -364,8 +388,9 @@ func StoreOptions(o state.PebbleOptions) Option { return optFn(func(c *config) {
 func StandbyReplicas(n int) Option { return optFn(func(c *config) { c.standbys = n }) }
 
 // RestoreProgress reports the restoration of one store partition from its
-// changelog: records restored so far, the offsets to restore in all, the
-// time spent, and whether it is done.
+// changelog: Store, Topic and Partition (of the changelog), Restored (the
+// records applied so far), Total (the offsets to restore in all, an upper
+// bound), Elapsed and Done.
 type RestoreProgress = runtime.RestoreProgress
 
 // RestoreListener sets a function called as stores are restored from
@@ -374,8 +399,12 @@ func RestoreListener(fn func(RestoreProgress)) Option {
 	return optFn(func(c *config) { c.restoreFn = fn })
 }
 
-// RecordError is an error tied to one input record (topic, partition,
-// offset) or to a punctuator. Use errors.As.
+// RecordError is an error tied to one input record or to a punctuator. Use
+// errors.As. Its fields say where: Task (the task id), Topic, Partition and
+// Offset of the input record (Offset -1 in a punctuator), Node (the
+// processor or sink that failed, empty when the record could not be read),
+// Stage ("deserializing key", "deserializing value", "extracting
+// timestamp", "processing", "punctuation") and Err, the cause.
 type RecordError = runtime.RecordError
 
 // ProduceError is a record the producer could not send. Use errors.As.
@@ -388,3 +417,15 @@ var ErrMissingSourceTopics = runtime.ErrMissingSourceTopics
 // ErrInternalTopicMismatch is returned by Run when an internal topic exists
 // with the wrong partition count (use errors.Is).
 var ErrInternalTopicMismatch = runtime.ErrInternalTopicMismatch
+
+// PanicError is a panic recovered from user code: a function given to the
+// DSL, a processor, a punctuator, a serde or a timestamp extractor. The task
+// stops with a *[RecordError] that wraps it and names the node, and the
+// record (topic, partition, offset) being processed; [App.Run] returns
+// that error and the process goes on. Its fields are Value, what was passed
+// to panic, and Stack, the stack where it happened. Use errors.As.
+type PanicError = runtime.PanicError
+
+// ErrNotCopartitioned is returned by Run when topics that must have the
+// same partition count (the inputs of a join) do not (use errors.Is).
+var ErrNotCopartitioned = runtime.ErrNotCopartitioned

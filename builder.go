@@ -2,6 +2,7 @@ package kstreams
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
@@ -41,10 +42,39 @@ func (b *Builder) name(names []Named, prefix string) string {
 	return b.t.g.NextName(prefix)
 }
 
+// checkFn records a problem when fn, a user function given to op (the
+// operation adding node, which follows node from), is nil; what says which
+// function it is ("function", "adder", ...).
+func (b *Builder) checkFn(op, node, from, what string, fn any) {
+	if v := reflect.ValueOf(fn); v.IsValid() && !v.IsNil() {
+		return
+	}
+	if node != "" {
+		op += " " + quote(node)
+	}
+	b.t.g.Problem(fmt.Errorf("%s %s: nil %s", op, after(from), what))
+}
+
+// checkSame records a problem, and reports false, when other (the builder
+// of otherNode, a stream or table given to op) is not b: a topology is made
+// by one builder, and node names mean nothing in another.
+func (b *Builder) checkSame(op, from string, other *Builder, otherNode string) bool {
+	switch other {
+	case b:
+		return true
+	case nil:
+		b.t.g.Problem(fmt.Errorf("%s %s: the other stream is a zero value, not made by a Builder (a missing Split branch?)", op, after(from)))
+	default:
+		b.t.g.Problem(fmt.Errorf("%s %s: the other stream (node %q) was made by another Builder; build the whole topology with one", op, after(from), otherNode))
+	}
+	return false
+}
+
 // Stream is a record stream: every record is an independent event, as in
 // Kafka Streams' KStream. Operations that keep the key and value types are
 // methods; those that change them are package functions ([Map],
-// [MapValues], [FlatMap], [SelectKey], [Process], ...).
+// [MapValues], [FlatMap], [SelectKey], [Process], ...). A Stream belongs to
+// the [Builder] that made it; its zero value is no stream.
 type Stream[K, V any] struct {
 	b     *Builder
 	node  string
@@ -61,11 +91,14 @@ func StreamFrom[K, V any](b *Builder, topic string, c Consumed[K, V]) Stream[K, 
 }
 
 // StreamFromTopics reads several topics as one stream. The topics are
-// processed together, so they should have the same partition count.
+// processed together, partition by partition, so they should have the same
+// partition count; when they do not and the stream is aggregated, the
+// application warns at start.
 func StreamFromTopics[K, V any](b *Builder, topics []string, c Consumed[K, V]) Stream[K, V] {
 	name := b.name([]Named{c.Name}, "KSTREAM-SOURCE")
-	key := pickSerde(b, "source "+quote(name), "key", c.Key)
-	value := pickSerde(b, "source "+quote(name), "value", c.Value)
+	where := fmt.Sprintf("source %q reading %q", name, topics)
+	key := pickSerde(b, where, "Consumed", "key", c.Key)
+	value := pickSerde(b, where, "Consumed", "value", c.Value)
 	addSource(b.t, name, key, value, topics)
 	return Stream[K, V]{b: b, node: name, key: key, value: value}
 }
@@ -105,6 +138,7 @@ func (s Stream[K, V]) derive(node string) Stream[K, V] {
 // Filter keeps the records for which keep returns true.
 func (s Stream[K, V]) Filter(keep func(K, V) bool, name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-FILTER")
+	s.b.checkFn("Filter", n, s.node, "function", keep)
 	return s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if keep(r.Key, r.Value) {
 			ctx.Forward(r)
@@ -116,6 +150,7 @@ func (s Stream[K, V]) Filter(keep func(K, V) bool, name ...Named) Stream[K, V] {
 // FilterNot drops the records for which drop returns true.
 func (s Stream[K, V]) FilterNot(drop func(K, V) bool, name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-FILTER")
+	s.b.checkFn("FilterNot", n, s.node, "function", drop)
 	return s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if !drop(r.Key, r.Value) {
 			ctx.Forward(r)
@@ -127,6 +162,7 @@ func (s Stream[K, V]) FilterNot(drop func(K, V) bool, name ...Named) Stream[K, V
 // Peek calls fn for each record and passes the record on unchanged.
 func (s Stream[K, V]) Peek(fn func(K, V), name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-PEEK")
+	s.b.checkFn("Peek", n, s.node, "function", fn)
 	return s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
 		ctx.Forward(r)
@@ -137,20 +173,28 @@ func (s Stream[K, V]) Peek(fn func(K, V), name ...Named) Stream[K, V] {
 // Foreach calls fn for each record. It ends the stream.
 func (s Stream[K, V]) Foreach(fn func(K, V), name ...Named) {
 	n := s.b.name(name, "KSTREAM-FOREACH")
+	s.b.checkFn("Foreach", n, s.node, "function", fn)
 	addFn(s.b, n, func(_ processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
 		return nil
 	}, s.node)
 }
 
-// Merge returns a stream of the records of s and other. Records of each
-// input keep their relative order; between inputs there is no order.
+// Merge returns a stream of the records of s and other, which must come
+// from the same [Builder]. Records of each input keep their relative order;
+// between inputs there is no order. Aggregating a merge of topics with
+// different partition counts splits the state of a key over tasks (the
+// application warns at start): repartition one side first.
 func (s Stream[K, V]) Merge(other Stream[K, V], name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-MERGE")
+	parents := []string{s.node}
+	if s.b.checkSame("Merge "+quote(n), s.node, other.b, other.node) {
+		parents = append(parents, other.node)
+	}
 	out := s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		ctx.Forward(r)
 		return nil
-	}, s.node, other.node))
+	}, parents...))
 	out.keyChanged = s.keyChanged || other.keyChanged
 	return out
 }
@@ -159,8 +203,9 @@ func (s Stream[K, V]) Merge(other Stream[K, V], name ...Named) Stream[K, V] {
 func (s Stream[K, V]) To(topic string, p ...Produced[K, V]) {
 	pr := first(p)
 	n := s.b.name([]Named{pr.Name}, "KSTREAM-SINK")
-	key := pickSerde(s.b, "sink "+quote(n), "key", pr.Key, s.key)
-	value := pickSerde(s.b, "sink "+quote(n), "value", pr.Value, s.value)
+	where := fmt.Sprintf("sink %q to topic %q %s", n, topic, after(s.node))
+	key := pickSerde(s.b, where, "Produced", "key", pr.Key, s.key)
+	value := pickSerde(s.b, where, "Produced", "value", pr.Value, s.value)
 	addSink(s.b.t, n, topic, key, value, []string{s.node})
 }
 
@@ -169,11 +214,10 @@ func (s Stream[K, V]) To(topic string, p ...Produced[K, V]) {
 func (s Stream[K, V]) ToFunc(topicOf func(processor.Record[K, V]) string, p ...Produced[K, V]) {
 	pr := first(p)
 	n := s.b.name([]Named{pr.Name}, "KSTREAM-SINK")
-	key := pickSerde(s.b, "sink "+quote(n), "key", pr.Key, s.key)
-	value := pickSerde(s.b, "sink "+quote(n), "value", pr.Value, s.value)
-	if topicOf == nil {
-		s.b.t.g.Problem(fmt.Errorf("sink %q: nil topic function", n))
-	}
+	where := fmt.Sprintf("sink %q %s", n, after(s.node))
+	key := pickSerde(s.b, where, "Produced", "key", pr.Key, s.key)
+	value := pickSerde(s.b, where, "Produced", "value", pr.Value, s.value)
+	s.b.checkFn("ToFunc", n, s.node, "topic function", topicOf)
 	s.b.t.g.Add(&runtime.NodeSpec{
 		Name: n, Kind: runtime.SinkKind, Parents: []string{s.node},
 		In:  runtime.RecordType[K, V](),
@@ -185,12 +229,19 @@ func (s Stream[K, V]) ToFunc(topicOf func(processor.Record[K, V]) string, p ...P
 // creates, "<application id>-<name>-repartition", and reads it back: records
 // are then partitioned by their current key.
 func (s Stream[K, V]) Repartition(r ...Repartitioned[K, V]) Stream[K, V] {
-	rp := first(r)
+	return s.repartition(first(r), "Repartition", "Repartitioned", s.node)
+}
+
+// repartition adds a repartition topic. For errors, op and param name the
+// operation the user called and the parameter struct that configures it,
+// and from the node the user called it on.
+func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string) Stream[K, V] {
 	base := s.b.name([]Named{rp.Name}, "KSTREAM-REPARTITION")
 	topic := runtime.Topic{Name: base + "-repartition", Internal: true}
 	s.b.t.g.AddInternalTopic(runtime.InternalTopic{Name: topic.Name, Partitions: rp.Partitions, Configs: repartitionConfigs})
-	key := pickSerde(s.b, "repartition "+quote(base), "key", rp.Key, s.key)
-	value := pickSerde(s.b, "repartition "+quote(base), "value", rp.Value, s.value)
+	where := fmt.Sprintf("%s %s (topic %q)", op, after(from), topic.Name)
+	key := pickSerde(s.b, where, param, "key", rp.Key, s.key)
+	value := pickSerde(s.b, where, param, "value", rp.Value, s.value)
 	sink := base + "-repartition-sink"
 	s.b.t.g.Add(&runtime.NodeSpec{
 		Name: sink, Kind: runtime.SinkKind, Parents: []string{s.node}, Topics: []runtime.Topic{topic},

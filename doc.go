@@ -1,6 +1,6 @@
 // Package kstreams is Kafka Streams for Go: a library for applications that
-// read Kafka topics, transform, join and aggregate them, and write topics,
-// with no infrastructure beyond Kafka. Start several instances of the same
+// read Kafka topics, transform and aggregate them, and write topics, with no
+// infrastructure beyond Kafka. Start several instances of the same
 // application and they share the work; stop one and the others take over.
 //
 // # Topologies
@@ -22,11 +22,25 @@
 // [AddSink], and package processor). Operations that keep the record types
 // are methods of [Stream]; operations that change them are functions, since
 // Go methods cannot take type parameters: [Map], [MapValues], [FlatMap],
-// [FlatMapValues], [SelectKey], [Process].
+// [FlatMapValues], [SelectKey], [Process], [ProcessValues].
 //
 // Problems in a topology (duplicate or unknown names, cycles, missing serdes,
-// type mismatches) are collected and reported together by [Builder.Build].
-// [Topology.Describe] prints the sub-topologies as Kafka Streams does.
+// type mismatches, nil functions, a stream of another builder) are collected
+// and reported together by [Builder.Build], each naming the node and, for a
+// missing serde, the parameter struct to set it in. [Topology.Describe]
+// prints the sub-topologies as Kafka Streams does.
+//
+// # Tables and aggregations
+//
+// [TableFrom] reads a topic as a [Table]: the latest value of each key.
+// [Stream.GroupByKey] and [GroupBy] group a stream, and [GroupedStream.Count],
+// [GroupedStream.Reduce] and [Aggregate] fold each group into a table;
+// [GroupTableBy] regroups a table, and [AggregateTable] folds it with an adder
+// and a subtractor. [Stream.ToTable] and [Table.ToStream] turn one into the
+// other. Tables live in state stores, restored from changelog topics after a
+// restart and readable with [LocalStore]. An operation that changes the key
+// marks the stream so that a later grouping repartitions it first, through an
+// internal topic, as in Kafka Streams.
 //
 // # Running
 //
@@ -44,16 +58,20 @@
 // move. After a crash the records processed since the last commit are
 // processed again.
 //
-// # Bad records
+// # Bad records and failures
 //
 // A record that cannot be deserialized (or has an invalid timestamp) stops
 // its task with a *[RecordError] naming topic, partition and offset, unless
 // [OnDeserializationError] says to skip it ([SkipRecord], counted in
 // [Metrics]) or to send it to a dead-letter topic ([DeadLetter]).
 // [OnProductionError] does the same for records the producer cannot send.
+// An error returned by a processor, or a panic in any user code (a
+// *[PanicError]), stops the task with a *[RecordError] naming the node and
+// the record; [App.Run] then returns it.
 //
 // # Testing
 //
 // Package kstreamstest runs a topology without a broker, and package
-// embedded runs an in-process broker for demos and fast tests.
+// embedded runs an in-process broker, with helpers to create topics and to
+// produce and consume typed records, for demos and fast tests.
 package kstreams

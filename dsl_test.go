@@ -213,12 +213,12 @@ func TestStatelessOperations(t *testing.T) {
 				Branch("one", func(_, v string) bool { return len(v) == 1 }).
 				Branch("short", func(_, v string) bool { return len(v) <= 2 }).
 				DefaultBranch("long")
-			if len(branches) != 3 {
+			if len(branches.Names()) != 3 {
 				panic(fmt.Sprintf("branches: %v", branches))
 			}
-			branches["s-one"].To("one")
-			branches["s-short"].To("short")
-			branches["s-long"].To("long")
+			branches.Get("s-one").To("one")
+			branches.Get("s-short").To("short")
+			branches.Get("s-long").To("long")
 		},
 		want: map[string][]processor.Record[string, string]{
 			"one": {input[0]}, "short": {input[1]}, "long": {input[2]},
@@ -230,8 +230,8 @@ func TestStatelessOperations(t *testing.T) {
 				Branch("one", func(_, v string) bool { return len(v) == 1 }).
 				Branch("long", func(_, v string) bool { return len(v) == 3 }).
 				NoDefaultBranch()
-			branches["s-one"].To("one")
-			branches["s-long"].To("long")
+			branches.Get("s-one").To("one")
+			branches.Get("s-long").To("long")
 		},
 		want: map[string][]processor.Record[string, string]{"one": {input[0]}, "long": {input[2]}},
 	}, {
@@ -528,7 +528,7 @@ func TestSplitBranchNames(t *testing.T) {
 	branches := s.Split("route-").
 		Branch("a", func(k, _ string) bool { return k == "a" }).
 		DefaultBranch("other")
-	got := slices.Sorted(maps.Keys(branches))
+	got := slices.Sorted(slices.Values(branches.Names()))
 	if want := []string{"route-a", "route-other"}; !slices.Equal(got, want) {
 		t.Fatalf("branch names: got %q, want %q", got, want)
 	}

@@ -52,8 +52,8 @@ func ExampleStream_Split() {
 	branches := words.Split("len-").
 		Branch("short", func(_, w string) bool { return len(w) <= 3 }).
 		DefaultBranch("long")
-	branches["len-short"].To("short-words")
-	branches["len-long"].To("long-words")
+	branches.Get("len-short").To("short-words")
+	branches.Get("len-long").To("long-words")
 	topology, _ := b.Build()
 
 	d, _ := kstreamstest.New(topology)
@@ -147,7 +147,7 @@ func ExampleBuilder_Build() {
 	// Output:
 	// true true 2
 	// kstreams: invalid topology (2 problems)
-	//   - source "KSTREAM-SOURCE-0000000000": missing value serde for type kstreams_test.order (set one in Consumed, Produced or Repartitioned)
+	//   - source "KSTREAM-SOURCE-0000000000" reading ["orders"]: missing value serde for type kstreams_test.order (set Consumed.Value)
 	//   - duplicate node name "dup" (used 2 times)
 }
 

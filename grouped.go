@@ -14,7 +14,11 @@ import (
 // re-keyed grouping writes, and its name.
 type Grouped[K, V any] struct {
 	// Name names the repartition topic "<application id>-<Name>-repartition".
-	Name  Named
+	// Default: an automatic name.
+	Name Named
+	// Key and Value serdes of the repartition topic; nil falls back to
+	// those of the stream, then to serde.Default. A grouping that needs no
+	// repartition passes them on to the aggregation.
 	Key   serde.Serde[K]
 	Value serde.Serde[V]
 }
@@ -22,13 +26,20 @@ type Grouped[K, V any] struct {
 // GroupedStream is a stream grouped by key, ready to aggregate.
 type GroupedStream[K, V any] struct {
 	s Stream[K, V]
+	// from is the node the user grouped, named in errors.
+	from string
 }
 
 // GroupByKey groups the stream by its key. If the key was changed upstream
 // ([Map], [SelectKey], ...), the stream is repartitioned first so that all
 // records of a key meet in one task.
 func (s Stream[K, V]) GroupByKey(g ...Grouped[K, V]) GroupedStream[K, V] {
-	gr := first(g)
+	return s.groupByKey(first(g), "GroupByKey", s.node)
+}
+
+// groupByKey groups s; op and from name the operation and the node the
+// user called it on, for errors.
+func (s Stream[K, V]) groupByKey(gr Grouped[K, V], op, from string) GroupedStream[K, V] {
 	if !s.keyChanged {
 		if gr.Key != nil {
 			s.key = gr.Key
@@ -36,15 +47,17 @@ func (s Stream[K, V]) GroupByKey(g ...Grouped[K, V]) GroupedStream[K, V] {
 		if gr.Value != nil {
 			s.value = gr.Value
 		}
-		return GroupedStream[K, V]{s: s}
+		return GroupedStream[K, V]{s: s, from: from}
 	}
-	return GroupedStream[K, V]{s: s.Repartition(Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value})}
+	rp := Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value}
+	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from), from: from}
 }
 
 // GroupBy groups the stream by a new key computed from each record, through
-// a repartition topic.
+// a repartition topic (always: the key changes). Set the serdes of a key type
+// with no default in g's Key.
 func GroupBy[K, V, K2 any](s Stream[K, V], key func(K, V) K2, g ...Grouped[K2, V]) GroupedStream[K2, V] {
-	return SelectKey(s, key).GroupByKey(g...)
+	return selectKey(s, key, "GroupBy", nil).groupByKey(first(g), "GroupBy", s.node)
 }
 
 // Count counts the records of each key. Records with a null key are
@@ -56,6 +69,7 @@ func (g GroupedStream[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] 
 // Reduce combines the records of each key: the first value is the start,
 // each later one is combined with reduce(aggregate, value).
 func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
+	g.s.b.checkFn("Reduce", "", g.from, "reducer", reduce)
 	mm := first(m)
 	if mm.Value == nil {
 		mm.Value = g.s.value
@@ -72,6 +86,8 @@ func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K
 // start, add folds a value in. An aggregate that serializes to null (such
 // as a nil slice with serde.JSON) deletes the key.
 func Aggregate[K, V, A any](g GroupedStream[K, V], init func() A, add func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
+	g.s.b.checkFn("Aggregate", "", g.from, "initializer", init)
+	g.s.b.checkFn("Aggregate", "", g.from, "adder", add)
 	return aggregateStream(g, "KSTREAM-AGGREGATE", nil, func(k K, v V, agg A, found bool) A {
 		if !found {
 			agg = init()
@@ -102,7 +118,7 @@ func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 
 func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
 	b := g.s.b
-	store, key, val := materialize(b, m, prefix, g.s.key, value)
+	store, key, val := materialize(b, m, prefix, g.from, g.s.key, value)
 	n := b.t.g.NextName(prefix)
 	AddProcessor(b.t, n, func() processor.Processor[K, V, K, Change[A]] {
 		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
@@ -118,6 +134,8 @@ type GroupedTable[K, V any] struct {
 	node  string
 	key   serde.Serde[K]
 	value serde.Serde[V]
+	// from is the table node the user grouped, named in errors.
+	from string
 }
 
 // GroupTableBy re-groups a table by a new key and value computed from each
@@ -130,8 +148,10 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 	gr := first(g)
 	b := t.b
 	n := b.name(nil, "KTABLE-SELECT")
-	key := pickSerde(b, "group-by "+quote(n), "key", gr.Key)
-	value := pickSerde(b, "group-by "+quote(n), "value", gr.Value)
+	b.checkFn("GroupTableBy", n, t.node, "function", fn)
+	where := "GroupTableBy " + after(t.node)
+	key := pickSerde(b, where, "Grouped", "key", gr.Key)
+	value := pickSerde(b, where, "Grouped", "value", gr.Value)
 	same := sameKey(key)
 	addFn(b, n, func(ctx processor.Context[K2, Change[V2]], r processor.Record[K, Change[V]]) error {
 		fwd := func(k K2, c Change[V2]) {
@@ -159,16 +179,14 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 		}
 		return nil
 	}, t.node)
-	s := Stream[K2, Change[V2]]{b: b, node: n, key: key}
-	if value != nil {
-		s.value = changeSerde[V2]{value}
-	}
+	// A missing value serde is reported above, once.
+	s := Stream[K2, Change[V2]]{b: b, node: n, key: key, value: changeSerde[V2]{value}}
 	name := gr.Name
 	if name == "" {
 		name = Named(b.t.g.NextName("KTABLE-AGGREGATE"))
 	}
 	r := s.Repartition(Repartitioned[K2, Change[V2]]{Name: name})
-	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value}
+	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value, from: t.node}
 }
 
 // sameKey returns a function telling whether two group keys are the same
@@ -201,6 +219,8 @@ func (g GroupedTable[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] {
 // an old row out. A group whose value serializes to null after a subtract
 // (such as a nil slice with serde.JSON) is deleted.
 func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
+	g.b.checkFn("Reduce", "", g.from, "adder", add)
+	g.b.checkFn("Reduce", "", g.from, "subtractor", subtract)
 	mm := first(m)
 	if mm.Value == nil {
 		mm.Value = g.value
@@ -224,6 +244,9 @@ func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Material
 // the start, add folds a new row in, subtract takes an old row out. An
 // aggregate that serializes to null deletes the group.
 func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, add, subtract func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
+	g.b.checkFn("AggregateTable", "", g.from, "initializer", init)
+	g.b.checkFn("AggregateTable", "", g.from, "adder", add)
+	g.b.checkFn("AggregateTable", "", g.from, "subtractor", subtract)
 	return aggregateTable(g, "KTABLE-AGGREGATE", func(_ *tableAggregate[K, V, A], k K, c Change[V], agg A, found bool) (A, bool) {
 		// As Kafka Streams: an old value is taken out of an existing
 		// aggregate only, and init starts a group only for a new value.
@@ -273,7 +296,7 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool), m Materialized[K, A]) Table[K, A] {
-	store, key, val := materialize(g.b, m, prefix, g.key, nil)
+	store, key, val := materialize(g.b, m, prefix, g.from, g.key, nil)
 	n := g.b.t.g.NextName(prefix)
 	AddProcessor(g.b.t, n, func() processor.Processor[K, Change[V], K, Change[A]] {
 		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}

@@ -66,8 +66,10 @@ type KeyValue[K, V any] struct {
 func KV[K, V any](k K, v V) KeyValue[K, V] { return KeyValue[K, V]{Key: k, Value: v} }
 
 // pickSerde returns the first non-nil serde, then the default for T, and
-// records a problem naming the node when there is none.
-func pickSerde[T any](b *Builder, node, what string, choices ...serde.Serde[T]) serde.Serde[T] {
+// records a problem when there is none. where names the node or store in
+// the user's terms; param is the parameter struct ("Consumed", "Grouped",
+// "Materialized", ...) whose Key or Value field would supply the serde.
+func pickSerde[T any](b *Builder, where, param, what string, choices ...serde.Serde[T]) serde.Serde[T] {
 	for _, s := range choices {
 		if s != nil {
 			return s
@@ -76,6 +78,14 @@ func pickSerde[T any](b *Builder, node, what string, choices ...serde.Serde[T]) 
 	if s := serde.Default[T](); s != nil {
 		return s
 	}
-	b.t.g.Problem(fmt.Errorf("%s: missing %s serde for type %s (set one in Consumed, Produced or Repartitioned)", node, what, reflect.TypeFor[T]()))
+	field := "Key"
+	if what == "value" {
+		field = "Value"
+	}
+	b.t.g.Problem(fmt.Errorf("%s: missing %s serde for type %s (set %s.%s)", where, what, reflect.TypeFor[T](), param, field))
 	return nil
 }
+
+// after describes the node that follows node, for errors about nodes and
+// stores with generated names: the user knows the node they named.
+func after(node string) string { return "after node " + quote(node) }

@@ -34,17 +34,19 @@ type topologyHolder interface{ topology() *Topology }
 func (t *Topology) topology() *Topology { return t }
 func (b *Builder) topology() *Topology  { return b.t }
 
-// AddStateStore adds a store to a topology (or a builder's topology) and
-// connects it to the named processors. With the DSL, connect it with
-// [ProcessWithStores] instead.
+// AddStateStore adds a store to a topology and connects it to the named
+// processors. to is a *[Topology] (Processor API) or a *[Builder] (DSL);
+// with the DSL, connect the store with [ProcessWithStores] or
+// [ProcessValuesWithStores] instead of naming processors here.
 func AddStateStore[K, V any](to topologyHolder, sb StoreBuilder[K, V], processors ...string) {
 	t := to.topology()
 	b := &Builder{t: t}
 	if sb.Name == "" {
 		t.g.Problem(fmt.Errorf("state store: empty name"))
 	}
-	k := pickSerde(b, "store "+quote(sb.Name), "key", sb.Key)
-	v := pickSerde(b, "store "+quote(sb.Name), "value", sb.Value)
+	where := "state store " + quote(sb.Name)
+	k := pickSerde(b, where, "StoreBuilder", "key", sb.Key)
+	v := pickSerde(b, where, "StoreBuilder", "value", sb.Value)
 	t.g.AddStore(&runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging, ChangelogConfigs: sb.ChangelogConfigs,
 		Typed: func(bs state.BytesStore) any { return state.NewKeyValueStore(bs, k, v) },

@@ -89,13 +89,14 @@ func (s *tableStore[K, V]) isNull(v V) bool {
 
 // materialize declares the store of a DSL table and returns its name and
 // serdes.
-func materialize[K, V any](b *Builder, m Materialized[K, V], prefix string, key serde.Serde[K], value serde.Serde[V]) (string, serde.Serde[K], serde.Serde[V]) {
+func materialize[K, V any](b *Builder, m Materialized[K, V], prefix, from string, key serde.Serde[K], value serde.Serde[V]) (string, serde.Serde[K], serde.Serde[V]) {
 	name := m.Name
 	if name == "" {
 		name = b.t.g.NextName(prefix + "-STATE-STORE")
 	}
-	k := pickSerde(b, "store "+quote(name), "key", m.Key, key)
-	v := pickSerde(b, "store "+quote(name), "value", m.Value, value)
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, key)
+	v := pickSerde(b, where, "Materialized", "value", m.Value, value)
 	changelog := runtime.Topic{Name: name + "-changelog", Internal: true}
 	b.t.g.AddStore(&runtime.StoreSpec{
 		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging,
@@ -190,10 +191,11 @@ func (p *sourceTable[K, V]) Process(r processor.Record[K, optional[V]]) error {
 // m.Name, queryable) so that updates can report the value they replace.
 func TableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materialized[K, V]) Table[K, V] {
 	src := b.name([]Named{c.Name}, "KTABLE-SOURCE")
-	key := pickSerde(b, "source "+quote(src), "key", c.Key)
-	value := pickSerde(b, "source "+quote(src), "value", c.Value)
+	where := fmt.Sprintf("table source %q reading %q", src, topic)
+	key := pickSerde(b, where, "Consumed", "key", c.Key)
+	value := pickSerde(b, where, "Consumed", "value", c.Value)
 	addSource[K, optional[V]](b.t, src, key, optionalSerde[V]{value}, []string{topic})
-	store, key, value := materialize(b, first(m), "KTABLE-SOURCE", key, value)
+	store, key, value := materialize(b, first(m), "KTABLE-SOURCE", src, key, value)
 	n := b.t.g.NextName("KTABLE-MATERIALIZE")
 	AddProcessor(b.t, n, func() processor.Processor[K, optional[V], K, Change[V]] {
 		return &sourceTable[K, V]{tableProc[K, V]{store: store}}
@@ -220,7 +222,7 @@ func (s Stream[K, V]) ToTable(m ...Materialized[K, V]) Table[K, V] {
 	if s.keyChanged {
 		in = s.Repartition()
 	}
-	store, key, value := materialize(s.b, first(m), "KSTREAM-TOTABLE", in.key, in.value)
+	store, key, value := materialize(s.b, first(m), "KSTREAM-TOTABLE", s.node, in.key, in.value)
 	n := s.b.t.g.NextName("KSTREAM-TOTABLE")
 	AddProcessor(s.b.t, n, func() processor.Processor[K, V, K, Change[V]] {
 		return &streamTable[K, V]{tableProc[K, V]{store: store}}
@@ -250,6 +252,7 @@ func (t Table[K, V]) FilterNot(drop func(K, V) bool, name ...Named) Table[K, V] 
 }
 
 func (t Table[K, V]) filter(pred func(K, V) bool, not bool, n string) Table[K, V] {
+	t.b.checkFn("Filter", n, t.node, "function", pred)
 	pass := func(k K, v V, has bool) bool { return has && pred(k, v) != not }
 	return t.derive(addFn(t.b, n, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
 		c := r.Value
@@ -270,6 +273,7 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, n string) Table[K, V
 // MapTableValues turns each row's value into a new value.
 func MapTableValues[K, V, V2 any](t Table[K, V], fn func(V) V2, name ...Named) Table[K, V2] {
 	n := t.b.name(name, "KTABLE-MAPVALUES")
+	t.b.checkFn("MapTableValues", n, t.node, "function", fn)
 	addFn(t.b, n, func(ctx processor.Context[K, Change[V2]], r processor.Record[K, Change[V]]) error {
 		c := Change[V2]{HasNew: r.Value.HasNew, HasOld: r.Value.HasOld}
 		if c.HasNew {

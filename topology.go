@@ -40,8 +40,9 @@ func (t *Topology) Validate() error {
 // AddSource adds a source node named name reading topics.
 func AddSource[K, V any](t *Topology, name string, c Consumed[K, V], topics ...string) {
 	b := &Builder{t: t}
-	key := pickSerde(b, "source "+quote(name), "key", c.Key)
-	value := pickSerde(b, "source "+quote(name), "value", c.Value)
+	where := "source " + quote(name)
+	key := pickSerde(b, where, "Consumed", "key", c.Key)
+	value := pickSerde(b, where, "Consumed", "value", c.Value)
 	addSource(t, name, key, value, topics)
 }
 
@@ -76,8 +77,9 @@ func AddProcessor[KIn, VIn, KOut, VOut any](t *Topology, name string, supplier p
 // AddSink adds a sink node named name, fed by parents, writing to topic.
 func AddSink[K, V any](t *Topology, name, topic string, p Produced[K, V], parents ...string) {
 	b := &Builder{t: t}
-	key := pickSerde(b, "sink "+quote(name), "key", p.Key)
-	value := pickSerde(b, "sink "+quote(name), "value", p.Value)
+	where := "sink " + quote(name)
+	key := pickSerde(b, where, "Produced", "key", p.Key)
+	value := pickSerde(b, where, "Produced", "value", p.Value)
 	addSink(t, name, topic, key, value, parents)
 }
 
@@ -97,8 +99,8 @@ func addSink[K, V any](t *Topology, name, topic string, key serde.Serde[K], valu
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// TopologyError lists every problem found in a topology. It matches
-// [ErrInvalidTopology] with errors.Is.
+// TopologyError lists every problem found in a topology, in its Problems
+// field ([]error). It matches [ErrInvalidTopology] with errors.Is.
 type TopologyError = runtime.TopologyError
 
 // ErrInvalidTopology is matched by every *[TopologyError] (use errors.Is).

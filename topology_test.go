@@ -185,7 +185,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatalf("got %T, want *kstreams.TopologyError", err)
 	}
 	want := []string{
-		`source "orders": missing value serde for type kstreams_test.order (set one in Consumed, Produced or Repartitioned)`,
+		`source "orders": missing value serde for type kstreams_test.order (set Consumed.Value)`,
 		`duplicate node name "dup" (used 2 times)`,
 		`processor "orphan": unknown parent "ghost"`,
 		`processor "after-sink": parent "sink" is a sink, which has no children`,
@@ -239,8 +239,8 @@ func TestValidateProblems(t *testing.T) {
 			kstreams.StreamFrom(b, "orders", kstreams.ConsumedWith[string, order](serde.String(), nil)).To("out")
 		},
 		want: []string{
-			`source "KSTREAM-SOURCE-0000000000": missing value serde for type kstreams_test.order (set one in Consumed, Produced or Repartitioned)`,
-			`sink "KSTREAM-SINK-0000000001": missing value serde for type kstreams_test.order (set one in Consumed, Produced or Repartitioned)`,
+			`source "KSTREAM-SOURCE-0000000000" reading ["orders"]: missing value serde for type kstreams_test.order (set Consumed.Value)`,
+			`sink "KSTREAM-SINK-0000000001" to topic "out" after node "KSTREAM-SOURCE-0000000000": missing value serde for type kstreams_test.order (set Produced.Value)`,
 		},
 	}, {
 		name: "named type has no default serde",
@@ -248,7 +248,7 @@ func TestValidateProblems(t *testing.T) {
 			type userID string
 			kstreams.StreamFrom(b, "users", kstreams.Consumed[userID, string]{Value: serde.String(), Name: "users"})
 		},
-		want: []string{`source "users": missing key serde for type kstreams_test.userID (set one in Consumed, Produced or Repartitioned)`},
+		want: []string{`source "users" reading ["users"]: missing key serde for type kstreams_test.userID (set Consumed.Key)`},
 	}, {
 		name: "a serde after Map is found in Produced",
 		build: func(b *kstreams.Builder) {
@@ -264,7 +264,7 @@ func TestValidateProblems(t *testing.T) {
 				Repartition(kstreams.Repartitioned[string, order]{Name: "orders"}).
 				To("out", kstreams.Produced[string, order]{Value: serde.JSON[order]()})
 		},
-		want: []string{`repartition "orders": missing value serde for type kstreams_test.order (set one in Consumed, Produced or Repartitioned)`},
+		want: []string{`Repartition after node "KSTREAM-MAPVALUES-0000000001" (topic "orders-repartition"): missing value serde for type kstreams_test.order (set Repartitioned.Value)`},
 	}, {
 		name: "duplicate names in the DSL",
 		build: func(b *kstreams.Builder) {
@@ -284,7 +284,7 @@ func TestValidateProblems(t *testing.T) {
 		build: func(b *kstreams.Builder) {
 			kstreams.StreamFrom(b, "in", strs).ToFunc(nil)
 		},
-		want: []string{`sink "KSTREAM-SINK-0000000001": nil topic function`},
+		want: []string{`ToFunc "KSTREAM-SINK-0000000001" after node "KSTREAM-SOURCE-0000000000": nil topic function`},
 	}, {
 		name: "no topics",
 		build: func(b *kstreams.Builder) {

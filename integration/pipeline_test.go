@@ -82,12 +82,12 @@ func TestStatelessPipeline(t *testing.T) {
 		Branch("three", func(_ string, v int64) bool { return v%3 == 0 }).
 		DefaultBranch("rest")
 	even := kstreams.FlatMapValues(
-		kstreams.MapValues(branches["br-even"], func(v int64) string { return "v" + strconv.FormatInt(v, 10) }),
+		kstreams.MapValues(branches.Get("br-even"), func(v int64) string { return "v" + strconv.FormatInt(v, 10) }),
 		func(v string) []string { return []string{v + "a", v + "b"} })
-	three := kstreams.Map(branches["br-three"], func(k string, v int64) (string, string) {
+	three := kstreams.Map(branches.Get("br-three"), func(k string, v int64) (string, string) {
 		return k + "-m", fmt.Sprintf("v%dm", v)
 	})
-	rest := kstreams.FlatMap(branches["br-rest"], func(k string, v int64) []kstreams.KeyValue[string, string] {
+	rest := kstreams.FlatMap(branches.Get("br-rest"), func(k string, v int64) []kstreams.KeyValue[string, string] {
 		return []kstreams.KeyValue[string, string]{kstreams.KV(k, fmt.Sprintf("v%dx", v)), kstreams.KV(k+"-f", fmt.Sprintf("v%dy", v))}
 	})
 	keyed := kstreams.SelectKey(even.Merge(three).Merge(rest), func(k, _ string) string { return "K" + k })

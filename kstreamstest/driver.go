@@ -76,7 +76,10 @@ func DeadLetterBadRecords(topic string) Option {
 // New returns a driver running t. Close it when done.
 func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	s := settings{appID: "kstreamstest", start: time.UnixMilli(0)}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("kstreamstest: option %d of %d is nil", i+1, len(opts))
+		}
 		o(&s)
 	}
 	plan, err := link.PlanOf(t)
@@ -96,7 +99,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	for _, st := range plan.Subtopologies {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			AppID: s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
-			Collector: d, Clock: &d.clock, Counters: &d.counters,
+			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
 		if err != nil {
@@ -111,9 +114,13 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
-// Send implements the runtime's collector: records land in their output
-// topic, and records for internal topics are fed to the task reading them.
-func (d *Driver) Send(rec *kgo.Record, _ runtime.SendKind) {
+// collector is the runtime's collector of a driver: records land in their
+// output topic, and records for internal topics are fed to the task reading
+// them.
+type collector struct{ d *Driver }
+
+func (c collector) Send(rec *kgo.Record, _ runtime.SendKind) {
+	d := c.d
 	rec.Offset = d.offsets[rec.Topic]
 	d.offsets[rec.Topic]++
 	d.counters.Produced.Add(1)

@@ -32,7 +32,8 @@ type Record[K, V any] struct {
 // one goroutine only, so a processor needs no locks for its own fields.
 // An error returned from Process or Init stops the task: the runtime does not
 // commit past the record, so at-least-once processing hands the record to the
-// next owner of the task again.
+// next owner of the task again. A panic does the same, as an error of the
+// record (kstreams.PanicError): it does not crash the process.
 type Processor[KIn, VIn, KOut, VOut any] interface {
 	// Init is called once before the first record, with the context the
 	// processor keeps to forward records and schedule punctuators.

@@ -17,7 +17,7 @@
 // A nil byte slice is Kafka's null. A record whose value is null is a
 // tombstone: it deletes its key from a table and from a compacted topic. A
 // null key is allowed on a stream but is dropped by operations that need a
-// key, such as aggregations and joins.
+// key, such as aggregations.
 //
 // Every serde here keeps the rule that nil bytes and the zero value go
 // together: Deserialize(topic, nil) never fails and returns the zero value

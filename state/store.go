@@ -34,9 +34,20 @@ type Iterator interface {
 	Close() error
 }
 
+// BatchWriter is implemented by byte stores that apply many writes as one
+// batch, as the Pebble store does. Restoration from a changelog uses it:
+// one batch per fetch of changelog records instead of one write each.
+type BatchWriter interface {
+	// PutAll sets keys[i] to values[i], in order, in one atomic batch; a
+	// nil value deletes its key. Unlike Put and Delete it does not read
+	// old values. keys and values have the same length; a nil key is an
+	// error and nothing is written.
+	PutAll(keys, values [][]byte) error
+}
+
 // BytesStore is an ordered key-value store of bytes: the bottom layer of a
-// state store, under the typed [KeyValueStore] and, later, the caching and
-// changelogging layers. Keys are ordered bytewise, as bytes.Compare.
+// state store, under the typed [KeyValueStore] and the runtime's caching
+// and changelogging layers. Keys are ordered bytewise, as bytes.Compare.
 //
 // As in Kafka Streams, a nil value is a tombstone: Put(key, nil) deletes the
 // key, and no stored value is nil (an empty, non-nil value is a value). A nil
@@ -49,17 +60,6 @@ type Iterator interface {
 // Every method returns [ErrClosed] once Close was called. The store backends
 // of this package are safe for concurrent use, and PutIfAbsent and Delete are
 // atomic with respect to other writes.
-// BatchWriter is implemented by byte stores that apply many writes as one
-// batch, as the Pebble store does. Restoration from a changelog uses it:
-// one batch per fetch of changelog records instead of one write each.
-type BatchWriter interface {
-	// PutAll sets keys[i] to values[i], in order, in one atomic batch; a
-	// nil value deletes its key. Unlike Put and Delete it does not read
-	// old values. keys and values have the same length; a nil key is an
-	// error and nothing is written.
-	PutAll(keys, values [][]byte) error
-}
-
 type BytesStore interface {
 	// Name returns the store's name.
 	Name() string

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/kstreams-go/kstreams/processor"
@@ -37,6 +38,35 @@ func (e *RecordError) Error() string {
 
 // Unwrap returns the cause.
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered from user code (a processor, a DSL
+// function, a punctuator, a serde, a timestamp extractor): it stops the
+// task as an error of the record being processed would.
+type PanicError struct {
+	// Value is what was passed to panic.
+	Value any
+	// Stack is the stack of the goroutine where the panic happened.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic: %v\n%s", e.Value, e.Stack)
+}
+
+// Unwrap returns Value if it is an error, so that errors.Is and errors.As
+// see what a panic(err) carried.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// recovered turns the value of recover() into a *PanicError, or nil.
+func recovered(v any) error {
+	if v == nil {
+		return nil
+	}
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
 
 // PolicyKind is what to do with a record that cannot be read or written.
 type PolicyKind int

@@ -75,6 +75,7 @@ type Graph struct {
 	internal map[string]*InternalTopic
 	stores   map[string]*StoreSpec
 	connect  [][2]string
+	copart   [][]string
 	problems []error
 	counter  int
 }
@@ -119,6 +120,13 @@ func (g *Graph) AddStore(s *StoreSpec) {
 // Connect gives node access to store; both may be added later.
 func (g *Graph) Connect(store, node string) { g.connect = append(g.connect, [2]string{store, node}) }
 
+// Copartition declares that the records reaching the named nodes must be
+// co-partitioned, as the two sides of a join: the topics of the sources
+// upstream of them must have the same partition count, checked when the
+// application starts (internal topics among them take the count of the
+// others).
+func (g *Graph) Copartition(nodes ...string) { g.copart = append(g.copart, nodes) }
+
 // Store returns the store named name, or nil.
 func (g *Graph) Store(name string) *StoreSpec { return g.stores[name] }
 
@@ -137,6 +145,9 @@ func (g *Graph) Node(name string) *NodeSpec {
 type Plan struct {
 	Subtopologies  []*Subtopology
 	InternalTopics []InternalTopic
+	// Copartitioned are the groups of topics that must have the same
+	// partition count (see Graph.Copartition), each in name order.
+	Copartitioned [][]Topic
 }
 
 // Subtopology is a connected part of the graph: the unit a task runs.
@@ -200,6 +211,13 @@ func (g *Graph) Build() (*Plan, error) {
 	problems = append(problems, g.checkEdges()...)
 	problems = append(problems, g.checkTopics()...)
 	problems = append(problems, g.checkStores()...)
+	for _, nodes := range g.copart {
+		for _, n := range nodes {
+			if len(g.byName[n]) == 0 {
+				problems = append(problems, fmt.Errorf("co-partitioning: unknown node %q", n))
+			}
+		}
+	}
 	if cyc := g.findCycle(); cyc != nil {
 		problems = append(problems, fmt.Errorf("cycle: %s", strings.Join(cyc, " -> ")))
 	}
@@ -402,7 +420,40 @@ func (g *Graph) plan() *Plan {
 	for _, name := range names {
 		plan.InternalTopics = append(plan.InternalTopics, *g.internal[name])
 	}
+	for _, nodes := range g.copart {
+		plan.Copartitioned = append(plan.Copartitioned, g.sourceTopics(nodes))
+	}
 	return plan
+}
+
+// sourceTopics returns the topics of the sources upstream of nodes (the
+// nodes included), in name order.
+func (g *Graph) sourceTopics(nodes []string) []Topic {
+	seen := map[string]bool{}
+	var out []Topic
+	var visit func(name string)
+	visit = func(name string) {
+		n := g.Node(name)
+		if n == nil || seen[name] {
+			return
+		}
+		seen[name] = true
+		if n.Kind == SourceKind {
+			for _, t := range n.Topics {
+				if !slices.Contains(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+		for _, p := range n.Parents {
+			visit(p)
+		}
+	}
+	for _, n := range nodes {
+		visit(n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // topoOrder returns the nodes with parents before children, otherwise in

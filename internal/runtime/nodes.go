@@ -68,7 +68,14 @@ func (s *sourceNode[K, V]) Init(_ *Task, children []Node) (err error) {
 
 func (s *sourceNode[K, V]) Close() error { return nil }
 
-func (s *sourceNode[K, V]) deliver(raw *kgo.Record, ts int64) error {
+func (s *sourceNode[K, V]) deliver(raw *kgo.Record, ts int64) (err error) {
+	// Children recover their own panics: one that reaches here is a
+	// deserializer's.
+	defer func() {
+		if perr := recovered(recover()); perr != nil {
+			err = &stageError{stage: "deserializing", err: perr}
+		}
+	}()
 	k, err := s.key.Deserialize(raw.Topic, raw.Key)
 	if err != nil {
 		return &stageError{stage: "deserializing key", err: err}
@@ -130,6 +137,12 @@ func NewProcessor[KIn, VIn, KOut, VOut any](name string, supplier processor.Supp
 }
 
 func (n *processorNode[KIn, VIn, KOut, VOut]) Init(t *Task, children []Node) (err error) {
+	defer func() {
+		if perr := recovered(recover()); perr != nil {
+			n.p = nil
+			err = fmt.Errorf("processor %q: init: %w", n.name, perr)
+		}
+	}()
 	n.t = t
 	if n.children, err = receivers[KOut, VOut](n.name, children); err != nil {
 		return err
@@ -145,10 +158,15 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Init(t *Task, children []Node) (er
 	return nil
 }
 
-func (n *processorNode[KIn, VIn, KOut, VOut]) Close() error {
+func (n *processorNode[KIn, VIn, KOut, VOut]) Close() (err error) {
 	if n.p == nil {
 		return nil
 	}
+	defer func() {
+		if perr := recovered(recover()); perr != nil {
+			err = fmt.Errorf("processor %q: close: %w", n.name, perr)
+		}
+	}()
 	if err := n.p.Close(); err != nil {
 		return fmt.Errorf("processor %q: close: %w", n.name, err)
 	}
@@ -159,6 +177,7 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) receive(rec processor.Record[KIn, 
 	if n.t.err != nil {
 		return
 	}
+	defer n.t.recoverIn(n.name)
 	if err := n.p.Process(rec); err != nil {
 		n.t.fail(n.name, err)
 	}
@@ -238,6 +257,7 @@ func (s *sinkNode[K, V]) receive(rec processor.Record[K, V]) {
 	if s.t.err != nil {
 		return
 	}
+	defer s.t.recoverIn(s.name)
 	topic := s.fixed
 	if s.topicFn != nil {
 		if topic = s.topicFn(rec); topic == "" {

@@ -58,14 +58,20 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64) error {
 		}
 		s.next = nextPunctuation(s.next, s.interval, now)
 		t.cfg.Counters.Punctuations.Add(1)
-		if err := s.fn(now); err != nil {
-			t.fail(s.node, err)
-		}
+		t.runPunctuator(s, now)
 		if t.err != nil {
 			return t.err
 		}
 	}
 	return nil
+}
+
+// runPunctuator calls s's punctuator; an error or a panic stops the task.
+func (t *Task) runPunctuator(s *schedule, now int64) {
+	defer t.recoverIn(s.node)
+	if err := s.fn(now); err != nil {
+		t.fail(s.node, err)
+	}
 }
 
 // nextPunctuation returns the first time after now on the grid that starts

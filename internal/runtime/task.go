@@ -205,7 +205,7 @@ func (t *Task) Add(rec *kgo.Record) {
 	if t.cfg.Extractor == nil {
 		it.ts = rec.Timestamp.UnixMilli()
 	} else {
-		it.ts, it.err = t.cfg.Extractor(rec, q.partitionTime)
+		it.ts, it.err = t.extract(rec, q.partitionTime)
 	}
 	if it.err == nil && it.ts < 0 {
 		it.err = fmt.Errorf("invalid (negative) timestamp %d", it.ts)
@@ -214,6 +214,17 @@ func (t *Task) Add(rec *kgo.Record) {
 		q.partitionTime = it.ts
 	}
 	q.items = append(q.items, it)
+}
+
+// extract runs the timestamp extractor; a panic in it is an error of the
+// record.
+func (t *Task) extract(rec *kgo.Record, partitionTime int64) (ts int64, err error) {
+	defer func() {
+		if perr := recovered(recover()); perr != nil {
+			ts, err = -1, perr
+		}
+	}()
+	return t.cfg.Extractor(rec, partitionTime)
 }
 
 // Buffered reports whether the task holds records not yet processed.
@@ -248,6 +259,9 @@ func (t *Task) Process(max int) (int, error) {
 		return 0, t.err
 	}
 	n := 0
+	// Count what was processed on every return, the failing batch's
+	// records before the error included.
+	defer func() { t.cfg.Counters.Processed.Add(int64(n)) }()
 	for n < max {
 		q := t.nextQueue()
 		if q == nil {
@@ -264,7 +278,6 @@ func (t *Task) Process(max int) (int, error) {
 		}
 		n++
 	}
-	t.cfg.Counters.Processed.Add(int64(n))
 	return n, nil
 }
 
@@ -318,6 +331,15 @@ func (t *Task) fail(node string, err error) {
 		re.Stage = "punctuation"
 	}
 	t.err = re
+}
+
+// recoverIn, deferred, turns a panic in node's user code into the error
+// that stops the task, so that the process goes on. The innermost node
+// recovers it: the node named is the one whose code panicked.
+func (t *Task) recoverIn(node string) {
+	if err := recovered(recover()); err != nil {
+		t.fail(node, err)
+	}
 }
 
 // badRecord applies the bad-record policy to a record that could not be

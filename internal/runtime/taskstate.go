@@ -186,7 +186,7 @@ func (t *Task) FlushCaches() error {
 		if ts.cache == nil {
 			continue
 		}
-		if err := ts.cache.flushCache(); err != nil {
+		if err := flushCache(ts); err != nil {
 			t.fail("", err)
 		}
 		if t.err != nil {
@@ -194,6 +194,17 @@ func (t *Task) FlushCaches() error {
 		}
 	}
 	return nil
+}
+
+// flushCache flushes the cache of ts. Records it forwards are guarded by
+// the nodes they reach; a panic here is a serde's, made an error of the task.
+func flushCache(ts *taskStore) (err error) {
+	defer func() {
+		if perr := recovered(recover()); perr != nil {
+			err = fmt.Errorf("flushing the cache of store %q: %w", ts.spec.Name, perr)
+		}
+	}()
+	return ts.cache.flushCache()
 }
 
 // Checkpoint flushes the stores to disk and writes the task's checkpoint.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -20,6 +21,11 @@ var ErrMissingSourceTopics = errors.New("kstreams: missing source topics")
 // ErrInternalTopicMismatch is returned when an internal topic exists with a
 // partition count other than the one the topology needs (use errors.Is).
 var ErrInternalTopicMismatch = errors.New("kstreams: internal topic has the wrong partition count")
+
+// ErrNotCopartitioned is returned by Run when topics that must have the
+// same partition count, such as the inputs of a join, do not (use
+// errors.Is).
+var ErrNotCopartitioned = errors.New("kstreams: topics not co-partitioned")
 
 // prepareTopics checks that the user's source topics exist and creates the
 // internal topics (and dead-letter topics) that are missing.
@@ -48,6 +54,10 @@ func (e *Engine) prepareTopics(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.checkCopartitioned(counts, want); err != nil {
+		return err
+	}
+	e.warnSplitState(counts, want)
 	for _, name := range sortedNames(want) {
 		if err := ensureTopic(ctx, adm, name, want[name], counts, e.internalConfigs(name)); err != nil {
 			return err
@@ -122,6 +132,16 @@ func (e *Engine) internalPartitions(counts map[string]int32) (map[string]int32, 
 			known[Topic{Name: it.Name, Internal: true}] = it.Partitions
 		}
 	}
+	// Internal topics that must be co-partitioned with user topics take
+	// their count, as in Kafka Streams.
+	for _, group := range e.plan.Copartitioned {
+		n, ok := userCount(group, counts)
+		for _, t := range group {
+			if _, declared := known[t]; ok && t.Internal && !declared {
+				known[t] = n
+			}
+		}
+	}
 	for changed := true; changed; {
 		changed = false
 		for _, st := range e.plan.Subtopologies {
@@ -154,6 +174,67 @@ func (e *Engine) internalPartitions(counts map[string]int32) (map[string]int32, 
 		}
 	}
 	return want, nil
+}
+
+// userCount returns the largest partition count among the user (not
+// internal) topics of group, and whether it has any that exist.
+func userCount(group []Topic, counts map[string]int32) (int32, bool) {
+	var n int32
+	for _, t := range group {
+		if c, ok := counts[t.Name]; ok && !t.Internal {
+			n = max(n, c)
+		}
+	}
+	return n, n > 0
+}
+
+// partitionCounts returns "name (n)" for each topic of ts, with the
+// partition counts of user topics from counts and of internal topics
+// (by resolved name) from internal, and whether the counts differ.
+func (e *Engine) partitionCounts(ts []Topic, counts, internal map[string]int32) (string, bool) {
+	var parts []string
+	seen := map[int32]bool{}
+	for _, t := range ts {
+		name := t.Resolve(e.cfg.AppID)
+		c, ok := counts[name]
+		if t.Internal {
+			c, ok = internal[name]
+		}
+		if !ok {
+			continue
+		}
+		seen[c] = true
+		parts = append(parts, fmt.Sprintf("%q (%d)", name, c))
+	}
+	return strings.Join(parts, ", "), len(seen) > 1
+}
+
+// checkCopartitioned fails when a group of topics that must be
+// co-partitioned has different partition counts.
+func (e *Engine) checkCopartitioned(counts, internal map[string]int32) error {
+	for _, group := range e.plan.Copartitioned {
+		if list, differ := e.partitionCounts(group, counts, internal); differ {
+			return fmt.Errorf("%w: %s must have the same partition count; repartition one side (Repartitioned.Partitions) or recreate the topics", ErrNotCopartitioned, list)
+		}
+	}
+	return nil
+}
+
+// warnSplitState warns about each sub-topology that keeps state and reads
+// topics with different partition counts: legal, but the records of one
+// key then reach different tasks, so its state is split between them.
+func (e *Engine) warnSplitState(counts, internal map[string]int32) {
+	for _, st := range e.plan.Subtopologies {
+		if len(st.Stores) == 0 {
+			continue
+		}
+		if list, differ := e.partitionCounts(st.Sources, counts, internal); differ {
+			e.cfg.Logger.Warn("kstreams: a sub-topology with state stores reads topics with different partition counts, "+
+				"so the records of one key may reach different tasks and its state be split; "+
+				"repartition the inputs (Repartition with Repartitioned.Partitions) to one partition count before they meet",
+				"subtopology", st.ID, "topics", list)
+		}
+	}
 }
 
 func sourcePartitions(st *Subtopology, counts map[string]int32, known map[Topic]int32) (int32, bool) {
