@@ -249,17 +249,17 @@ var topologies = map[string]topology{
 			Branch("a", func(_, v str) bool { return startsWith(v, "a") }).
 			Branch("b", func(_, v str) bool { return longer(v, 3) }).
 			DefaultBranch("other")
-		m["s-a"].To("out-a", kstreams.ProducedWith(ss, ss))
-		m["s-b"].To("out-b", kstreams.ProducedWith(ss, ss))
-		m["s-other"].To("out-other", kstreams.ProducedWith(ss, ss))
+		m.Get("s-a").To("out-a", kstreams.ProducedWith(ss, ss))
+		m.Get("s-b").To("out-b", kstreams.ProducedWith(ss, ss))
+		m.Get("s-other").To("out-other", kstreams.ProducedWith(ss, ss))
 	}},
 	"split-no-default": {"in:S:S", "out-a:S:S,out-b:S:S", func(b *kstreams.Builder) {
 		m := in(b).Split("s-").
 			Branch("a", func(_, v str) bool { return startsWith(v, "a") }).
 			Branch("b", func(_, v str) bool { return longer(v, 3) }).
 			NoDefaultBranch()
-		m["s-a"].To("out-a", kstreams.ProducedWith(ss, ss))
-		m["s-b"].To("out-b", kstreams.ProducedWith(ss, ss))
+		m.Get("s-a").To("out-a", kstreams.ProducedWith(ss, ss))
+		m.Get("s-b").To("out-b", kstreams.ProducedWith(ss, ss))
 	}},
 	"merge": {"in1:S:S,in2:S:S", "out:S:S", func(b *kstreams.Builder) {
 		one := kstreams.StreamFrom(b, "in1", kstreams.ConsumedWith(ss, ss))
@@ -297,7 +297,7 @@ var topologies = map[string]topology{
 		m := in(b).Split("m-").
 			Branch("a", func(_, v str) bool { return startsWith(v, "a") }).
 			DefaultBranch("rest")
-		toSS(kstreams.MapValues(m["m-a"], upper).Merge(m["m-rest"]))
+		toSS(kstreams.MapValues(m.Get("m-a"), upper).Merge(m.Get("m-rest")))
 	}},
 	"to-func": {"in:S:S", "out-x:S:S,out-y:S:S", func(b *kstreams.Builder) {
 		in(b).ToFunc(func(r processor.Record[str, str]) string {
