@@ -113,10 +113,13 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 
 // Send implements the runtime's collector: records land in their output
 // topic, and records for internal topics are fed to the task reading them.
-func (d *Driver) Send(rec *kgo.Record, _ runtime.SendKind) {
+func (d *Driver) Send(rec *kgo.Record, kind runtime.SendKind) {
 	rec.Offset = d.offsets[rec.Topic]
 	d.offsets[rec.Topic]++
 	d.counters.Produced.Add(1)
+	if kind == runtime.SendDeadLetter {
+		d.counters.DeadLettered.Add(1)
+	}
 	d.outputs[rec.Topic] = append(d.outputs[rec.Topic], rec)
 	if d.internal[rec.Topic] {
 		d.pending = append(d.pending, rec)
