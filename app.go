@@ -148,7 +148,7 @@ func (c *config) defaults() {
 	c.stateDir = filepath.Join(os.TempDir(), "kstreams")
 	c.cacheBytes = 1 << 20
 	c.closeTimeout = 30 * time.Second
-	c.clientLog = slog.LevelWarn
+	c.clientLog = slog.LevelError
 }
 
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -334,10 +334,12 @@ func Logger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l
 
 // ClientLogLevel sets from which level the log lines of the Kafka client
 // (franz-go) reach the [Logger], their messages prefixed with "kgo: ".
-// Default slog.LevelWarn; slog.LevelInfo and slog.LevelDebug show the
-// client's requests and group protocol in detail; a level above
-// slog.LevelError turns them off. This corresponds to the log levels of the
-// org.apache.kafka.clients loggers in Java.
+// Default slog.LevelError. slog.LevelWarn adds failed requests and
+// connections (one line per attempt while a broker is unreachable, which
+// kstreams itself reports once and then every 30s); slog.LevelInfo and
+// slog.LevelDebug show the client's requests and group protocol in detail;
+// a level above slog.LevelError turns them off. This corresponds to the log
+// levels of the org.apache.kafka.clients loggers in Java.
 func ClientLogLevel(l slog.Level) Option { return optFn(func(c *config) { c.clientLog = l }) }
 
 // CloseTimeout bounds how long Run takes to return once its context is
