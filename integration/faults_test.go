@@ -306,26 +306,36 @@ func TestStalledInstance(t *testing.T) {
 		return n == 2 && m > 100 && sum(committed(t, app, in)) > 500, fmt.Sprintf("%d members, the in-process instance processed %d", n, m)
 	})
 
-	const freeze = 10 * time.Second // the session timeout is 6s
-	if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+	freezeChild := func() time.Time {
+		const freeze = 10 * time.Second // the session timeout is 6s
+		if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("froze the child instance for %v", freeze)
+		time.Sleep(freeze)
+		if err := frozen.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
 	}
-	t.Logf("froze the child instance for %v", freeze)
-	time.Sleep(freeze)
-	if err := frozen.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
+	rejoined := func(thawed time.Time) {
+		poll(t, 60*time.Second, "the frozen instance to rejoin", func() (bool, string) {
+			n := groupMembers(t, app)
+			return n == 2 && frozen.alive(), fmt.Sprintf("%d members, child alive %v", n, frozen.alive())
+		})
+		t.Logf("the frozen instance is a member again %v after it resumed", time.Since(thawed).Round(time.Millisecond))
 	}
-	thawed := time.Now()
+
+	// A freeze while input flows, then one while the instances are idle.
+	thawed := freezeChild()
 	time.Sleep(5 * time.Second)
 	close(stop)
 	<-flowDone
+	rejoined(thawed)
+	waitCaughtUp(t, app, 90*time.Second, in)
+	rejoined(freezeChild())
+	input.produce(t, 500)
 	t.Logf("%d records produced", input.n)
-
-	poll(t, 60*time.Second, "the frozen instance to rejoin", func() (bool, string) {
-		n := groupMembers(t, app)
-		return n == 2 && frozen.alive(), fmt.Sprintf("%d members, child alive %v", n, frozen.alive())
-	})
-	t.Logf("the frozen instance is a member again %v after it resumed", time.Since(thawed).Round(time.Millisecond))
 	waitCaughtUp(t, app, 90*time.Second, in)
 	if !frozen.alive() {
 		t.Fatalf("the frozen instance exited:\n%s", frozen.out)
@@ -706,5 +716,31 @@ func TestSilentBroker(t *testing.T) {
 	}
 	if logs.count("kstreams: still waiting for the brokers to answer") == 0 {
 		t.Errorf("Run waited %v in silence (%d connections)", time.Since(start), conns.Load())
+	}
+}
+
+// TestProduceToMissingTopic writes to an output topic that does not exist:
+// the error says no partition was ever picked (not "partition 0") and
+// names the input record that led to it.
+func TestProduceToMissingTopic(t *testing.T) {
+	if !realBroker {
+		t.Skip("needs a real broker (" + brokersEnv + "): kfake creates topics on demand")
+	}
+	app := newAppID(t)
+	in, missing := uniqueName(t, "in"), uniqueName(t, "missing")
+	createTopics(t, 2, in)
+	first := produce(t, rec(in, 1, []byte("k"), []byte("v"), 1))[0]
+	r := runApp(t, copyTopology(t, in, missing, nil), kstreams.ApplicationID(app))
+	err := r.waitErr(t, 60*time.Second)
+	var perr *kstreams.ProduceError
+	if !errors.As(err, &perr) {
+		t.Fatalf("Run returned %v, want a ProduceError", err)
+	}
+	if perr.Topic != missing || perr.Partition != -1 || perr.InputTopic != in || perr.InputPartition != 1 || perr.InputOffset != first.Offset {
+		t.Errorf("error %q: topic %q partition %d input %q/%d/%d; want topic %q, partition -1, input %q/1/%d",
+			err, perr.Topic, perr.Partition, perr.InputTopic, perr.InputPartition, perr.InputOffset, missing, in, first.Offset)
+	}
+	if strings.Contains(err.Error(), "partition 0") {
+		t.Errorf("error %q names a partition the record never had", err)
 	}
 }
