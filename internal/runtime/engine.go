@@ -195,7 +195,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer cache.Unref() // each open store holds its own reference
 		e.cfg.Pebble.Cache = cache
 	}
-	stop := waitNote(e.cfg.Logger, waitNoteEvery, "the brokers to answer (listing topics, creating internal topics)", "brokers", e.cfg.Brokers)
+	stop := waitNote(e.cfg.Logger, slog.LevelWarn, waitNoteEvery, "the brokers to answer (listing topics, creating internal topics)", "brokers", e.cfg.Brokers)
 	// The client's dial does not end with ctx: return when ctx ends, and
 	// let a dial in progress finish behind.
 	prepared := make(chan error, 1)
@@ -233,7 +233,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.watch = newFreezeWatch(freezeTick, freezeLimit(th0.session, th0.heartbeat))
 	go e.watch.run(runCtx)
 	e.mu.Lock()
-	e.joined = waitNote(e.cfg.Logger, waitNoteEvery, "the consumer group to assign tasks", "group", e.cfg.AppID, "brokers", e.cfg.Brokers)
+	// Group errors are warnings of their own; a slow first rebalance is
+	// news only.
+	e.joined = waitNote(e.cfg.Logger, slog.LevelInfo, waitNoteEvery, "the consumer group to assign tasks", "group", e.cfg.AppID, "brokers", e.cfg.Brokers)
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()

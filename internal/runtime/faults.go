@@ -223,10 +223,10 @@ func (c *clientLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	c.l.Log(context.Background(), slogLevels[level], "kgo: "+msg, keyvals...)
 }
 
-// waitNote logs, every every until stop is called, that the instance is
-// still waiting for what, so that a broker that accepts connections but
-// never answers is not met with silence.
-func waitNote(l *slog.Logger, every time.Duration, what string, attrs ...any) (stop func()) {
+// waitNote logs at level, every every until stop is called, that the
+// instance is still waiting for what, so that a broker that accepts
+// connections but never answers is not met with silence.
+func waitNote(l *slog.Logger, level slog.Level, every time.Duration, what string, attrs ...any) (stop func()) {
 	done := make(chan struct{})
 	var once sync.Once
 	start := time.Now()
@@ -238,7 +238,7 @@ func waitNote(l *slog.Logger, every time.Duration, what string, attrs ...any) (s
 			case <-done:
 				return
 			case <-t.C:
-				l.Warn("kstreams: still waiting for "+what, append(attrs, "waited", time.Since(start).Round(time.Second).String())...)
+				l.Log(context.Background(), level, "kstreams: still waiting for "+what, append(attrs, "waited", time.Since(start).Round(time.Second).String())...)
 			}
 		}
 	}()

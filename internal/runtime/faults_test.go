@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,5 +156,40 @@ func TestProduceErrorMessage(t *testing.T) {
 		if !strings.HasPrefix(got, c.want) {
 			t.Errorf("got  %s\nwant %s...", got, c.want)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestWaitNote(t *testing.T) {
+	var buf syncBuffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	stop := waitNote(l, slog.LevelWarn, 20*time.Millisecond, "the brokers to answer", "brokers", []string{"b:9092"})
+	time.Sleep(70 * time.Millisecond)
+	stop()
+	stop() // stopping twice is fine
+	n := strings.Count(buf.String(), `level=WARN msg="kstreams: still waiting for the brokers to answer" brokers=[b:9092]`)
+	if n < 2 {
+		t.Fatalf("%d notes in 70ms at a 20ms period, want at least 2:\n%s", n, buf.String())
+	}
+	time.Sleep(50 * time.Millisecond)
+	if m := strings.Count(buf.String(), "still waiting"); m != n {
+		t.Errorf("%d notes after stop, want none", m-n)
 	}
 }
