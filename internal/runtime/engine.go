@@ -212,6 +212,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// The watch exists before the clients, whose group callbacks read it.
+	e.watch = newFreezeWatch(freezeTick)
+	go e.watch.run(runCtx)
 	threads := make([]*thread, 0, e.cfg.Threads)
 	defer func() {
 		if len(threads) < e.cfg.Threads { // a thread could not be made
@@ -229,9 +232,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		threads = append(threads, th)
 	}
-	th0 := threads[0]
-	e.watch = newFreezeWatch(freezeTick, freezeLimit(th0.session, th0.heartbeat))
-	go e.watch.run(runCtx)
+	e.watch.setLimit(freezeLimit(threads[0].session, threads[0].heartbeat))
 	e.mu.Lock()
 	// Group errors are warnings of their own; a slow first rebalance is
 	// news only.

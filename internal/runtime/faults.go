@@ -93,21 +93,26 @@ func probeMembership(ctx context.Context, cl *kgo.Client, group string) error {
 
 // freezeWatch notices that the whole process was frozen (SIGSTOP, a paused
 // VM, a very long GC pause): a goroutine ticks every tick and a gap longer
-// than limit between two ticks is a freeze. A freeze that long may have let
-// the member's session expire while its heartbeats could not be sent, so its
-// partitions may belong to another member already.
+// than the limit between two ticks is a freeze. A freeze that long may have
+// let the member's session expire while its heartbeats could not be sent,
+// so its partitions may belong to another member already. The limit is set
+// once the clients (and so the session timeout) are known; until then the
+// watch sees nothing.
 type freezeWatch struct {
 	start   time.Time
 	tick    time.Duration
-	limit   time.Duration
+	limit   atomic.Int64 // ns; 0 until set
 	last    atomic.Int64 // time.Since(start) at the last tick, ns
 	freezes atomic.Int64
 	longest atomic.Int64 // the longest freeze seen, ns
 }
 
-func newFreezeWatch(tick, limit time.Duration) *freezeWatch {
-	return &freezeWatch{start: time.Now(), tick: tick, limit: limit}
+func newFreezeWatch(tick time.Duration) *freezeWatch {
+	return &freezeWatch{start: time.Now(), tick: tick}
 }
+
+// setLimit sets the shortest gap that is a freeze.
+func (w *freezeWatch) setLimit(d time.Duration) { w.limit.Store(int64(d)) }
 
 // run ticks until ctx is done.
 func (w *freezeWatch) run(ctx context.Context) {
@@ -125,7 +130,8 @@ func (w *freezeWatch) run(ctx context.Context) {
 
 // observe records a tick at now (time since start).
 func (w *freezeWatch) observe(now time.Duration) {
-	if gap := now - time.Duration(w.last.Swap(int64(now))); gap > w.limit {
+	gap := now - time.Duration(w.last.Swap(int64(now)))
+	if limit := time.Duration(w.limit.Load()); limit > 0 && gap > limit {
 		w.freezes.Add(1)
 		if int64(gap) > w.longest.Load() {
 			w.longest.Store(int64(gap))
@@ -138,7 +144,8 @@ func (w *freezeWatch) observe(now time.Duration) {
 // the caller asks (the watch has not ticked for longer than the limit: the
 // caller runs first after the process resumes) is recorded by the caller.
 func (w *freezeWatch) frozen(seen int64) (bool, int64) {
-	if now := time.Since(w.start); now-time.Duration(w.last.Load()) > w.limit {
+	limit := time.Duration(w.limit.Load())
+	if now := time.Since(w.start); limit > 0 && now-time.Duration(w.last.Load()) > limit {
 		w.observe(now)
 	}
 	n := w.freezes.Load()

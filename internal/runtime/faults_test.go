@@ -55,14 +55,16 @@ func TestFreezeLimit(t *testing.T) {
 }
 
 func TestFreezeWatch(t *testing.T) {
-	w := newFreezeWatch(100*time.Millisecond, time.Second)
-	for _, at := range []time.Duration{100, 200, 300, 1200} { // gaps of at most 900ms
+	w := newFreezeWatch(100 * time.Millisecond)
+	w.observe(3 * time.Second) // before the limit is set: no freeze
+	w.setLimit(time.Second)
+	for _, at := range []time.Duration{3100, 3200, 3300, 4200} { // gaps of at most 900ms
 		w.observe(at * time.Millisecond)
 	}
 	if frozen, n := w.frozen(0); frozen || n != 0 {
 		t.Fatalf("frozen(0) = %v, %d after short gaps, want false, 0", frozen, n)
 	}
-	w.observe(3500 * time.Millisecond) // a 2.3s gap
+	w.observe(6500 * time.Millisecond) // a 2.3s gap
 	frozen, n := w.frozen(0)
 	if !frozen || n != 1 {
 		t.Fatalf("frozen(0) = %v, %d after a 2.3s gap, want true, 1", frozen, n)

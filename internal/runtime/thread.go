@@ -381,9 +381,6 @@ func (th *thread) confirmLocked(ctx context.Context) error {
 // frozen long enough for the group session to expire meanwhile.
 func (th *thread) checkFreezeLocked() {
 	w := th.e.watch
-	if w == nil {
-		return
-	}
 	frozen, n := w.frozen(th.freezes)
 	th.freezes = n
 	if frozen {
