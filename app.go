@@ -148,8 +148,12 @@ func (c *config) defaults() {
 	c.stateDir = filepath.Join(os.TempDir(), "kstreams")
 	c.cacheBytes = 1 << 20
 	c.closeTimeout = 30 * time.Second
-	c.clientLog = slog.LevelError
+	c.clientLog = clientLogOff
 }
+
+// clientLogOff is the ClientLogLevel default: franz-go's lines are not
+// logged.
+const clientLogOff = slog.Level(1 << 20)
 
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
@@ -197,9 +201,12 @@ func (c *config) validate() []error {
 }
 
 func (c *config) runtime() runtime.Config {
-	// franz-go's own log lines go to the Logger; a logger among the
-	// user's ClientOptions comes later and wins.
-	clientOpts := append([]kgo.Opt{kgo.WithLogger(runtime.ClientLogger(c.logger, c.clientLog))}, c.clientOpts...)
+	// franz-go's own log lines go to the Logger if asked for; a logger
+	// among the user's ClientOptions comes later and wins.
+	clientOpts := c.clientOpts
+	if c.clientLog != clientLogOff {
+		clientOpts = append([]kgo.Opt{kgo.WithLogger(runtime.ClientLogger(c.logger, c.clientLog))}, c.clientOpts...)
+	}
 	rc := runtime.Config{
 		AppID: c.appID, Brokers: c.brokers, Threads: c.threads, CommitInterval: c.commitInterval,
 		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
@@ -332,14 +339,16 @@ func OnProductionError(p ErrorPolicy) Option { return optFn(func(c *config) { c.
 // Logger sets the structured logger. Default: no logging.
 func Logger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l }) }
 
-// ClientLogLevel sets from which level the log lines of the Kafka client
-// (franz-go) reach the [Logger], their messages prefixed with "kgo: ".
-// Default slog.LevelError. slog.LevelWarn adds failed requests and
-// connections (one line per attempt while a broker is unreachable, which
-// kstreams itself reports once and then every 30s); slog.LevelInfo and
-// slog.LevelDebug show the client's requests and group protocol in detail;
-// a level above slog.LevelError turns them off. This corresponds to the log
-// levels of the org.apache.kafka.clients loggers in Java.
+// ClientLogLevel passes the log lines of the Kafka client (franz-go) at
+// level l and above to the [Logger], their messages prefixed with "kgo: ".
+// Default: none, since kstreams logs the conditions that matter itself
+// (once when they start, then every 30s while they last), while franz-go
+// logs every failed attempt: with slog.LevelError a line per failed attempt
+// to rejoin the group while the brokers are unreachable, with
+// slog.LevelWarn also a line per failed connection, with slog.LevelInfo and
+// slog.LevelDebug its requests and group protocol in detail. This
+// corresponds to the log levels of the org.apache.kafka.clients loggers in
+// Java.
 func ClientLogLevel(l slog.Level) Option { return optFn(func(c *config) { c.clientLog = l }) }
 
 // CloseTimeout bounds how long Run takes to return once its context is

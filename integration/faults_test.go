@@ -744,3 +744,33 @@ func TestProduceToMissingTopic(t *testing.T) {
 		t.Errorf("error %q names a partition the record never had", err)
 	}
 }
+
+// TestClientLogLevel: franz-go's own lines reach the Logger when asked for,
+// and only then.
+func TestClientLogLevel(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts []kstreams.Option
+		want bool
+	}{
+		{"default", nil, false},
+		{"warn", []kstreams.Option{kstreams.ClientLogLevel(slog.LevelWarn)}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			logs := newLogCounter(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			// Nothing listens on port 1: every connection is refused.
+			opts := append([]kstreams.Option{kstreams.ApplicationID(newAppID(t)), kstreams.Brokers("127.0.0.1:1"),
+				kstreams.Logger(slog.New(logs))}, c.opts...)
+			app, err := kstreams.New(copyTopology(t, "quiet-in", "quiet-out", nil), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = app.Run(ctx)
+			if got := logs.count("kgo: ") > 0; got != c.want {
+				t.Errorf("franz-go lines logged: %v, want %v", got, c.want)
+			}
+		})
+	}
+}
