@@ -346,7 +346,32 @@ func TestStalledInstance(t *testing.T) {
 	truth := input.truth()
 	checkCounts(t, out, truth)
 	checkCounts(t, changelogOf(app, faultStore), truth)
+
+	// A full restore: a new instance with an empty state directory, alone
+	// in the group, rebuilds every task's store from the changelog.
 	other.stopOK(t)
+	if err := frozen.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-frozen.exited:
+	case <-time.After(45 * time.Second):
+		t.Fatal("the child instance did not stop after SIGTERM")
+	}
+	fresh := runApp(t, faultTopology(t, in, out), faultOpts(app, t.TempDir())...)
+	waitStore(t, fresh.app, faultStore, 60*time.Second, func(m map[string]int64) (bool, string) {
+		if s := fresh.app.State(); s != kstreams.Running {
+			return false, "state " + s.String()
+		}
+		var under []string
+		for k, want := range truth {
+			if m[k] < want {
+				under = append(under, fmt.Sprintf("%s=%d<%d", k, m[k], want))
+			}
+		}
+		return len(under) == 0, fmt.Sprintf("%d keys under their true count after a full restore: %v", len(under), first(under, 10))
+	})
+	fresh.stopOK(t)
 }
 
 // The private broker of the broker faults tests.
