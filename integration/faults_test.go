@@ -23,7 +23,10 @@ import (
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/serde"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The faults tests: an instance frozen past its session timeout, a broker
@@ -797,5 +800,90 @@ func TestClientLogLevel(t *testing.T) {
 				t.Errorf("franz-go lines logged: %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestCommitRefusedRejoins has the group coordinator (a kfake broker of
+// the test's own) refuse one offset commit with UNKNOWN_MEMBER_ID: that is
+// task migration, not a failure. The instance closes its tasks without
+// committing, rejoins, and processes everything; Run does not return.
+func TestCommitRefusedRejoins(t *testing.T) {
+	in, out := "refused-in", "refused-out"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, in, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.UnknownMemberID.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		refused.Add(1)
+		return resp, nil, true // handled once: later commits go through
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 300 {
+		recs = append(recs, rec(in, int32(i%2), []byte(strconv.Itoa(i)), []byte(strconv.Itoa(i)), int64(i)))
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := newLogCounter(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := kstreams.New(copyTopology(t, in, out, nil), kstreams.ApplicationID("refused"),
+		kstreams.Brokers(c.ListenAddrs()...), kstreams.CommitInterval(200*time.Millisecond),
+		kstreams.ClientOptions(kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond)),
+		kstreams.Logger(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v after cancel", err)
+		}
+	}()
+	kadmCl := kadm.NewClient(cl)
+	poll(t, 60*time.Second, "all 300 records committed", func() (bool, string) {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v", err)
+		default:
+		}
+		offs, err := kadmCl.FetchOffsets(t.Context(), "refused")
+		if err != nil {
+			return false, err.Error()
+		}
+		var n int64
+		offs.Each(func(o kadm.OffsetResponse) { n += o.At })
+		return n == 300, fmt.Sprintf("%d committed, %d commits refused", n, refused.Load())
+	})
+	if refused.Load() != 1 {
+		t.Errorf("%d commits refused, want 1", refused.Load())
+	}
+	if logs.count("kstreams: tasks may have moved") == 0 {
+		t.Error("the instance did not report closing its tasks")
+	}
+	if m := app.Metrics(); m.Rebalances < 2 {
+		t.Errorf("%d assignments, want a second one after the refused commit", m.Rebalances)
 	}
 }

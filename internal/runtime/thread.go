@@ -256,8 +256,12 @@ func (th *thread) fetchError(topic string, p int32, err error) {
 	}
 }
 
-// postponed logs a commit that could not be made now.
+// postponed logs a commit that could not be made now, unless the tasks
+// were closed instead (which is logged on its own).
 func (th *thread) postponed(err error) {
+	if len(th.tasks) == 0 {
+		return
+	}
 	if ok, held := th.commitLog.allow(time.Now()); ok {
 		th.e.cfg.Logger.Warn("kstreams: commit postponed; retrying at the next commit interval",
 			"thread", th.id+1, "tasks", taskIDs(th.tasks), "error", err, "repeats", held)
@@ -414,15 +418,19 @@ func (th *thread) requestTimeout() time.Duration { return max(th.session/2, time
 
 func commitSync(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kgo.EpochOffset) error {
 	var cerr error
-	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return
 		}
-		for _, t := range resp.Topics {
+		for i, t := range resp.Topics {
+			topic := t.Topic
+			if topic == "" && i < len(req.Topics) { // answered by topic id
+				topic = req.Topics[i].Topic
+			}
 			for _, p := range t.Partitions {
 				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
-					cerr = fmt.Errorf("topic %q partition %d: %w", t.Topic, p.Partition, e)
+					cerr = fmt.Errorf("topic %q partition %d: %w", topic, p.Partition, e)
 				}
 			}
 		}
