@@ -67,9 +67,14 @@ func New(t *Topology, opts ...Option) (*App, error) {
 }
 
 // Run runs the application until ctx is cancelled, then commits what it
-// processed, closes its tasks, leaves the group and returns nil. If a task
-// fails, Run stops every thread and returns the error; the state becomes
-// Error. Run can be called once.
+// processed, closes its tasks, leaves the group and returns nil, within the
+// [CloseTimeout]. If a task fails, Run stops every thread and returns the
+// error; the state becomes Error. Faults that heal do not stop it: when the
+// instance may have lost its tasks to another member (its group session
+// expired while the brokers were unreachable or the process was frozen, a
+// commit was refused as from an old generation), it closes them without
+// flushing or committing and rejoins the group, and while the brokers do
+// not answer it retries, logging what it waits for. Run can be called once.
 func (a *App) Run(ctx context.Context) error { return a.engine.Run(ctx) }
 
 // State returns the current state.
@@ -89,7 +94,8 @@ type Metrics struct {
 	// Skipped counts records dropped by a skip policy (bad input or records
 	// the producer could not send).
 	Skipped int64
-	// DeadLettered counts records sent to a dead-letter topic.
+	// DeadLettered counts records written to a dead-letter topic
+	// (acknowledged by the broker).
 	DeadLettered int64
 	// ProduceFailed counts records the producer could not send.
 	ProduceFailed int64
@@ -135,6 +141,8 @@ type config struct {
 	restoreFn      func(RestoreProgress)
 	standbys       int
 	pebble         state.PebbleOptions
+	closeTimeout   time.Duration
+	clientLog      slog.Level
 }
 
 func (c *config) defaults() {
@@ -144,7 +152,13 @@ func (c *config) defaults() {
 	c.logger = slog.New(slog.DiscardHandler)
 	c.stateDir = filepath.Join(os.TempDir(), "kstreams")
 	c.cacheBytes = 1 << 20
+	c.closeTimeout = 30 * time.Second
+	c.clientLog = clientLogOff
 }
+
+// clientLogOff is the ClientLogLevel default: franz-go's lines are not
+// logged.
+const clientLogOff = slog.Level(1 << 20)
 
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
@@ -184,6 +198,9 @@ func (c *config) validate() []error {
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
 	}
+	if c.closeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("kstreams: CloseTimeout(%v): must be positive", c.closeTimeout))
+	}
 	if c.maxPoll < 1 {
 		errs = append(errs, fmt.Errorf("kstreams: MaxPollRecords(%d): need at least 1", c.maxPoll))
 	}
@@ -196,12 +213,18 @@ func (c *config) validate() []error {
 }
 
 func (c *config) runtime() runtime.Config {
+	// franz-go's own log lines go to the Logger if asked for; a logger
+	// among the user's ClientOptions comes later and wins.
+	clientOpts := c.clientOpts
+	if c.clientLog != clientLogOff {
+		clientOpts = append([]kgo.Opt{kgo.WithLogger(runtime.ClientLogger(c.logger, c.clientLog))}, c.clientOpts...)
+	}
 	rc := runtime.Config{
 		AppID: c.appID, Brokers: c.brokers, Threads: c.threads, CommitInterval: c.commitInterval,
 		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
-		StateListener: c.listener, ClientOpts: c.clientOpts, MaxPollRecords: c.maxPoll,
+		StateListener: c.listener, ClientOpts: clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
-		Standbys: c.standbys, Pebble: c.pebble,
+		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 	}
 	if c.extractor != nil {
 		ex := c.extractor
@@ -340,6 +363,29 @@ func Logger(l *slog.Logger) Option {
 	})
 }
 
+// ClientLogLevel passes the log lines of the Kafka client (franz-go) at
+// level l and above to the [Logger], their messages prefixed with "kgo: ".
+// Default: none, since kstreams logs the conditions that matter itself
+// (once when they start, then every 30s while they last), while franz-go
+// logs every failed attempt: with slog.LevelError a line per failed attempt
+// to rejoin the group while the brokers are unreachable, with
+// slog.LevelWarn also a line per failed connection, with slog.LevelInfo and
+// slog.LevelDebug its requests and group protocol in detail. This
+// corresponds to the log levels of the org.apache.kafka.clients loggers in
+// Java.
+func ClientLogLevel(l slog.Level) Option { return optFn(func(c *config) { c.clientLog = l }) }
+
+// CloseTimeout bounds how long Run takes to return once its context is
+// cancelled (or a thread failed): the last commit, leaving the group and
+// closing the Kafka clients. If the brokers do not answer in time, Run
+// returns an error wrapping [ErrCloseIncomplete] that says what was left
+// unflushed or uncommitted (those records are processed again by the next
+// owner of their tasks). Set it below your platform's termination grace
+// period (Kubernetes' default is 30s). Default 30s, the close timeout of
+// the Java consumer and producer. This corresponds to the timeout of
+// Java's KafkaStreams.close(Duration).
+func CloseTimeout(d time.Duration) Option { return optFn(func(c *config) { c.closeTimeout = d }) }
+
 // StateListener sets a function called on every state change, from the
 // goroutine that caused it; it must not block.
 func StateListener(fn func(old, new State)) Option {
@@ -409,6 +455,11 @@ type RecordError = runtime.RecordError
 
 // ProduceError is a record the producer could not send. Use errors.As.
 type ProduceError = runtime.ProduceError
+
+// ErrCloseIncomplete is returned (wrapped, saying what was left) by Run
+// when its close could not flush the produced records or commit the
+// offsets within the [CloseTimeout] (use errors.Is).
+var ErrCloseIncomplete = runtime.ErrCloseIncomplete
 
 // ErrMissingSourceTopics is returned by Run when topics the topology reads
 // do not exist (use errors.Is).

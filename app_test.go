@@ -24,13 +24,14 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		kstreams.CacheMaxBytes(-1),
 		kstreams.StandbyReplicas(-2),
 		kstreams.StoreOptions(state.PebbleOptions{MemTableSize: 1024, MaxOpenFiles: 3}),
+		kstreams.CloseTimeout(0),
 	)
 	if err == nil {
 		t.Fatal("New accepted invalid options")
 	}
 	for _, want := range []string{
 		`application id "bad id"`, "no brokers", "Threads(0)", "CacheMaxBytes(-1)", "StandbyReplicas(-2)",
-		"StoreOptions", "MemTableSize 1024", "MaxOpenFiles 3",
+		"StoreOptions", "MemTableSize 1024", "MaxOpenFiles 3", "CloseTimeout(0s)",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)

@@ -83,6 +83,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer prod.Close()
+	defer stopFaultBroker()
 	return m.Run()
 }
 

@@ -119,11 +119,14 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 // them.
 type collector struct{ d *Driver }
 
-func (c collector) Send(rec *kgo.Record, _ runtime.SendKind) {
+func (c collector) Send(rec *kgo.Record, kind runtime.SendKind) {
 	d := c.d
 	rec.Offset = d.offsets[rec.Topic]
 	d.offsets[rec.Topic]++
 	d.counters.Produced.Add(1)
+	if kind == runtime.SendDeadLetter {
+		d.counters.DeadLettered.Add(1)
+	}
 	d.outputs[rec.Topic] = append(d.outputs[rec.Topic], rec)
 	if d.internal[rec.Topic] {
 		d.pending = append(d.pending, rec)

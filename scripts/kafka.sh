@@ -3,7 +3,7 @@
 # broker+controller) on 127.0.0.1 for the integration tests. No Docker, no
 # tarball download: the broker jars come from Maven Central through `mvn`.
 #
-# Usage: scripts/kafka.sh install|start|stop|restart|status|logs
+# Usage: scripts/kafka.sh install|start|stop|restart|relaunch|status|logs
 #
 #   install  resolve the broker jars into $KSTREAMS_CACHE/kafka-$KAFKA_VERSION/libs
 #            (once; later calls see the marker file and do nothing)
@@ -12,6 +12,9 @@
 #            prints KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT when ready. A broker that
 #            this script started earlier (same $KAFKA_DATA) is stopped first.
 #   stop     TERM the broker (KILL after 20 s) and remove $KAFKA_DATA
+#   relaunch launch the broker again on the data $KAFKA_DATA already holds (after
+#            it was killed: the fault tests kill -9 it), without wiping or
+#            formatting, and wait until it answers; fails if it is running
 #   status   exit 0 if the broker started by this script is running
 #   logs     print the tail of the broker's log files (for CI failures)
 #
@@ -384,6 +387,13 @@ do_start() {
 		die "formatting the KRaft storage failed"
 	fi
 
+	launch "$t0"
+}
+
+# launch T0: start the broker on the configured $KAFKA_DATA and wait until
+# it answers (T0 is when the caller began, for the log line).
+launch() {
+	local t0="$1"
 	# shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several flags
 	nohup "$JAVA" $KAFKA_HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 		-Djava.awt.headless=true \
@@ -417,6 +427,24 @@ do_start() {
 	die "Kafka broker failed to start"
 }
 
+do_relaunch() {
+	do_install
+	local t0=$SECONDS
+	[[ -f "$OWNER_MARK" && -f "$KAFKA_DATA/server.properties" ]] ||
+		die "$KAFKA_DATA holds no broker made by kafka.sh start; nothing to relaunch"
+	if running_pid >/dev/null; then
+		die "the broker on $KAFKA_DATA is running; stop or kill it first"
+	fi
+	for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+		if port_open "$p"; then
+			die "port 127.0.0.1:$p is already in use by another process"
+		fi
+	done
+	# server.log may hold the startup line of the previous run.
+	[[ -f "$KAFKA_DATA/server.log" ]] && mv "$KAFKA_DATA/server.log" "$KAFKA_DATA/server.log.before-relaunch"
+	launch "$t0"
+}
+
 do_status() {
 	local pid
 	if pid=$(running_pid); then
@@ -432,10 +460,11 @@ install) do_install ;;
 start) do_start ;;
 stop) do_stop ;;
 restart) do_start ;;
+relaunch) do_relaunch ;;
 status) do_status ;;
 logs) do_logs "${2:-60}" ;;
 *)
-	echo "usage: $0 install|start|stop|restart|status|logs [lines]" >&2
+	echo "usage: $0 install|start|stop|restart|relaunch|status|logs [lines]" >&2
 	exit 2
 	;;
 esac

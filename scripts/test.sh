@@ -12,6 +12,12 @@
 #   4. start the external services (a real Apache Kafka broker, ...) and run
 #      go test ./... again against them (KSTREAMS_TEST_BROKERS is set)
 #
+# The integration package's broker-fault tests (stall, kill -9) start a second
+# broker of their own on KAFKA_PORT+100 (KSTREAMS_TEST_FAULT_BROKER_PORT
+# overrides it; its controller takes the next port) and stop it when they end;
+# stop_services stops it too. The 60 s broker stall runs only on demand:
+#   KSTREAMS_TEST_LONG=1 scripts/test.sh -run 'TestBrokerStallLong' -v
+#
 # Extra arguments are passed to both `go test` runs, e.g.
 #   scripts/test.sh -run TestWordCount -v
 # Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA / KAFKA_VERSION /
@@ -57,6 +63,10 @@ stop_services() {
 		scripts/kafka.sh logs 40 # the data dir (and its logs) goes away on stop
 	fi
 	scripts/kafka.sh stop
+	# the integration tests' private broker for broker faults, if left behind
+	fault_port="${KSTREAMS_TEST_FAULT_BROKER_PORT:-$((KAFKA_PORT + 100))}"
+	KAFKA_PORT="$fault_port" KAFKA_CONTROLLER_PORT=$((fault_port + 1)) \
+		KAFKA_DATA="${TMPDIR:-/tmp}/kstreams-kafka-faults-$fault_port" scripts/kafka.sh stop
 	# (stop further services here)
 	if [[ -n "${SMTP_PID:-}" ]]; then
 		kill "$SMTP_PID" 2>/dev/null

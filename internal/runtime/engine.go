@@ -67,6 +67,9 @@ type Config struct {
 	// block cache of Pebble.CacheSize bytes that Run makes and all the
 	// instance's stores share.
 	Pebble state.PebbleOptions
+	// CloseTimeout bounds a thread's close: the last commit, leaving the
+	// group and closing its client.
+	CloseTimeout time.Duration
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -76,10 +79,16 @@ type Engine struct {
 	subs    []assign.Subtopology
 	process string
 
+	// watch notices process freezes; set by Run before the threads
+	// start.
+	watch *freezeWatch
+
 	mu          sync.Mutex
 	state       State
 	rebalancing map[int]bool
 	started     bool
+	// joined, if set, is called once when the instance first runs.
+	joined func()
 
 	countersMu sync.Mutex
 	counters   []*Counters
@@ -89,6 +98,9 @@ type Engine struct {
 
 // NewEngine returns an engine for plan; Run starts it.
 func NewEngine(plan *Plan, cfg Config) *Engine {
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 30 * time.Second
+	}
 	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
 	for _, st := range plan.Subtopologies {
 		s := assign.Subtopology{ID: st.ID}
@@ -154,6 +166,10 @@ func (e *Engine) threadRebalancing(id int, on bool) {
 	}
 	if len(e.rebalancing) == e.cfg.Threads {
 		e.setStateLocked(Running)
+		if e.joined != nil {
+			e.joined()
+			e.joined = nil
+		}
 	}
 }
 
@@ -179,44 +195,110 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer cache.Unref() // each open store holds its own reference
 		e.cfg.Pebble.Cache = cache
 	}
-	if err := e.prepareTopics(ctx); err != nil {
+	stop := waitNote(e.cfg.Logger, slog.LevelWarn, waitNoteEvery, "the brokers to answer (listing topics, creating internal topics)", "brokers", e.cfg.Brokers)
+	// The client's dial does not end with ctx: return when ctx ends, and
+	// let a dial in progress finish behind.
+	prepared := make(chan error, 1)
+	go func() { prepared <- e.prepareTopics(ctx) }()
+	select {
+	case err = <-prepared:
+	case <-ctx.Done():
+		err = fmt.Errorf("kstreams: preparing topics: %w", ctx.Err())
+	}
+	stop()
+	if err != nil {
 		e.setState(Error)
 		return err
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errs := make([]error, e.cfg.Threads)
-	var wg sync.WaitGroup
+	// The watch exists before the clients, whose group callbacks read it.
+	e.watch = newFreezeWatch(freezeTick)
+	go e.watch.run(runCtx)
+	threads := make([]*thread, 0, e.cfg.Threads)
+	defer func() {
+		if len(threads) < e.cfg.Threads { // a thread could not be made
+			for _, th := range threads {
+				th.cl.Close()
+				th.restorer.close()
+			}
+		}
+	}()
 	for i := range e.cfg.Threads {
 		th, err := newThread(e, i)
 		if err != nil {
-			cancel(err)
-			errs[i] = err
-			break
+			e.setState(Error)
+			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		threads = append(threads, th)
+	}
+	e.watch.setLimit(freezeLimit(threads[0].session, threads[0].heartbeat))
+	e.mu.Lock()
+	// Group errors are warnings of their own; a slow first rebalance is
+	// news only.
+	e.joined = waitNote(e.cfg.Logger, slog.LevelInfo, waitNoteEvery, "the consumer group to assign tasks", "group", e.cfg.AppID, "brokers", e.cfg.Brokers)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.joined != nil {
+			e.joined()
+			e.joined = nil
+		}
+	}()
+	var (
+		errMu sync.Mutex
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for _, th := range threads {
+		wg.Go(func() {
 			if err := th.run(runCtx); err != nil {
-				errs[i] = err
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
 				cancel(err)
 			}
-		}()
+		})
 	}
+	done := make(chan struct{})
 	go func() {
-		<-runCtx.Done()
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-runCtx.Done():
 		if ctx.Err() != nil {
 			e.setState(PendingShutdown)
 		}
-	}()
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+		select {
+		case <-done:
+		case <-time.After(e.cfg.CloseTimeout + 2*closeGrace):
+			// A thread is stuck where no deadline reaches (a user
+			// function, a restore in a rebalance callback): leave it.
+			errMu.Lock()
+			errs = append(errs, fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
+			errMu.Unlock()
+		}
+	}
+	errMu.Lock()
+	err = errors.Join(errs...)
+	errMu.Unlock()
+	if err != nil {
 		e.setState(Error)
 		return err
 	}
 	e.setState(NotRunning)
 	return nil
 }
+
+// freezeTick is how often the freeze watch ticks; waitNoteEvery how often
+// the instance says what it is still waiting for.
+const (
+	freezeTick    = 100 * time.Millisecond
+	waitNoteEvery = 5 * time.Second
+)
 
 // lockStateDir locks the application's state directory, if the topology
 // has state, so that two instances never share one.

@@ -61,6 +61,10 @@ func newRestorer(cfg Config, counters *Counters) (*restorer, error) {
 
 func (r *restorer) close() { r.cl.Close() }
 
+// errRestoreBroker wraps the brokers' errors met while restoring (as
+// opposed to the stores'): the restore can be tried again.
+var errRestoreBroker = errors.New("kstreams: restoring")
+
 // restore brings the changelogs up to their end offsets.
 func (r *restorer) restore(ctx context.Context, cls []*Changelog) error {
 	if len(cls) == 0 {
@@ -104,13 +108,13 @@ func (r *restorer) targets(ctx context.Context, cls []*Changelog) (map[topicPart
 	}
 	ends, err := r.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("kstreams: listing changelog end offsets: %w", err)
+		return nil, fmt.Errorf("%w: listing changelog end offsets: %w", errRestoreBroker, err)
 	}
 	targets := map[topicPartition]*restoreTarget{}
 	for _, c := range cls {
 		lo, ok := ends.Lookup(c.Topic, c.Partition)
 		if !ok || lo.Err != nil {
-			return nil, fmt.Errorf("kstreams: changelog %q partition %d: end offset: %v", c.Topic, c.Partition, errors.Join(lo.Err, errIf(!ok, "not found")))
+			return nil, fmt.Errorf("%w: changelog %q partition %d: end offset: %w", errRestoreBroker, c.Topic, c.Partition, errors.Join(lo.Err, errIf(!ok, "not found")))
 		}
 		if c.From > lo.Offset {
 			if err := c.Reset(); err != nil {
@@ -145,7 +149,7 @@ func (r *restorer) poll(ctx context.Context, targets map[topicPartition]*restore
 			ferr = errors.Join(ferr, fmt.Errorf("changelog %q partition %d: %w", t, p, err))
 		})
 		if ferr != nil {
-			return fmt.Errorf("kstreams: restoring: %w", ferr)
+			return fmt.Errorf("%w: %w", errRestoreBroker, ferr)
 		}
 		var aerr error
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {

@@ -352,7 +352,7 @@ func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
 		t.cfg.Logger.Warn("kstreams: skipping bad record", "task", t.id.String(), "error", re.Error())
 		return nil
 	case PolicyDeadLetter:
-		t.cfg.Counters.DeadLettered.Add(1)
+		// Counted by the collector once the dead letter is written.
 		t.cfg.Collector.Send(DeadLetterRecord(rec, t.cfg.OnBadRecord.Topic, re), SendDeadLetter)
 		return nil
 	}

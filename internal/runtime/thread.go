@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/assign"
@@ -20,23 +21,34 @@ type topicPartition struct {
 	partition int32
 }
 
-type sendKindKey struct{}
-
-// kindCtx holds, per SendKind, the context its records carry, so that the
-// promise and the partitioner know what a record is without allocating.
-var kindCtx = [...]context.Context{
-	SendOutput:     context.WithValue(context.Background(), sendKindKey{}, SendOutput),
-	SendDeadLetter: context.WithValue(context.Background(), sendKindKey{}, SendDeadLetter),
-	SendChangelog:  context.WithValue(context.Background(), sendKindKey{}, SendChangelog),
+// sendCtx is the context a produced record carries: what the record is,
+// for the promise and the partitioner, and the input record whose
+// processing produced it (offset -1 when there is none: a punctuator, a
+// cache flush), for the error if the record cannot be written.
+type sendCtx struct {
+	context.Context
+	kind        SendKind
+	inTopic     string
+	inPartition int32
+	inOffset    int64
 }
 
-func kindOf(rec *kgo.Record) SendKind {
-	if rec.Context == nil {
-		return SendOutput
+// kindCtx holds, per SendKind, the context of records produced outside
+// any input record, so that they cost no allocation.
+var kindCtx = [...]*sendCtx{
+	SendOutput:     {Context: context.Background(), kind: SendOutput, inOffset: -1},
+	SendDeadLetter: {Context: context.Background(), kind: SendDeadLetter, inOffset: -1},
+	SendChangelog:  {Context: context.Background(), kind: SendChangelog, inOffset: -1},
+}
+
+func sendInfo(rec *kgo.Record) *sendCtx {
+	if c, ok := rec.Context.(*sendCtx); ok {
+		return c
 	}
-	k, _ := rec.Context.Value(sendKindKey{}).(SendKind)
-	return k
+	return kindCtx[SendOutput]
 }
+
+func kindOf(rec *kgo.Record) SendKind { return sendInfo(rec).kind }
 
 // thread is a stream thread: one goroutine, one franz-go client that is both
 // the group member and the producer, and the tasks it was assigned.
@@ -53,19 +65,45 @@ type thread struct {
 	counters *Counters
 	restorer *restorer
 
+	// session and heartbeat are the client's group session timeout and
+	// heartbeat interval.
+	session, heartbeat time.Duration
+
 	mu         sync.Mutex
 	tasks      []*Task
 	standbys   map[processor.TaskID]*Task
 	byPart     map[topicPartition]*Task
 	fatal      error
 	lastCommit time.Time
+	// confirmed is when the member last knew it owned its assignment: an
+	// assignment, a successful commit or membership check.
+	confirmed time.Time
+	// freezes is how many process freezes of Engine.watch the thread has
+	// handled.
+	freezes int64
+	// closing is set once the thread shuts down: a revocation then only
+	// closes what is left.
+	closing bool
+	// cur is the task processing, for Send to name the input record;
+	// src, srcKind and srcCtx cache the last context Send made.
+	cur     *Task
+	src     *kgo.Record
+	srcKind SendKind
+	srcCtx  *sendCtx
+
+	// rejoin asks the loop to make the member rejoin the group after it
+	// closed tasks that may have moved (set under mu, read after it).
+	rejoin atomic.Bool
+	// groupLog, fetchLog and commitLog rate-limit repeated warnings.
+	groupLog, fetchLog, commitLog throttle
 
 	prodMu  sync.Mutex
 	prodErr error
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters()}
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(),
+		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process}, e.cfg.Standbys)
 	var topics []string
 	for _, s := range e.subs {
@@ -100,8 +138,14 @@ func newThread(e *Engine, id int) (*thread, error) {
 		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err)
 	}
 	th.cl = cl
+	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
+	th.heartbeat, _ = cl.OptValue(kgo.HeartbeatInterval).(time.Duration)
 	return th, nil
 }
+
+// logEvery is how often a repeated warning (the group cannot be joined, a
+// commit is postponed) is logged again while the condition lasts.
+const logEvery = 30 * time.Second
 
 func (th *thread) run(ctx context.Context) error {
 	th.e.threadRebalancing(th.id, true)
@@ -130,6 +174,9 @@ func (th *thread) run(ctx context.Context) error {
 			th.abort()
 			return err
 		}
+		if th.rejoin.Swap(false) {
+			th.cl.ForceRebalance()
+		}
 	}
 }
 
@@ -142,14 +189,12 @@ func (th *thread) pollWait() time.Duration {
 func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	defer func() { th.cur = nil }()
 	if th.fatal != nil {
 		return th.fatal
 	}
-	fetches.EachError(func(topic string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			th.e.cfg.Logger.Warn("kstreams: fetch error", "topic", topic, "partition", p, "error", err)
-		}
-	})
+	th.checkFreezeLocked()
+	fetches.EachError(th.fetchError)
 	fetches.EachRecord(func(r *kgo.Record) {
 		if t := th.byPart[topicPartition{r.Topic, r.Partition}]; t != nil {
 			t.Add(r)
@@ -159,6 +204,7 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	for _, t := range th.tasks {
+		th.cur = t
 		for t.Buffered() {
 			if _, err := t.Process(1000); err != nil {
 				return err
@@ -168,24 +214,71 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 			return err
 		}
 	}
+	th.cur = nil
 	if err := th.producerError(); err != nil {
 		return err
 	}
 	if time.Since(th.lastCommit) >= th.e.cfg.CommitInterval {
 		// A commit cut short by the application stopping is no failure:
 		// shutdown commits again, with a context of its own.
-		if err := th.commitLocked(ctx); err != nil && ctx.Err() == nil {
+		err := th.commitLocked(ctx)
+		if errors.Is(err, errNotCommitted) {
+			if ctx.Err() == nil {
+				th.postponed(err)
+			}
+			err = nil
+		}
+		if err != nil && ctx.Err() == nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// fetchError logs an error of a poll: group errors (the member cannot
+// join) and fetch errors, each kind once when it starts and then at most
+// every logEvery, with the number held back, so that an unreachable broker
+// is plain at a glance without flooding the log.
+func (th *thread) fetchError(topic string, p int32, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var ge *kgo.ErrGroupSession
+	if errors.As(err, &ge) {
+		if ok, held := th.groupLog.allow(time.Now()); ok {
+			th.e.cfg.Logger.Warn("kstreams: cannot join the consumer group; retrying until the brokers answer",
+				"thread", th.id+1, "group", th.e.cfg.AppID, "brokers", th.e.cfg.Brokers, "error", ge.Err, "repeats", held)
+		}
+		return
+	}
+	if ok, held := th.fetchLog.allow(time.Now()); ok {
+		th.e.cfg.Logger.Warn("kstreams: fetch error; retrying", "thread", th.id+1, "topic", topic, "partition", p, "error", err, "repeats", held)
+	}
+}
+
+// postponed logs a commit that could not be made now, unless the tasks
+// were closed instead (which is logged on its own).
+func (th *thread) postponed(err error) {
+	if len(th.tasks) == 0 {
+		return
+	}
+	if ok, held := th.commitLog.allow(time.Now()); ok {
+		th.e.cfg.Logger.Warn("kstreams: commit postponed; retrying at the next commit interval",
+			"thread", th.id+1, "tasks", taskIDs(th.tasks), "error", err, "repeats", held)
+	}
+}
+
 // commitLocked flushes everything produced so far, then commits the offsets
 // of the records processed: outputs are on the broker before the inputs
-// that caused them are marked done (at-least-once).
+// that caused them are marked done (at-least-once). Before it writes
+// anything it makes sure the member still owns its tasks; tasks that may
+// have moved are closed without flushing. It returns an error wrapping
+// errNotCommitted when the commit cannot be made now (the broker does not
+// answer, the tasks moved), and other errors only when the thread must
+// stop.
 func (th *thread) commitLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
+	th.checkFreezeLocked()
 	// A failed task with stores is left out: its caches may hold part of
 	// the record that failed, so neither its state nor its offsets are
 	// committed. A failed stateless task commits the records before the
@@ -196,13 +289,21 @@ func (th *thread) commitLocked(ctx context.Context) error {
 			healthy = append(healthy, t)
 		}
 	}
+	if len(healthy) > 0 {
+		if err := th.confirmLocked(ctx); err != nil {
+			return err
+		}
+	}
 	for _, t := range healthy {
 		if err := t.FlushCaches(); err != nil {
 			return err
 		}
 	}
-	if err := th.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("kstreams: flushing the producer: %w", err)
+	fctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
+	err := th.cl.Flush(fctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: %d produced records not acknowledged: %w", errNotCommitted, th.cl.BufferedProduceRecords(), err)
 	}
 	if err := th.producerError(); err != nil {
 		return err
@@ -225,9 +326,20 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	if !any {
 		return nil
 	}
-	if err := commitSync(ctx, th.cl, offsets); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
+	err = commitSync(cctx, th.cl, offsets)
+	cancel()
+	switch classify(err) {
+	case faultNone:
+	case faultMigrated:
+		th.loseTasksLocked("the offset commit was refused", err)
+		return fmt.Errorf("%w: %w", errNotCommitted, err)
+	case faultTransient:
+		return fmt.Errorf("%w: %w", errNotCommitted, err)
+	default:
 		return err
 	}
+	th.confirmed = time.Now()
 	for _, t := range healthy {
 		t.Committed()
 	}
@@ -235,17 +347,90 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	return nil
 }
 
+// errNotCommitted wraps the reason a commit could not be made now. It is
+// not fatal: the offsets stay uncommitted and are committed later, or by
+// the next owner of the tasks.
+var errNotCommitted = errors.New("offsets not committed")
+
+// confirmLocked makes sure the member still owns its tasks before they
+// write anything: the group coordinator confirms the member's generation.
+// A member that is no longer in it closes its tasks without flushing (they
+// may be running elsewhere already: their writes would land after the new
+// owner's) and rejoins. A coordinator that does not answer postpones the
+// commit; once it has not confirmed the membership for a session timeout
+// the session has expired (or will before anything written now lands), so
+// the tasks are treated as lost.
+func (th *thread) confirmLocked(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, th.probeTimeout())
+	err := probeMembership(pctx, th.cl, th.e.cfg.AppID)
+	cancel()
+	switch classify(err) {
+	case faultNone:
+		th.confirmed = time.Now()
+		return nil
+	case faultMigrated:
+		th.loseTasksLocked("the group coordinator no longer knows this member's generation", err)
+	case faultTransient:
+		if ctx.Err() == nil && time.Since(th.confirmed) > th.session {
+			th.loseTasksLocked(fmt.Sprintf("the group coordinator has not confirmed the membership for %v, longer than the session timeout %v",
+				time.Since(th.confirmed).Round(time.Millisecond), th.session), err)
+		}
+	default:
+		return fmt.Errorf("kstreams: checking the group membership: %w", err)
+	}
+	return fmt.Errorf("%w: %w", errNotCommitted, err)
+}
+
+// checkFreezeLocked closes the tasks, without flushing, if the process was
+// frozen long enough for the group session to expire meanwhile.
+func (th *thread) checkFreezeLocked() {
+	w := th.e.watch
+	frozen, n := w.frozen(th.freezes)
+	th.freezes = n
+	if frozen {
+		th.loseTasksLocked(fmt.Sprintf("the process was frozen for %v; the group session (%v) may have expired meanwhile",
+			time.Duration(w.longest.Load()).Round(time.Millisecond), th.session), nil)
+	}
+}
+
+// loseTasksLocked closes the tasks without flushing their caches or
+// committing (they may be running on another member already), and has the
+// member rejoin the group, which gives it its tasks anew, restored from
+// their changelogs and resumed from the committed offsets.
+func (th *thread) loseTasksLocked(why string, cause error) {
+	if len(th.tasks) == 0 {
+		return
+	}
+	th.e.cfg.Logger.Warn("kstreams: tasks may have moved to another member; closing them without flushing or committing, and rejoining the group",
+		"thread", th.id+1, "tasks", taskIDs(th.tasks), "reason", why, "error", cause)
+	th.closeTasksLocked()
+	th.e.threadRebalancing(th.id, true)
+	th.rejoin.Store(true)
+}
+
+// probeTimeout bounds a membership check.
+func (th *thread) probeTimeout() time.Duration { return min(th.session/4, 5*time.Second) }
+
+// requestTimeout bounds the producer flush and the offset commit of one
+// commit, so that a broker that does not answer postpones the commit
+// instead of holding the thread.
+func (th *thread) requestTimeout() time.Duration { return max(th.session/2, time.Second) }
+
 func commitSync(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kgo.EpochOffset) error {
 	var cerr error
-	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return
 		}
-		for _, t := range resp.Topics {
+		for i, t := range resp.Topics {
+			topic := t.Topic
+			if topic == "" && i < len(req.Topics) { // answered by topic id
+				topic = req.Topics[i].Topic
+			}
 			for _, p := range t.Partitions {
 				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
-					cerr = fmt.Errorf("topic %q partition %d: %w", t.Topic, p.Partition, e)
+					cerr = fmt.Errorf("topic %q partition %d: %w", topic, p.Partition, e)
 				}
 			}
 		}
@@ -257,20 +442,46 @@ func commitSync(ctx context.Context, cl *kgo.Client, offsets map[string]map[int3
 }
 
 // Send implements Collector: it produces asynchronously; the promise applies
-// the production-error policy.
+// the production-error policy. The record carries what it is and which
+// input record it comes from.
 func (th *thread) Send(rec *kgo.Record, kind SendKind) {
-	th.cl.Produce(kindCtx[kind], rec, th.produced)
+	if kind != SendChangelog {
+		rec.Partition = -1 // until the partitioner picks one
+	}
+	th.cl.Produce(th.sendContext(kind), rec, th.produced)
+}
+
+// sendContext returns the context of a record of kind produced now; one
+// is made per input record (and kind) that produces something.
+func (th *thread) sendContext(kind SendKind) *sendCtx {
+	var src *kgo.Record
+	if th.cur != nil {
+		src = th.cur.raw
+	}
+	if src == nil {
+		return kindCtx[kind]
+	}
+	if src != th.src || kind != th.srcKind || th.srcCtx == nil {
+		th.src, th.srcKind = src, kind
+		th.srcCtx = &sendCtx{Context: context.Background(), kind: kind, inTopic: src.Topic, inPartition: src.Partition, inOffset: src.Offset}
+	}
+	return th.srcCtx
 }
 
 func (th *thread) produced(rec *kgo.Record, err error) {
+	info := sendInfo(rec)
 	if err == nil {
 		th.counters.Produced.Add(1)
+		if info.kind == SendDeadLetter {
+			th.counters.DeadLettered.Add(1)
+		}
 		return
 	}
 	th.counters.ProduceFailed.Add(1)
-	perr := &ProduceError{Topic: rec.Topic, Partition: rec.Partition, Err: err}
+	perr := &ProduceError{Topic: rec.Topic, Partition: rec.Partition, Kind: info.kind,
+		InputTopic: info.inTopic, InputPartition: info.inPartition, InputOffset: info.inOffset, Err: err}
 	policy := th.e.cfg.OnProduceError
-	if kindOf(rec) != SendOutput {
+	if info.kind != SendOutput {
 		policy = Policy{Kind: PolicyFail}
 	}
 	switch policy.Kind {
@@ -278,9 +489,11 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 		th.counters.Skipped.Add(1)
 		th.e.cfg.Logger.Warn("kstreams: skipping record the producer could not send", "error", perr.Error())
 	case PolicyDeadLetter:
-		th.counters.DeadLettered.Add(1)
 		re := &RecordError{Topic: rec.Topic, Partition: rec.Partition, Offset: -1, Stage: "producing", Err: err}
-		th.cl.TryProduce(kindCtx[SendDeadLetter], DeadLetterRecord(rec, policy.Topic, re), th.produced)
+		dl := DeadLetterRecord(rec, policy.Topic, re)
+		dl.Partition = -1
+		dctx := &sendCtx{Context: context.Background(), kind: SendDeadLetter, inTopic: info.inTopic, inPartition: info.inPartition, inOffset: info.inOffset}
+		th.cl.TryProduce(dctx, dl, th.produced)
 	default:
 		th.setProducerError(perr)
 	}
@@ -320,6 +533,11 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.counters.Rebalances.Add(1)
+	th.confirmed = time.Now()
+	th.rejoin.Store(false)
+	if th.groupLog.reset() {
+		th.e.cfg.Logger.Warn("kstreams: joined the consumer group again", "thread", th.id+1, "group", th.e.cfg.AppID)
+	}
 	active := map[processor.TaskID]bool{}
 	for topic, parts := range assigned {
 		if st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID); st != nil {
@@ -352,7 +570,15 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 		}
 	}
 	if th.fatal == nil {
-		th.fatal = th.restoreLocked(ctx, created)
+		if err := th.restoreLocked(ctx, created); err != nil {
+			// A broker that is restarting or unreachable fails a restore
+			// it will let through later: give the tasks back and rejoin.
+			if errors.Is(err, errRestoreBroker) && classify(err) != faultFatal || ctx.Err() != nil {
+				th.loseTasksLocked("restoring the stores failed", err)
+			} else {
+				th.fatal = err
+			}
+		}
 	}
 	if th.fatal == nil {
 		th.fatal = th.addStandbysLocked(wanted)
@@ -364,7 +590,7 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 		return int(a.id.Partition - b.id.Partition)
 	})
 	th.e.cfg.Logger.Info("kstreams: tasks assigned", "thread", th.id+1, "tasks", taskIDs(th.tasks))
-	th.e.threadRebalancing(th.id, false)
+	th.e.threadRebalancing(th.id, th.rejoin.Load())
 }
 
 // ensureTaskLocked creates the task for partition p of st unless the thread
@@ -448,19 +674,31 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]i
 	// directory once this thread has closed it. (Eager rebalancing runs
 	// every member's onRevoked before any member's onAssigned.)
 	th.dropStandbysLocked(nil)
-	if th.fatal == nil {
-		if err := th.commitLocked(ctx); err != nil {
+	if th.fatal == nil && !th.closing {
+		err := th.commitLocked(ctx)
+		if errors.Is(err, errNotCommitted) {
+			th.postponed(err)
+			err = nil
+		}
+		if err != nil {
 			th.fatal = err
 		}
 	}
 	th.closeTasksLocked()
 }
 
+// onLost runs when the member learns it is out of the group (its session
+// expired, its generation is gone): the tasks are closed without
+// committing. It runs again at every failed attempt to rejoin, so it says
+// so only when there are tasks to close.
 func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.e.threadRebalancing(th.id, true)
-	th.e.cfg.Logger.Warn("kstreams: partitions lost; closing tasks without committing", "thread", th.id+1)
+	if len(th.tasks) > 0 {
+		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",
+			"thread", th.id+1, "tasks", taskIDs(th.tasks))
+	}
 	th.closeTasksLocked()
 	th.dropStandbysLocked(nil)
 }
@@ -481,38 +719,84 @@ func (th *thread) fatalErr() error {
 	return th.fatal
 }
 
-// shutdown commits, closes the tasks and leaves the group. It returns what
-// stopped the thread or the commit's error.
+// shutdown commits, closes the tasks and leaves the group, within the
+// close timeout. It returns what stopped the thread, the commit's error,
+// or what the close left undone.
 func (th *thread) shutdown() error {
-	fatal, err := th.close(30 * time.Second)
+	fatal, err := th.close(th.e.cfg.CloseTimeout)
 	return errors.Join(fatal, th.producerError(), err)
 }
 
 // abort closes after a failure: what was processed successfully is still
 // committed (unless the producer failed), so a restart repeats little.
 func (th *thread) abort() {
-	if _, err := th.close(10 * time.Second); err != nil {
+	if _, err := th.close(th.e.cfg.CloseTimeout); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: commit after failure", "error", err)
 	}
 }
 
-// close commits within timeout, unless the thread or its producer failed,
-// closes the tasks and standbys, and leaves the group.
-func (th *thread) close(timeout time.Duration) (fatal, commitErr error) {
-	th.mu.Lock()
+// close commits, unless the thread or its producer failed, closes the
+// tasks and standbys, and leaves the group, all within timeout: franz-go's
+// own close waits for the group to be left, without a deadline, so it is
+// left running behind if the brokers do not answer in time. What could
+// not be flushed or committed is reported in an error wrapping
+// ErrCloseIncomplete.
+func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	th.mu.Lock()
+	th.closing = true
 	fatal = th.fatal
 	if fatal == nil && th.producerError() == nil {
-		commitErr = th.commitLocked(ctx)
+		closeErr = th.commitLocked(ctx)
+		if errors.Is(closeErr, errNotCommitted) {
+			closeErr = th.leftLocked(closeErr)
+		}
 	}
 	th.closeTasksLocked()
 	th.dropStandbysLocked(nil)
 	th.mu.Unlock()
 	th.cl.AllowRebalance()
-	th.cl.Close()
-	th.restorer.close()
-	return fatal, commitErr
+	if err := th.cl.LeaveGroupContext(ctx); err != nil {
+		th.e.cfg.Logger.Warn("kstreams: could not leave the consumer group; the group notices after the session timeout",
+			"thread", th.id+1, "session timeout", th.session, "error", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		th.cl.Close()
+		th.restorer.close()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// The leave and every request above were bounded by ctx: what is
+		// left is connections closing; give them a moment.
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			th.e.cfg.Logger.Warn("kstreams: the Kafka client did not close within the close timeout; leaving it behind",
+				"thread", th.id+1, "close timeout", timeout)
+			closeErr = errors.Join(closeErr, fmt.Errorf("%w: thread %d: the Kafka client did not close within %v", ErrCloseIncomplete, th.id+1, timeout))
+		}
+	}
+	return fatal, closeErr
+}
+
+// closeGrace is how long a close waits past its timeout for the client's
+// connections to close.
+const closeGrace = time.Second
+
+// leftLocked describes what a close leaves uncommitted and unflushed.
+func (th *thread) leftLocked(cause error) error {
+	var uncommitted []string
+	for _, t := range th.tasks {
+		if t.Offsets(map[string]map[int32]kgo.EpochOffset{}) {
+			uncommitted = append(uncommitted, t.id.String())
+		}
+	}
+	return fmt.Errorf("%w: thread %d: offsets of tasks %v not committed (their records are processed again by the next owner), %d produced records not acknowledged: %w",
+		ErrCloseIncomplete, th.id+1, uncommitted, th.cl.BufferedProduceRecords(), cause)
 }
 
 func taskIDs(ts []*Task) []string {
@@ -525,13 +809,32 @@ func taskIDs(ts []*Task) []string {
 
 // ProduceError is a record the producer could not send.
 type ProduceError struct {
-	Topic     string
+	Topic string
+	// Partition is -1 when the record was never given one (its topic does
+	// not exist, for instance).
 	Partition int32
-	Err       error
+	// Kind says what the record was: an output, a dead letter, a
+	// changelog record.
+	Kind SendKind
+	// InputTopic, InputPartition and InputOffset locate the input record
+	// whose processing produced the record; InputOffset is -1 when there
+	// was none (a punctuator, a cache flush at commit).
+	InputTopic     string
+	InputPartition int32
+	InputOffset    int64
+	Err            error
 }
 
 func (e *ProduceError) Error() string {
-	return fmt.Sprintf("kstreams: producing to topic %q partition %d failed: %v", e.Topic, e.Partition, e.Err)
+	where := fmt.Sprintf("topic %q", e.Topic)
+	if e.Partition >= 0 {
+		where += fmt.Sprintf(" partition %d", e.Partition)
+	}
+	from := ""
+	if e.InputOffset >= 0 {
+		from = fmt.Sprintf(" for input record topic %q partition %d offset %d", e.InputTopic, e.InputPartition, e.InputOffset)
+	}
+	return fmt.Sprintf("kstreams: producing %s to %s failed%s: %v", e.Kind, where, from, e.Err)
 }
 
 // Unwrap returns the cause.
