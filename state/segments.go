@@ -45,8 +45,8 @@ type segmentBackend interface {
 type memoryBackend struct{}
 
 func (memoryBackend) open(name string) (BytesStore, error) { return NewMemoryStore(name), nil }
-func (memoryBackend) destroy(string) error                  { return nil }
-func (memoryBackend) existing() ([]string, error)           { return nil, nil }
+func (memoryBackend) destroy(string) error                 { return nil }
+func (memoryBackend) existing() ([]string, error)          { return nil, nil }
 
 // pebbleBackend keeps each segment in a pebble database of its own, in a
 // subdirectory of dir named after the segment (Java's layout: one RocksDB
