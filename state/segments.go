@@ -341,15 +341,27 @@ func writeAll(store BytesStore, keys, values [][]byte) error {
 	return nil
 }
 
-// scan is a read of a segmented store: the segments to visit, the byte
-// range to read in each, and the filter that decodes the entries within.
+// scan is a read of a segmented store: the segments to visit, how to read
+// each, and the filter that decodes the entries read.
 type scan struct {
-	fromTime, toTime int64  // times of the segments to visit
-	lo, hi           []byte // inclusive key bounds in each segment; nil is unbounded
-	forward          bool
+	fromTime, toTime int64 // times of the segments to visit
+	forward          bool  // visit segments by ascending time
+	// open opens the iterator over the entries of one segment's store.
+	open func(BytesStore) (Iterator, error)
 	// decode returns the key and window of a raw key, and whether the entry
 	// is in the scan.
 	decode func(raw []byte) (key []byte, w serde.Window, ok bool)
+}
+
+// rangeScan returns the scan function reading the keys from lo to hi,
+// inclusive (nil is unbounded), in ascending or descending order.
+func rangeScan(lo, hi []byte, forward bool) func(BytesStore) (Iterator, error) {
+	return func(s BytesStore) (Iterator, error) {
+		if forward {
+			return s.Range(lo, hi)
+		}
+		return s.ReverseRange(lo, hi)
+	}
 }
 
 // iterate opens an iterator over the segments of sc.
@@ -439,6 +451,7 @@ type segmentIterator struct {
 	scan  scan
 	cur   Iterator // iterator of segs[0], nil before it is opened
 	done  bool
+	raw   []byte // store key of the current entry
 	key   []byte
 	win   serde.Window
 	value []byte
@@ -446,15 +459,16 @@ type segmentIterator struct {
 }
 
 func (it *segmentIterator) Next() bool {
-	it.key, it.value, it.win = nil, nil, serde.Window{}
+	it.raw, it.key, it.value, it.win = nil, nil, nil, serde.Window{}
 	for !it.done {
 		if it.cur == nil && !it.open() {
 			continue
 		}
 		if it.cur.Next() {
-			key, w, ok := it.scan.decode(it.cur.Key())
+			raw := it.cur.Key()
+			key, w, ok := it.scan.decode(raw)
 			if ok {
-				it.key, it.win, it.value = key, w, it.cur.Value()
+				it.raw, it.key, it.win, it.value = raw, key, w, it.cur.Value()
 				return true
 			}
 			continue
@@ -472,11 +486,7 @@ func (it *segmentIterator) open() bool {
 		return false
 	}
 	var err error
-	if it.scan.forward {
-		it.cur, err = it.segs[0].store.Range(it.scan.lo, it.scan.hi)
-	} else {
-		it.cur, err = it.segs[0].store.ReverseRange(it.scan.lo, it.scan.hi)
-	}
+	it.cur, err = it.scan.open(it.segs[0].store)
 	if err != nil {
 		it.cur = nil
 		it.endSegment(err)

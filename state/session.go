@@ -145,6 +145,9 @@ func sessionKeyEnd(raw []byte) (int64, bool) {
 
 type sessionStore struct {
 	seg *segmented
+	// writes, when set, takes the puts and removes instead of seg (see
+	// [SessionStoreWritingTo]).
+	writes BytesStore
 }
 
 func (s *sessionStore) Name() string       { return s.seg.name }
@@ -170,14 +173,23 @@ func (s *sessionStore) Put(key []byte, w serde.Window, value []byte) error {
 	if value == nil {
 		return s.Remove(key, w)
 	}
-	return s.seg.put(w.End, SessionStoreKey(key, w), value)
+	raw := SessionStoreKey(key, w)
+	if s.writes != nil {
+		return s.writes.Put(raw, value)
+	}
+	return s.seg.put(w.End, raw, value)
 }
 
 func (s *sessionStore) Remove(key []byte, w serde.Window) error {
 	if err := s.check(key, w); err != nil {
 		return err
 	}
-	return s.seg.remove(w.End, SessionStoreKey(key, w))
+	raw := SessionStoreKey(key, w)
+	if s.writes != nil {
+		_, err := s.writes.Delete(raw)
+		return err
+	}
+	return s.seg.remove(w.End, raw)
 }
 
 func (s *sessionStore) FetchSession(key []byte, w serde.Window) ([]byte, error) {
@@ -246,7 +258,7 @@ func (s *sessionStore) find(keyFrom, keyTo []byte, earliestEnd, latestStart int6
 	s.seg.mu.RUnlock()
 	lo, hi := bounds(earliestEnd)
 	return s.seg.iterate(scan{
-		fromTime: earliestEnd, toTime: math.MaxInt64, lo: lo, hi: hi, forward: forward,
+		fromTime: earliestEnd, toTime: math.MaxInt64, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			w, ok := sessionKeyWindow(raw)
 			if !ok || w.End < earliestEnd || w.Start > latestStart {

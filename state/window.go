@@ -183,7 +183,7 @@ func newWindowStore(name string, opts WindowStoreOptions, backend segmentBackend
 	if err != nil {
 		return nil, err
 	}
-	return &windowStore{seg: seg, size: opts.WindowSize.Milliseconds(), dups: opts.RetainDuplicates}, nil
+	return &windowStore{seg: seg, size: opts.WindowSize.Milliseconds(), dups: opts.RetainDuplicates, seqnum: &atomicSeqnum{}}, nil
 }
 
 // Window store keys are Kafka Streams' (WindowKeySchema.toStoreKeyBinary),
@@ -220,10 +220,14 @@ type windowStore struct {
 	size int64 // window size in ms
 	dups bool
 
-	// seqnum numbers puts with dups. It is only written by Put, which the
-	// segmented store's lock serializes only for the write itself, so it
-	// is atomic.
-	seqnum atomicSeqnum
+	// writes, when set, takes the puts instead of seg: a layer, such as
+	// changelogging, over the BytesStore view of seg (see
+	// [WindowStoreWritingTo]).
+	writes BytesStore
+
+	// seqnum numbers puts with dups. Puts may come from several
+	// goroutines, so it is atomic; the views of one store share it.
+	seqnum *atomicSeqnum
 }
 
 // atomicSeqnum is the sequence number of puts with RetainDuplicates: 1, 2,
@@ -259,7 +263,11 @@ func (s *windowStore) Put(key []byte, windowStart int64, value []byte) error {
 		}
 		seq = s.seqnum.next()
 	}
-	return s.seg.put(windowStart, WindowStoreKey(key, windowStart, seq), value)
+	raw := WindowStoreKey(key, windowStart, seq)
+	if s.writes != nil {
+		return s.writes.Put(raw, value)
+	}
+	return s.seg.put(windowStart, raw, value)
 }
 
 func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
@@ -347,7 +355,7 @@ func (s *windowStore) fetch(keyFrom, keyTo []byte, from, to int64, forward bool,
 	}
 	lo, hi := bounds(from, to)
 	return s.seg.iterate(scan{
-		fromTime: from, toTime: to, lo: lo, hi: hi, forward: forward,
+		fromTime: from, toTime: to, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			start, ok := windowKeyStart(raw)
 			if !ok || start < from || start > to {
