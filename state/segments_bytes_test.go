@@ -157,3 +157,29 @@ func TestSegmentedBytesView(t *testing.T) {
 		})
 	}
 }
+
+// A store writing through a layer reads the store under the layer now: the
+// runtime points its layers at a new store when it wipes one.
+func TestWindowStoreWritingToFollowsTheLayer(t *testing.T) {
+	open := func() BytesStore {
+		ws, err := NewMemoryWindowStore("win", testOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		view, err := WindowStoreBytes(ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return view
+	}
+	layer := &recordingStore{BytesStore: open()}
+	s, err := WindowStoreWritingTo(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putWindow(t, s, "k", 5, "old")
+	layer.BytesStore = open()
+	wantFetch(t, s, "k", 5, "<nil>")
+	putWindow(t, s, "k", 5, "new")
+	wantEntries(t, "after the switch", collect(t)(s.All()), "k@5-15=new")
+}

@@ -150,10 +150,20 @@ type sessionStore struct {
 	writes BytesStore
 }
 
-func (s *sessionStore) Name() string       { return s.seg.name }
-func (s *sessionStore) ExpiredPuts() int64 { return s.seg.expired.Load() }
-func (s *sessionStore) Flush() error       { return s.seg.flush() }
-func (s *sessionStore) Close() error       { return s.seg.close() }
+// segs returns the segments the store reads, as windowStore.segs.
+func (s *sessionStore) segs() *segmented {
+	if s.writes != nil {
+		if v, err := findView(s.writes); err == nil {
+			return v.seg
+		}
+	}
+	return s.seg
+}
+
+func (s *sessionStore) Name() string       { return s.segs().name }
+func (s *sessionStore) ExpiredPuts() int64 { return s.segs().expired.Load() }
+func (s *sessionStore) Flush() error       { return s.segs().flush() }
+func (s *sessionStore) Close() error       { return s.segs().close() }
 
 // check validates key and w.
 func (s *sessionStore) check(key []byte, w serde.Window) error {
@@ -161,7 +171,7 @@ func (s *sessionStore) check(key []byte, w serde.Window) error {
 		return ErrNullKey
 	}
 	if w.Start < 0 || w.End < w.Start {
-		return fmt.Errorf("state: store %q: session [%d, %d]: %w", s.seg.name, w.Start, w.End, ErrInvalidWindow)
+		return fmt.Errorf("state: store %q: session [%d, %d]: %w", s.segs().name, w.Start, w.End, ErrInvalidWindow)
 	}
 	return nil
 }
@@ -177,7 +187,7 @@ func (s *sessionStore) Put(key []byte, w serde.Window, value []byte) error {
 	if s.writes != nil {
 		return s.writes.Put(raw, value)
 	}
-	return s.seg.put(w.End, raw, value)
+	return s.segs().put(w.End, raw, value)
 }
 
 func (s *sessionStore) Remove(key []byte, w serde.Window) error {
@@ -189,7 +199,7 @@ func (s *sessionStore) Remove(key []byte, w serde.Window) error {
 		_, err := s.writes.Delete(raw)
 		return err
 	}
-	return s.seg.remove(w.End, raw)
+	return s.segs().remove(w.End, raw)
 }
 
 func (s *sessionStore) FetchSession(key []byte, w serde.Window) ([]byte, error) {
@@ -199,7 +209,7 @@ func (s *sessionStore) FetchSession(key []byte, w serde.Window) ([]byte, error) 
 	if w.Start < 0 || w.End < w.Start {
 		return nil, nil
 	}
-	return s.seg.get(w.End, SessionStoreKey(key, w))
+	return s.segs().get(w.End, SessionStoreKey(key, w))
 }
 
 func (s *sessionStore) FindSessions(key []byte, earliestEnd, latestStart int64) (WindowIterator, error) {
@@ -253,11 +263,12 @@ func (s *sessionStore) find(keyFrom, keyTo []byte, earliestEnd, latestStart int6
 	if (keyFrom != nil && keyTo != nil && bytes.Compare(keyFrom, keyTo) > 0) || latestStart < 0 {
 		return emptyWindowIterator{}, nil
 	}
-	s.seg.mu.RLock()
-	earliestEnd = max(earliestEnd, s.seg.minLiveTimeLocked(), 0)
-	s.seg.mu.RUnlock()
+	seg := s.segs()
+	seg.mu.RLock()
+	earliestEnd = max(earliestEnd, seg.minLiveTimeLocked(), 0)
+	seg.mu.RUnlock()
 	lo, hi := bounds(earliestEnd)
-	return s.seg.iterate(scan{
+	return seg.iterate(scan{
 		fromTime: earliestEnd, toTime: math.MaxInt64, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			w, ok := sessionKeyWindow(raw)
@@ -274,5 +285,5 @@ func (s *sessionStore) find(keyFrom, keyTo []byte, earliestEnd, latestStart int6
 }
 
 func (s *sessionStore) Restore(keys, values [][]byte) error {
-	return s.seg.restore(keys, values, sessionKeyEnd)
+	return s.segs().restore(keys, values, sessionKeyEnd)
 }

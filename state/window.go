@@ -216,7 +216,7 @@ func windowKeyStart(raw []byte) (int64, bool) {
 }
 
 type windowStore struct {
-	seg  *segmented
+	seg  *segmented // the store's own segments; see segs
 	size int64 // window size in ms
 	dups bool
 
@@ -228,6 +228,18 @@ type windowStore struct {
 	// seqnum numbers puts with dups. Puts may come from several
 	// goroutines, so it is atomic; the views of one store share it.
 	seqnum *atomicSeqnum
+}
+
+// segs returns the segments the store reads: its own, or, writing
+// through a layer, those under the layer now (the layer may have been
+// pointed at a new store, as the runtime does when it wipes a store).
+func (s *windowStore) segs() *segmented {
+	if s.writes != nil {
+		if v, err := findView(s.writes); err == nil {
+			return v.seg
+		}
+	}
+	return s.seg
 }
 
 // atomicSeqnum is the sequence number of puts with RetainDuplicates: 1, 2,
@@ -244,17 +256,17 @@ func (a *atomicSeqnum) next() int32 {
 	}
 }
 
-func (s *windowStore) Name() string       { return s.seg.name }
-func (s *windowStore) ExpiredPuts() int64 { return s.seg.expired.Load() }
-func (s *windowStore) Flush() error       { return s.seg.flush() }
-func (s *windowStore) Close() error       { return s.seg.close() }
+func (s *windowStore) Name() string       { return s.segs().name }
+func (s *windowStore) ExpiredPuts() int64 { return s.segs().expired.Load() }
+func (s *windowStore) Flush() error       { return s.segs().flush() }
+func (s *windowStore) Close() error       { return s.segs().close() }
 
 func (s *windowStore) Put(key []byte, windowStart int64, value []byte) error {
 	if key == nil {
 		return ErrNullKey
 	}
 	if windowStart < 0 {
-		return fmt.Errorf("state: store %q: window start %d: %w", s.seg.name, windowStart, ErrInvalidWindow)
+		return fmt.Errorf("state: store %q: window start %d: %w", s.segs().name, windowStart, ErrInvalidWindow)
 	}
 	var seq int32
 	if s.dups {
@@ -267,7 +279,7 @@ func (s *windowStore) Put(key []byte, windowStart int64, value []byte) error {
 	if s.writes != nil {
 		return s.writes.Put(raw, value)
 	}
-	return s.seg.put(windowStart, raw, value)
+	return s.segs().put(windowStart, raw, value)
 }
 
 func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
@@ -278,7 +290,7 @@ func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
 		return nil, nil
 	}
 	if !s.dups {
-		return s.seg.get(windowStart, WindowStoreKey(key, windowStart, 0))
+		return s.segs().get(windowStart, WindowStoreKey(key, windowStart, 0))
 	}
 	it, err := s.FetchTimeRange(key, windowStart, windowStart)
 	if err != nil {
@@ -347,14 +359,15 @@ func (s *windowStore) fetch(keyFrom, keyTo []byte, from, to int64, forward bool,
 	if keyFrom != nil && keyTo != nil && bytes.Compare(keyFrom, keyTo) > 0 {
 		return emptyWindowIterator{}, nil
 	}
-	s.seg.mu.RLock()
-	from = max(from, s.seg.minLiveTimeLocked(), 0)
-	s.seg.mu.RUnlock()
+	seg := s.segs()
+	seg.mu.RLock()
+	from = max(from, seg.minLiveTimeLocked(), 0)
+	seg.mu.RUnlock()
 	if to < from {
 		return emptyWindowIterator{}, nil
 	}
 	lo, hi := bounds(from, to)
-	return s.seg.iterate(scan{
+	return seg.iterate(scan{
 		fromTime: from, toTime: to, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			start, ok := windowKeyStart(raw)
@@ -379,7 +392,7 @@ func windowEnd(start, size int64) int64 {
 }
 
 func (s *windowStore) Restore(keys, values [][]byte) error {
-	return s.seg.restore(keys, values, windowKeyStart)
+	return s.segs().restore(keys, values, windowKeyStart)
 }
 
 // inKeyRange reports whether key is within [from, to]; a nil bound is
