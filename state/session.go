@@ -27,6 +27,12 @@ type SessionStoreOptions struct {
 	SegmentInterval time.Duration
 }
 
+// Validate reports, in one error wrapping [ErrInvalidOptions], every
+// problem of o, after its defaults; opening a store checks the same.
+func (o SessionStoreOptions) Validate() error { return o.validate() }
+
+// validate applies the default segment interval and reports every problem
+// in one error wrapping [ErrInvalidOptions].
 func (o *SessionStoreOptions) validate() error {
 	if o.SegmentInterval == 0 {
 		o.SegmentInterval = defaultSegmentInterval(o.Retention)

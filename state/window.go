@@ -45,6 +45,10 @@ type WindowStoreOptions struct {
 	RetainDuplicates bool
 }
 
+// Validate reports, in one error wrapping [ErrInvalidOptions], every
+// problem of o, after its defaults; opening a store checks the same.
+func (o WindowStoreOptions) Validate() error { return o.validate() }
+
 // validate applies the default segment interval and reports every problem
 // in one error wrapping [ErrInvalidOptions].
 func (o *WindowStoreOptions) validate() error {
@@ -217,7 +221,7 @@ func windowKeyStart(raw []byte) (int64, bool) {
 
 type windowStore struct {
 	seg  *segmented // the store's own segments; see segs
-	size int64 // window size in ms
+	size int64      // window size in ms
 	dups bool
 
 	// writes, when set, takes the puts instead of seg: a layer, such as
