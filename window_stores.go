@@ -2,6 +2,7 @@ package kstreams
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/runtime"
@@ -107,4 +108,40 @@ func addSegmentedStore(b *Builder, invalid error, spec *runtime.StoreSpec, proce
 	for _, p := range processors {
 		b.t.g.Connect(spec.Name, p)
 	}
+}
+
+// LocalWindowStore returns a read-only view of the window store name over
+// the partitions this instance runs, as [LocalStore] for key-value stores.
+// As Kafka Streams' composite window store, a read of one key answers from
+// the first partition holding it, and reads of several keys return each
+// partition's windows in turn.
+func LocalWindowStore[K, V any](a *App, name string) (state.ReadOnlyWindowStore[K, V], error) {
+	return localTyped[state.ReadOnlyWindowStore[K, V]](a, name)
+}
+
+// LocalSessionStore returns a read-only view of the session store name over
+// the partitions this instance runs, as [LocalWindowStore].
+func LocalSessionStore[K, V any](a *App, name string) (state.ReadOnlySessionStore[K, V], error) {
+	return localTyped[state.ReadOnlySessionStore[K, V]](a, name)
+}
+
+// localTyped returns the typed view T of the local partitions of store
+// name.
+func localTyped[T any](a *App, name string) (T, error) {
+	var zero T
+	ls, spec, err := a.engine.LocalStore(name)
+	if err != nil {
+		return zero, err
+	}
+	if spec.Typed == nil {
+		return zero, fmt.Errorf("kstreams: state store %q has no typed view", name)
+	}
+	typed := spec.Typed(ls)
+	if s, ok := typed.(T); ok {
+		return s, nil
+	}
+	if err, ok := typed.(error); ok {
+		return zero, fmt.Errorf("kstreams: state store %q: %w", name, err)
+	}
+	return zero, fmt.Errorf("kstreams: state store %q holds %T, not %s", name, typed, reflect.TypeFor[T]())
 }

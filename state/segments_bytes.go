@@ -46,7 +46,12 @@ func SessionStoreBytes(store SessionBytesStore) (BytesStore, error) {
 // reaches it through Unwrap() BytesStore methods. Its puts become
 // writes.Put(WindowStoreKey(key, windowStart, seqnum), value), so the layer
 // sees, and a changelog gets, Kafka Streams' window store keys.
+//
+// Over a [Partitioned] store it returns a read-only store over its parts.
 func WindowStoreWritingTo(writes BytesStore) (WindowBytesStore, error) {
+	if p, ok := writes.(Partitioned); ok {
+		return compositeWindowStore{p}, nil
+	}
 	view, err := findView(writes)
 	if err != nil {
 		return nil, err
@@ -62,7 +67,12 @@ func WindowStoreWritingTo(writes BytesStore) (WindowBytesStore, error) {
 
 // SessionStoreWritingTo returns a session store that reads the store under
 // writes and puts and removes through writes, as [WindowStoreWritingTo].
+//
+// Over a [Partitioned] store it returns a read-only store over its parts.
 func SessionStoreWritingTo(writes BytesStore) (SessionBytesStore, error) {
+	if p, ok := writes.(Partitioned); ok {
+		return compositeSessionStore{p}, nil
+	}
 	view, err := findView(writes)
 	if err != nil {
 		return nil, err
