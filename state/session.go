@@ -102,6 +102,9 @@ func NewMemorySessionStore(name string, opts SessionStoreOptions) (SessionBytesS
 // [SessionBytesStore] in directory dir, one pebble database per segment as
 // [OpenPebbleWindowStore].
 func OpenPebbleSessionStore(name, dir string, opts SessionStoreOptions, pebbleOpts *PebbleOptions) (SessionBytesStore, error) {
+	if err := mkdirStore(name, dir); err != nil {
+		return nil, err
+	}
 	return newSessionStore(name, opts, pebbleBackend{dir: dir, opts: pebbleOpts})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -172,11 +173,23 @@ func NewMemoryWindowStore(name string, opts WindowStoreOptions) (WindowBytesStor
 // [WindowBytesStore] in directory dir: one pebble database per segment, in
 // a subdirectory named after the store and the segment's first
 // millisecond ("name.1700000000000"), as Kafka Streams' RocksDB window
-// store. Dropping a segment deletes its directory. Segments found in dir
+// store. dir is created at once, segments as time reaches them. Dropping a segment deletes its directory. Segments found in dir
 // are opened. pebbleOpts configures each segment's database; see
 // [OpenPebbleStore].
 func OpenPebbleWindowStore(name, dir string, opts WindowStoreOptions, pebbleOpts *PebbleOptions) (WindowBytesStore, error) {
+	if err := mkdirStore(name, dir); err != nil {
+		return nil, err
+	}
 	return newWindowStore(name, opts, pebbleBackend{dir: dir, opts: pebbleOpts})
+}
+
+// mkdirStore creates the directory of a store, as OpenPebbleStore does,
+// so that it exists before the first segment.
+func mkdirStore(name, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state: store %q: %w", name, err)
+	}
+	return nil
 }
 
 func newWindowStore(name string, opts WindowStoreOptions, backend segmentBackend) (*windowStore, error) {

@@ -426,10 +426,15 @@ func TestDefaultSegmentInterval(t *testing.T) {
 
 // A pebble window store reopened finds its segments and their windows.
 func TestPebbleWindowStoreReopen(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "task", "win")
 	s, err := OpenPebbleWindowStore("win", dir, testOpts, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The directory exists before any segment: the runtime writes the
+	// task's checkpoint next to it.
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("store directory after open: %v", err)
 	}
 	putWindow(t, s, "a", 5, "1")
 	putWindow(t, s, "a", 25, "2")
