@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -141,4 +143,62 @@ func TestWindowStoreChangelogAndRestore(t *testing.T) {
 	if m := r.app.Metrics(); m.Restored != logged {
 		t.Errorf("fresh instance restored %d records, want all %d of the changelog", m.Restored, logged)
 	}
+}
+
+// TestWindowStoreBoundedOnDisk counts two hours of event time in windows
+// retained 10 minutes: each task's store keeps at most 3 segment
+// directories (segments of 5 minutes, max(retention/2, 1 min)), the older
+// ones deleted as stream time passes them.
+func TestWindowStoreBoundedOnDisk(t *testing.T) {
+	app := newAppID(t)
+	in := uniqueName(t, "in")
+	createTopics(t, 2, in)
+	base := time.Now().Add(-3*time.Hour).UnixMilli() / 1000 * 1000
+	var recs []*kgo.Record
+	last := map[string]int64{}
+	for i := range 2000 {
+		key := fmt.Sprint("k", i%10)
+		ts := base + int64(i)*3600 // 2 hours
+		recs = append(recs, rec(in, int32(i%10%2), []byte(key), []byte("x"), ts))
+		last[key] = ts / 1000 * 1000
+	}
+	produce(t, recs...)
+	dir := t.TempDir()
+	r := runApp(t, windowCountTopology(in), kstreams.ApplicationID(app), kstreams.StateDir(dir))
+	waitRunning(t, r)
+	poll(t, 60*time.Second, "the last window of every key", func() (bool, string) {
+		got, err := windowContents(r.app)
+		if err != nil {
+			return false, err.Error()
+		}
+		for k, start := range last {
+			if got[fmt.Sprintf("%s@%d", k, start)] != 1 {
+				return false, fmt.Sprintf("%d windows, not yet %s@%d", len(got), k, start)
+			}
+		}
+		return true, ""
+	})
+	for _, task := range []string{"0_0", "0_1"} {
+		segs, err := os.ReadDir(filepath.Join(dir, app, task, windowStore))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range segs {
+			names = append(names, s.Name())
+		}
+		t.Logf("task %s: segments %q", task, names)
+		if len(segs) > 3 {
+			t.Errorf("task %s keeps %d segments %q, want at most 3", task, len(segs), names)
+		}
+	}
+	got, err := windowContents(r.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 minutes of windows (and the segment boundaries) out of 2 hours.
+	if len(got) > 400 {
+		t.Errorf("the store holds %d windows, want at most 10 minutes' worth", len(got))
+	}
+	r.stopOK(t)
 }
