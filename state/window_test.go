@@ -74,7 +74,7 @@ func TestWindowStoreAllBackends(t *testing.T) {
 	}
 }
 
-func openWindow(t *testing.T, b windowBackend, opts WindowStoreOptions) WindowBytesStore {
+func openWindow(t testing.TB, b windowBackend, opts WindowStoreOptions) WindowBytesStore {
 	t.Helper()
 	s, err := b.openWindow("win", t.TempDir(), opts)
 	if err != nil {
