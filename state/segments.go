@@ -145,8 +145,8 @@ func (s *segmented) segmentIDOf(name string) (int64, bool) {
 	return start / s.interval, true
 }
 
-// minLiveTime returns the smallest time still in retention, as Java's
-// stores compute it for reads: observed - retention + 1.
+// minLiveTimeLocked returns the smallest time still in retention, as Java's
+// stores compute it for reads: observed - retention + 1. s.mu must be held.
 func (s *segmented) minLiveTimeLocked() int64 {
 	return s.mu.observed - s.retention + 1
 }

@@ -224,7 +224,8 @@ func WindowStoreKey(key []byte, windowStart int64, seqnum int32) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(seqnum))
 }
 
-// windowStart returns the window start of a window store key.
+// windowKeyStart returns the window start of a window store key, false
+// for a key too short to hold one.
 func windowKeyStart(raw []byte) (int64, bool) {
 	if len(raw) < windowSuffixSize {
 		return 0, false
