@@ -74,10 +74,6 @@ func (s *loggedStore) log(key, value []byte) {
 	s.out.Send(rec, SendChangelog)
 }
 
-// Unwrap returns the store below, for the typed window and session
-// stores that read it directly (state.WindowStoreWritingTo).
-func (s *loggedStore) Unwrap() state.BytesStore { return s.BytesStore }
-
 func cloneOrNil(b []byte) []byte {
 	if b == nil {
 		return nil

@@ -15,6 +15,11 @@ import (
 // The typed store processors get (Typed) writes through the layers and
 // reads the store below them.
 
+// Unwrap returns the store below the changelogging layer, for the typed
+// window and session stores that read it directly
+// (state.WindowStoreWritingTo).
+func (s *loggedStore) Unwrap() state.BytesStore { return s.BytesStore }
+
 // WindowChangelogAdditionalRetention is what a windowed changelog topic
 // keeps beyond the store's retention: Kafka Streams'
 // windowstore.changelog.additional.retention.ms default, one day.
