@@ -49,8 +49,8 @@ type WindowStoreBuilder[K, V any] struct {
 // it with [ProcessWithStores]. Invalid durations fail the topology's build.
 func AddWindowStore[K, V any](to topologyHolder, sb WindowStoreBuilder[K, V], processors ...string) {
 	b := &Builder{t: to.topology()}
-	k := pickSerde(b, "window store "+quote(sb.Name), "key", sb.Key)
-	v := pickSerde(b, "window store "+quote(sb.Name), "value", sb.Value)
+	k := storeSerde(b, "window store "+quote(sb.Name), "WindowStoreBuilder.Key", sb.Key)
+	v := storeSerde(b, "window store "+quote(sb.Name), "WindowStoreBuilder.Value", sb.Value)
 	opts := state.WindowStoreOptions{Retention: sb.Retention, WindowSize: sb.WindowSize, RetainDuplicates: sb.RetainDuplicates}
 	addSegmentedStore(b, opts.Validate(), &runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging,
@@ -84,8 +84,8 @@ type SessionStoreBuilder[K, V any] struct {
 // topology) and connects it to the named processors, as [AddWindowStore].
 func AddSessionStore[K, V any](to topologyHolder, sb SessionStoreBuilder[K, V], processors ...string) {
 	b := &Builder{t: to.topology()}
-	k := pickSerde(b, "session store "+quote(sb.Name), "key", sb.Key)
-	v := pickSerde(b, "session store "+quote(sb.Name), "value", sb.Value)
+	k := storeSerde(b, "session store "+quote(sb.Name), "SessionStoreBuilder.Key", sb.Key)
+	v := storeSerde(b, "session store "+quote(sb.Name), "SessionStoreBuilder.Value", sb.Value)
 	opts := state.SessionStoreOptions{Retention: sb.Retention}
 	addSegmentedStore(b, opts.Validate(), &runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging,
@@ -93,6 +93,19 @@ func AddSessionStore[K, V any](to topologyHolder, sb SessionStoreBuilder[K, V], 
 		Open:             runtime.SessionStoreOpen(opts),
 		Typed:            runtime.SessionStoreTyped(func(s state.SessionBytesStore) any { return state.NewSessionStore(s, k, v) }),
 	}, processors)
+}
+
+// storeSerde returns s, or else the default serde of T; without either it
+// records a problem naming field, the builder field that would set it.
+func storeSerde[T any](b *Builder, where, field string, s serde.Serde[T]) serde.Serde[T] {
+	if s != nil {
+		return s
+	}
+	if d := serde.Default[T](); d != nil {
+		return d
+	}
+	b.t.g.Problem(fmt.Errorf("%s: missing serde for type %s (set %s)", where, reflect.TypeFor[T](), field))
+	return nil
 }
 
 // addSegmentedStore adds spec, a window or session store, and connects it

@@ -155,6 +155,9 @@ func TestAddWindowStoreProblems(t *testing.T) {
 		{"empty name", func(b *kstreams.Builder) {
 			kstreams.AddWindowStore(b, kstreams.WindowStoreBuilder[string, int64]{Retention: time.Second})
 		}, "empty name"},
+		{"no serde", func(b *kstreams.Builder) {
+			kstreams.AddWindowStore(b, kstreams.WindowStoreBuilder[string, chan int]{Name: "w", Retention: time.Second})
+		}, `window store "w": missing serde for type chan int (set WindowStoreBuilder.Value)`},
 		{"negative session retention", func(b *kstreams.Builder) {
 			kstreams.AddSessionStore(b, kstreams.SessionStoreBuilder[string, int64]{Name: "s", Retention: -time.Second})
 		}, `state store "s": state: invalid options: Retention -1s negative`},
