@@ -120,7 +120,7 @@ func newSessionStore(name string, opts SessionStoreOptions, backend segmentBacke
 }
 
 // sessionSuffixSize is the size of the window of a session store key.
-const sessionSuffixSize = 2 * timestampSize
+const sessionSuffixSize = 2 * timeSize
 
 // SessionStoreKey returns the key under which a session store keeps, and
 // changelogs, the session of key with window w: Kafka Streams' layout
@@ -141,7 +141,7 @@ func sessionKeyWindow(raw []byte) (serde.Window, bool) {
 	}
 	return serde.Window{
 		End:   int64(binary.BigEndian.Uint64(raw[n:])),
-		Start: int64(binary.BigEndian.Uint64(raw[n+timestampSize:])),
+		Start: int64(binary.BigEndian.Uint64(raw[n+timeSize:])),
 	}, true
 }
 

@@ -209,8 +209,8 @@ func newWindowStore(name string, opts WindowStoreOptions, backend segmentBackend
 // big-endian bytes (0, or counting puts with RetainDuplicates).
 const (
 	seqnumSize       = 4
-	windowSuffixSize = timestampSize + seqnumSize
-	timestampSize    = 8
+	windowSuffixSize = timeSize + seqnumSize
+	timeSize    = 8
 	maxSeqnum        = math.MaxInt32
 )
 
