@@ -210,7 +210,7 @@ func newWindowStore(name string, opts WindowStoreOptions, backend segmentBackend
 const (
 	seqnumSize       = 4
 	windowSuffixSize = timeSize + seqnumSize
-	timeSize    = 8
+	timeSize         = 8
 	maxSeqnum        = math.MaxInt32
 )
 
