@@ -129,18 +129,18 @@ func addSegmentedStore(b *Builder, invalid error, spec *runtime.StoreSpec, proce
 // the first partition holding it, and reads of several keys return each
 // partition's windows in turn.
 func LocalWindowStore[K, V any](a *App, name string) (state.ReadOnlyWindowStore[K, V], error) {
-	return localTyped[state.ReadOnlyWindowStore[K, V]](a, name)
+	return localSegmented[state.ReadOnlyWindowStore[K, V]](a, name)
 }
 
 // LocalSessionStore returns a read-only view of the session store name over
 // the partitions this instance runs, as [LocalWindowStore].
 func LocalSessionStore[K, V any](a *App, name string) (state.ReadOnlySessionStore[K, V], error) {
-	return localTyped[state.ReadOnlySessionStore[K, V]](a, name)
+	return localSegmented[state.ReadOnlySessionStore[K, V]](a, name)
 }
 
-// localTyped returns the typed view T of the local partitions of store
+// localSegmented returns the typed view T of the local partitions of store
 // name.
-func localTyped[T any](a *App, name string) (T, error) {
+func localSegmented[T any](a *App, name string) (T, error) {
 	var zero T
 	ls, spec, err := a.engine.LocalStore(name)
 	if err != nil {
