@@ -25,6 +25,25 @@
 // also a [BatchWriter], which restoration uses to write a fetch of changelog
 // records at once.
 //
+// # Window and session stores
+//
+// [WindowBytesStore] keeps values by key and window start, and
+// [SessionBytesStore] by key and session window, as Kafka Streams' window
+// and session stores, with Kafka Streams' key layouts ([WindowStoreKey],
+// [SessionStoreKey]). Both cut time into segments, each a store of its
+// own, and drop a segment whole once it falls out of retention:
+//
+//	bytes, err := state.NewMemoryWindowStore("counts", state.WindowStoreOptions{
+//		Retention:  time.Hour,
+//		WindowSize: 5 * time.Minute,
+//	})
+//	counts := state.NewWindowStore(bytes, serde.String(), serde.Int64())
+//	err = counts.Put("alice", 3, windowStart)
+//
+// [OpenPebbleWindowStore] and [OpenPebbleSessionStore] keep each segment
+// in a pebble database of its own. [WindowStore], [SessionStore] and their
+// read-only interfaces are the typed API.
+//
 // # Iterators
 //
 // Range, ReverseRange, PrefixScan and All return an [Iterator] (a

@@ -27,6 +27,11 @@ var ErrDirLocked = errors.New("state: directory locked")
 // errors.Is.
 var ErrCheckpointCorrupt = errors.New("state: checkpoint corrupt")
 
+// ErrInvalidWindow is returned by window and session stores for a window
+// they cannot hold: a negative start, a session ending before it starts,
+// or a changelog key too short to hold its window. Use errors.Is.
+var ErrInvalidWindow = errors.New("state: invalid window")
+
 // StoreError is the error returned by a typed [KeyValueStore] and its
 // iterators. It names the store and the operation and, when the failure
 // concerns an entry, that entry's serialized key. Err is the cause: a serde

@@ -79,6 +79,11 @@ func (l *LocalStore) parts() ([]state.BytesStore, error) {
 
 func (l *LocalStore) Name() string { return l.name }
 
+// Parts returns the bottom store of each local partition, in partition
+// order: it makes LocalStore a state.Partitioned, which window and session
+// stores read one partition at a time.
+func (l *LocalStore) Parts() ([]state.BytesStore, error) { return l.parts() }
+
 func (l *LocalStore) Get(key []byte) ([]byte, error) {
 	ps, err := l.parts()
 	if err != nil {

@@ -31,6 +31,10 @@ type StoreSpec struct {
 	// Typed makes what processors get from Context.StateStore out of the
 	// top byte store; nil gives them the byte store.
 	Typed func(state.BytesStore) any
+	// Open, when set, opens the bottom byte store in place of a key-value
+	// store: window and session stores (see windowstore.go). dir is the
+	// store's directory, "" unless Persistent.
+	Open func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error)
 }
 
 // Changelog returns the store's changelog topic.

@@ -104,6 +104,14 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 }
 
 func (ts *taskStore) openBase() error {
+	if ts.spec.Open != nil {
+		b, err := ts.spec.Open(ts.spec.Name, ts.dir, ts.pebble)
+		if err != nil {
+			return fmt.Errorf("store %q: %w", ts.spec.Name, err)
+		}
+		ts.base = b
+		return nil
+	}
 	if !ts.spec.Persistent {
 		ts.base = state.NewMemoryStore(ts.spec.Name)
 		return nil
