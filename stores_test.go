@@ -317,18 +317,18 @@ func TestAddStateStoreProblems(t *testing.T) {
 // of a DSL table.
 type lookup struct {
 	ctx    processor.Context[string, string]
-	counts state.ReadOnlyKeyValueStore[string, int64]
+	counts state.ReadOnlyTimestampedKeyValueStore[string, int64]
 }
 
 func (l *lookup) Init(ctx processor.Context[string, string]) (err error) {
 	l.ctx = ctx
-	l.counts, err = processor.Store[state.KeyValueStore[string, int64]](ctx, "click-counts")
+	l.counts, err = processor.Store[state.TimestampedKeyValueStore[string, int64]](ctx, "click-counts")
 	return err
 }
 
 func (l *lookup) Process(r processor.Record[string, string]) error {
 	n, ok, err := l.counts.Get(r.Value)
-	l.ctx.Forward(processor.Record[string, string]{Key: r.Value, Value: fmt.Sprintf("%d/%v", n, ok), Timestamp: r.Timestamp})
+	l.ctx.Forward(processor.Record[string, string]{Key: r.Value, Value: fmt.Sprintf("%d/%v", n.Value, ok), Timestamp: r.Timestamp})
 	return err
 }
 
