@@ -147,10 +147,16 @@ func (s Stream[K, V]) Foreach(fn func(K, V), name ...Named) {
 // input keep their relative order; between inputs there is no order.
 func (s Stream[K, V]) Merge(other Stream[K, V], name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-MERGE")
+	parents := []string{s.node, other.node}
+	if s.node == other.node {
+		// s.Merge(s): each record reaches the merge once, as in Kafka
+		// Streams.
+		parents = parents[:1]
+	}
 	out := s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		ctx.Forward(r)
 		return nil
-	}, s.node, other.node))
+	}, parents...))
 	out.keyChanged = s.keyChanged || other.keyChanged
 	return out
 }
@@ -185,15 +191,35 @@ func (s Stream[K, V]) ToFunc(topicOf func(processor.Record[K, V]) string, p ...P
 // creates, "<application id>-<name>-repartition", and reads it back: records
 // are then partitioned by their current key.
 func (s Stream[K, V]) Repartition(r ...Repartitioned[K, V]) Stream[K, V] {
-	rp := first(r)
+	return s.repartition(first(r), false)
+}
+
+// repartition writes the stream to a repartition topic and reads it back.
+// Records whose key serializes to null are dropped (counted in
+// Metrics.Dropped) before the topic, as Kafka Streams 4 does, unless
+// keepNullKeys: a left or outer join that follows needs them.
+func (s Stream[K, V]) repartition(rp Repartitioned[K, V], keepNullKeys bool) Stream[K, V] {
 	base := s.b.name([]Named{rp.Name}, "KSTREAM-REPARTITION")
 	topic := runtime.Topic{Name: base + "-repartition", Internal: true}
 	s.b.t.g.AddInternalTopic(runtime.InternalTopic{Name: topic.Name, Partitions: rp.Partitions, Configs: repartitionConfigs})
 	key := pickSerde(s.b, "repartition "+quote(base), "key", rp.Key, s.key)
 	value := pickSerde(s.b, "repartition "+quote(base), "value", rp.Value, s.value)
+	parent := s.node
+	if !keepNullKeys {
+		parent = addFn(s.b, base+"-repartition-filter", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
+			if b, err := key.Serialize(topic.Name, r.Key); err == nil && b == nil {
+				if d, ok := ctx.(interface{ DropRecord(reason string) }); ok {
+					d.DropRecord("null key")
+				}
+				return nil
+			}
+			ctx.Forward(r)
+			return nil
+		}, s.node)
+	}
 	sink := base + "-repartition-sink"
 	s.b.t.g.Add(&runtime.NodeSpec{
-		Name: sink, Kind: runtime.SinkKind, Parents: []string{s.node}, Topics: []runtime.Topic{topic},
+		Name: sink, Kind: runtime.SinkKind, Parents: []string{parent}, Topics: []runtime.Topic{topic},
 		In:  runtime.RecordType[K, V](),
 		New: runtime.NewSink(sink, topic, key, value),
 	})

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
@@ -52,8 +54,17 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64) error {
 	}
 	clear(t.punct[len(live):])
 	t.punct = live
+	// As Kafka Streams' punctuation queue: the due schedules fire in
+	// order of their due time (ties in the order they were scheduled).
+	var due []*schedule
 	for _, s := range t.punct {
-		if s.typ != typ || s.cancelled || now < s.next {
+		if s.typ == typ && now >= s.next {
+			due = append(due, s)
+		}
+	}
+	slices.SortStableFunc(due, func(a, b *schedule) int { return cmp.Compare(a.next, b.next) })
+	for _, s := range due {
+		if s.cancelled {
 			continue
 		}
 		s.next = nextPunctuation(s.next, s.interval, now)
