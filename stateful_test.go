@@ -730,7 +730,7 @@ func TestGroupTableByNullMappedValue(t *testing.T) {
 }
 
 // countFanOut counts the three records FlatMapValues makes of each input
-// (keys a, b, a), through a repartition topic.
+// record, keeping its key.
 func countFanOut(t *testing.T, m kstreams.Materialized[string, int64]) *kstreams.Topology {
 	t.Helper()
 	b := kstreams.NewBuilder()
