@@ -2,9 +2,14 @@
 # The project's one test command (also what CI runs, through .ci/run).
 #
 #   1. gofmt -l . (must list nothing), go vet ./...
-#   2. go test ./...            unit tests; integration tests use the in-process
+#   2. compat/run-java.sh check  the differential suite's Java sections are
+#                               what Kafka Streams' TopologyTestDriver produces
+#                               now (one JVM; builds compat/java with mvn once),
+#      go test ./compat         then kstreams must produce the same (prints
+#                               "N cases, E equal")
+#   3. go test ./...            unit tests; integration tests use the in-process
 #                               kfake broker
-#   3. start the external services (a real Apache Kafka broker, ...) and run
+#   4. start the external services (a real Apache Kafka broker, ...) and run
 #      go test ./... again against them (KSTREAMS_TEST_BROKERS is set)
 #
 # Extra arguments are passed to both `go test` runs, e.g.
@@ -28,6 +33,11 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+step "differential suite: Java goldens (compat/run-java.sh check), then go test ./compat"
+compat/run-java.sh check
+go test -count=1 -v -run 'TestCompat$' ./compat | grep -E '^(compat:|--- FAIL|FAIL|ok)' || true
+go test -count=1 ./compat
 
 step "go test ./... (unit tests, embedded kfake broker)"
 go test "$@" ./...
