@@ -214,12 +214,12 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 }
 
 // sameKey returns a function telling whether two group keys are the same
-// key: by == for comparable key types, else (slices, maps, interfaces
-// that may hold them) by their serialized bytes; keys that do not
-// serialize are taken as different.
+// key, as Java's equals: by == for comparable key types that hold no
+// pointer at the top, else (pointers, slices, maps, interfaces) by their
+// serialized bytes; keys that do not serialize are taken as different.
 func sameKey[K any](key serde.Serde[K]) func(a, b K) bool {
 	t := reflect.TypeFor[K]()
-	if t.Comparable() && t.Kind() != reflect.Interface {
+	if t.Comparable() && t.Kind() != reflect.Interface && t.Kind() != reflect.Pointer {
 		return func(a, b K) bool { return any(a) == any(b) }
 	}
 	return func(a, b K) bool {
