@@ -116,8 +116,8 @@ func TestSameKey(t *testing.T) {
 	if !str("a", "a") || str("a", "b") {
 		t.Error("string keys compared wrongly")
 	}
-	bytes := sameKey(serde.Bytes())
-	if !bytes([]byte("a"), []byte("a")) || bytes([]byte("a"), []byte("b")) {
+	raw := sameKey(serde.Bytes())
+	if !raw([]byte("a"), []byte("a")) || raw([]byte("a"), []byte("b")) {
 		t.Error("[]byte keys compared wrongly")
 	}
 }

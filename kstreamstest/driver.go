@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
@@ -227,4 +228,30 @@ func (d *Driver) Close() error {
 		first = err
 	}
 	return first
+}
+
+// Store returns the state store name of the driver's topology as S, as
+// Kafka Streams' TopologyTestDriver.getStateStore: a
+// state.KeyValueStore[K, V] for a Processor API store, a
+// state.TimestampedKeyValueStore[K, V] for the store of a DSL table or
+// aggregation (or a Processor API store declared Timestamped). Reads see
+// every update (the driver flushes after each record); writes go to the
+// store as a processor's would.
+func Store[S any](d *Driver, name string) (S, error) {
+	var zero S
+	if d.closed {
+		return zero, ErrClosed
+	}
+	for _, t := range d.tasks {
+		st, err := t.StateStore("", name)
+		if err != nil {
+			continue
+		}
+		s, ok := st.(S)
+		if !ok {
+			return zero, fmt.Errorf("kstreamstest: state store %q is a %T, not a %s", name, st, reflect.TypeFor[S]())
+		}
+		return s, nil
+	}
+	return zero, fmt.Errorf("kstreamstest: no state store %q in the topology", name)
 }
