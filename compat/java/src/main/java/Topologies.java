@@ -287,6 +287,17 @@ final class Topologies {
         add("table-named-filter", "in:S:S", "out:S:S", b ->
             toSS(b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("src")
                 .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1)).toStream()));
+        add("table-filter-materialized", "in:S:S", "out:S:S", b ->
+            toSS(table(b).filter((k, v) -> longer(v, 1), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("f")
+                .withKeySerde(S).withValueSerde(S)).toStream()));
+        add("table-named-filter-materialized", "in:S:S", "out:S:S", b ->
+            toSS(b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("src")
+                .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("f")
+                .withKeySerde(S).withValueSerde(S)).toStream()));
+        add("table-map-values-materialized-group-by", "in:S:S", "out:S:L", b ->
+            toSL(table(b).mapValues(Topologies::upper, Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("m")
+                .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1))
+                .groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().mapValues(c -> c).toStream()));
         add("table-map-values", "in:S:S", "out:S:S", b -> toSS(table(b).mapValues(Topologies::upper).toStream()));
         add("table-map-values-filter", "in:S:S", "out:S:S", b ->
             toSS(table(b).mapValues(Topologies::upper).filter((k, v) -> startsWith(v, "A")).toStream()));
