@@ -332,3 +332,26 @@ func (p *ticker) Init(ctx processor.Context[string, string]) error {
 }
 func (p *ticker) Process(processor.Record[string, string]) error { return nil }
 func (p *ticker) Close() error                                   { return nil }
+
+// plainReader asks for a DSL store as a plain key-value store.
+type plainReader struct{}
+
+func (plainReader) Init(ctx processor.Context[string, string]) error {
+	_, err := processor.Store[state.KeyValueStore[string, int64]](ctx, "counts")
+	return err
+}
+func (plainReader) Process(processor.Record[string, string]) error { return nil }
+func (plainReader) Close() error                                   { return nil }
+
+func TestDSLStoreIsTimestamped(t *testing.T) {
+	// A processor asking for a DSL store as a plain store is told what the
+	// store is.
+	b := kstreams.NewBuilder()
+	s := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
+	s.GroupByKey().Count(kstreams.Materialized[string, int64]{Name: "counts"})
+	kstreams.ProcessWithStores(s, func() processor.Processor[string, string, string, string] { return plainReader{} }, []string{"counts"})
+	_, err := kstreamstest.New(sfBuild(t, b))
+	if err == nil || !strings.Contains(err.Error(), "ValueAndTimestamp[int64]") || !strings.Contains(err.Error(), "DSL table") {
+		t.Errorf("New = %v, want an error saying the store is timestamped", err)
+	}
+}

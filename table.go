@@ -2,6 +2,7 @@ package kstreams
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
@@ -120,6 +121,11 @@ type tableStore[K, V any] struct {
 	key   serde.Serde[K]
 	value serde.Serde[V]
 	topic string
+}
+
+// StoreKind names what processors may ask for, for error messages.
+func (s *tableStore[K, V]) StoreKind() string {
+	return reflect.TypeFor[state.TimestampedKeyValueStore[K, V]]().String() + " (the store of a DSL table)"
 }
 
 // isNull reports whether v is a Kafka null: whether it serializes to nil.
