@@ -92,8 +92,10 @@ func derivedOld(parent *oldValues, named bool) *oldValues {
 type Materialized[K, V any] struct {
 	// Name names the store (query it by this name) and its changelog topic
 	// "<application id>-<Name>-changelog". Default: an automatic name.
-	// For Filter and MapTableValues, only a named Materialized makes a
-	// store.
+	// For [Table.FilterMaterialized] and [MapTableValuesMaterialized],
+	// only a named Materialized makes a store. A source table (TableFrom,
+	// ToTable) always has a store, but sends old values downstream (see
+	// [Table.Filter]) only when named, as in Kafka Streams.
 	Name string
 	// Key and Value serdes; nil falls back to those of the input, then to
 	// serde.Default.
