@@ -170,6 +170,9 @@ type tableProc[K, V any] struct {
 	st      *tableStore[K, V]
 	ctx     processor.Context[K, Change[V]]
 	caching bool
+	// scratch holds the timestamped value being written: stores copy
+	// what they are given, so it is reused from one write to the next.
+	scratch []byte
 }
 
 func (p *tableProc[K, V]) init(ctx processor.Context[K, Change[V]]) error {
@@ -281,7 +284,12 @@ func (p *tableProc[K, V]) put(kb []byte, v V, ts int64) (bool, error) {
 	if err != nil {
 		return false, &state.StoreError{Store: p.store, Op: "put", Key: kb, Err: fmt.Errorf("serialize value: %w", err)}
 	}
-	if err := p.st.bytes.Put(kb, state.WithTimestamp(ts, vb)); err != nil {
+	var raw []byte
+	if vb != nil {
+		p.scratch = state.AppendWithTimestamp(p.scratch[:0], ts, vb)
+		raw = p.scratch
+	}
+	if err := p.st.bytes.Put(kb, raw); err != nil {
 		return false, &state.StoreError{Store: p.store, Op: "put", Key: kb, Err: err}
 	}
 	return vb != nil, nil

@@ -77,9 +77,14 @@ func WithTimestamp(ts int64, value []byte) []byte {
 	if value == nil {
 		return nil
 	}
-	out := make([]byte, timestampSize, timestampSize+len(value))
-	binary.BigEndian.PutUint64(out, uint64(ts))
-	return append(out, value...)
+	return AppendWithTimestamp(make([]byte, 0, timestampSize+len(value)), ts, value)
+}
+
+// AppendWithTimestamp appends ts and value to dst, as WithTimestamp lays
+// them out, and returns the extended slice: with a reused dst, a writer
+// that knows the store copies what it is given saves an allocation.
+func AppendWithTimestamp(dst []byte, ts int64, value []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, uint64(ts)), value...)
 }
 
 // SplitTimestamp splits a timestamped value into its timestamp and its
