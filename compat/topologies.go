@@ -483,6 +483,21 @@ var topologies = map[string]topology{
 	"table-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		toSI(kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
 	}},
+	"table-group-by-reduce-null-subtract": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] {
+			return kstreams.KV(first(v), v)
+		}, grouped)
+		toSS(g.Reduce(func(a, v str) str { return appendTo(a, "|", v) }, func(str, str) str { return nil }).ToStream())
+	}},
+	"aggregate-null-start": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		agg := kstreams.Aggregate(in(b).GroupByKey(grouped), func() str { return nil }, func(_, v, a str) str {
+			if text(v) == "clear" {
+				return nil
+			}
+			return appendTo(a, "|", v)
+		}, matSS)
+		toSS(agg.ToStream())
+	}},
 	"table-group-by-reduce": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		g := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, long] {
 			return kstreams.KV(first(v), l(length(v)))
