@@ -188,7 +188,9 @@ func (s Stream[K, V]) Foreach(fn func(K, V), name ...Named) {
 func (s Stream[K, V]) Merge(other Stream[K, V], name ...Named) Stream[K, V] {
 	n := s.b.name(name, "KSTREAM-MERGE")
 	parents := []string{s.node}
-	if s.b.checkSame("Merge "+quote(n), s.node, other.b, other.node) {
+	if s.b.checkSame("Merge "+quote(n), s.node, other.b, other.node) && other.node != s.node {
+		// s.Merge(s): each record reaches the merge once, as in Kafka
+		// Streams.
 		parents = append(parents, other.node)
 	}
 	out := s.derive(addFn(s.b, n, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
@@ -229,22 +231,38 @@ func (s Stream[K, V]) ToFunc(topicOf func(processor.Record[K, V]) string, p ...P
 // creates, "<application id>-<name>-repartition", and reads it back: records
 // are then partitioned by their current key.
 func (s Stream[K, V]) Repartition(r ...Repartitioned[K, V]) Stream[K, V] {
-	return s.repartition(first(r), "Repartition", "Repartitioned", s.node)
+	return s.repartition(first(r), "Repartition", "Repartitioned", s.node, false)
 }
 
-// repartition adds a repartition topic. For errors, op and param name the
-// operation the user called and the parameter struct that configures it,
-// and from the node the user called it on.
-func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string) Stream[K, V] {
+// repartition writes the stream to a repartition topic and reads it back.
+// Records whose key serializes to null are dropped (counted in
+// Metrics.Dropped) before the topic, as Kafka Streams 4 does, unless
+// keepNullKeys: a left or outer join that follows needs them. For errors,
+// op and param name the operation the user called and the parameter struct
+// that configures it, and from the node the user called it on.
+func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string, keepNullKeys bool) Stream[K, V] {
 	base := s.b.name([]Named{rp.Name}, "KSTREAM-REPARTITION")
 	topic := runtime.Topic{Name: base + "-repartition", Internal: true}
 	s.b.t.g.AddInternalTopic(runtime.InternalTopic{Name: topic.Name, Partitions: rp.Partitions, Configs: repartitionConfigs})
 	where := fmt.Sprintf("%s %s (topic %q)", op, after(from), topic.Name)
 	key := pickSerde(s.b, where, param, "key", rp.Key, s.key)
 	value := pickSerde(s.b, where, param, "value", rp.Value, s.value)
+	parent := s.node
+	if !keepNullKeys {
+		parent = addFn(s.b, base+"-repartition-filter", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
+			if b, err := key.Serialize(topic.Name, r.Key); err == nil && b == nil {
+				if d, ok := ctx.(interface{ DropRecord(reason string) }); ok {
+					d.DropRecord("null key")
+				}
+				return nil
+			}
+			ctx.Forward(r)
+			return nil
+		}, s.node)
+	}
 	sink := base + "-repartition-sink"
 	s.b.t.g.Add(&runtime.NodeSpec{
-		Name: sink, Kind: runtime.SinkKind, Parents: []string{s.node}, Topics: []runtime.Topic{topic},
+		Name: sink, Kind: runtime.SinkKind, Parents: []string{parent}, Topics: []runtime.Topic{topic},
 		In:  runtime.RecordType[K, V](),
 		New: runtime.NewSink(sink, topic, key, value),
 	})

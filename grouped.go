@@ -8,6 +8,7 @@ import (
 
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
+	"github.com/kstreams-go/kstreams/state"
 )
 
 // Grouped configures a grouping: the serdes of the repartition topic a
@@ -50,7 +51,7 @@ func (s Stream[K, V]) groupByKey(gr Grouped[K, V], op, from string) GroupedStrea
 		return GroupedStream[K, V]{s: s, from: from}
 	}
 	rp := Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value}
-	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from), from: from}
+	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from, false), from: from}
 }
 
 // GroupBy groups the stream by a new key computed from each record, through
@@ -60,21 +61,24 @@ func GroupBy[K, V, K2 any](s Stream[K, V], key func(K, V) K2, g ...Grouped[K2, V
 	return selectKey(s, key, "GroupBy", nil).groupByKey(first(g), "GroupBy", s.node)
 }
 
-// Count counts the records of each key. Records with a null key are
-// dropped (counted in Metrics.Dropped).
+// Count counts the records of each key. Records with a null key or a nil
+// value (a nil pointer, slice, map or interface) are dropped (counted in
+// Metrics.Dropped), as Kafka Streams skips null keys and values. Each count
+// is stamped with the largest timestamp of the records it counts.
 func (g GroupedStream[K, V]) Count(m ...Materialized[K, int64]) Table[K, int64] {
 	return Aggregate(g, func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }, m...)
 }
 
 // Reduce combines the records of each key: the first value is the start,
-// each later one is combined with reduce(aggregate, value).
+// each later one is combined with reduce(aggregate, value). Records with a
+// null key or a nil value are dropped, as for [GroupedStream.Count].
 func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K, V]) Table[K, V] {
 	g.s.b.checkFn("Reduce", "", g.from, "reducer", reduce)
 	mm := first(m)
 	if mm.Value == nil {
 		mm.Value = g.s.value
 	}
-	return aggregateStream(g, "KSTREAM-REDUCE", nil, func(_ K, v V, agg V, found bool) V {
+	return aggregateStream(g, "KSTREAM-REDUCE", nil, nil, func(_ K, v V, agg V, found bool) V {
 		if !found {
 			return v
 		}
@@ -84,21 +88,25 @@ func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K
 
 // Aggregate folds the records of each key into an aggregate: init gives the
 // start, add folds a value in. An aggregate that serializes to null (such
-// as a nil slice with serde.JSON) deletes the key.
+// as a nil slice with serde.JSON) deletes the key. Records with a null key
+// or a nil value are dropped, as for [GroupedStream.Count]; each aggregate
+// is stamped with the largest timestamp of the records folded into it.
 func Aggregate[K, V, A any](g GroupedStream[K, V], init func() A, add func(K, V, A) A, m ...Materialized[K, A]) Table[K, A] {
 	g.s.b.checkFn("Aggregate", "", g.from, "initializer", init)
 	g.s.b.checkFn("Aggregate", "", g.from, "adder", add)
-	return aggregateStream(g, "KSTREAM-AGGREGATE", nil, func(k K, v V, agg A, found bool) A {
-		if !found {
-			agg = init()
-		}
+	return aggregateStream(g, "KSTREAM-AGGREGATE", nil, init, func(k K, v V, agg A, _ bool) A {
 		return add(k, v, agg)
 	}, first(m))
 }
 
+// streamAggregate is Kafka Streams' KStreamAggregate and KStreamReduce:
+// start, when set, starts an aggregate (and is the old value forwarded for
+// a new key); fold folds a value into the aggregate.
 type streamAggregate[K, V, A any] struct {
 	tableProc[K, A]
-	fold func(K, V, A, bool) A
+	start  func() A
+	fold   func(K, V, A, bool) A
+	isNull func(V) bool
 }
 
 func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
@@ -106,25 +114,56 @@ func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) err
 }
 
 func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
-	if p.nullKey(r.Key) {
+	if p.isNull != nil && p.isNull(r.Value) {
+		p.drop("null value")
 		return nil
 	}
-	agg, found, err := p.st.Get(r.Key)
+	kb, err := p.rawKey(r.Key)
+	if kb == nil {
+		return err
+	}
+	agg, ts, found, err := p.get(kb)
 	if err != nil {
 		return err
 	}
-	return p.st.Put(r.Key, p.fold(r.Key, r.Value, agg, found))
+	c := Change[A]{Old: agg, HasOld: found}
+	newTs := r.Timestamp
+	if found {
+		newTs = max(newTs, ts)
+	} else if p.start != nil {
+		agg = p.start()
+		c.Old, c.HasOld = agg, true
+	}
+	c.New = p.fold(r.Key, r.Value, agg, found)
+	if c.HasNew, err = p.put(kb, c.New, newTs); err != nil {
+		return err
+	}
+	p.forward(r.Key, c, newTs, r.Headers)
+	return nil
 }
 
-func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
+func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], init func() A, fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
 	b := g.s.b
 	store, key, val := materialize(b, m, prefix, g.from, g.s.key, value)
 	n := b.t.g.NextName(prefix)
+	old := alwaysOld()
+	isNull := nilCheck[V]()
 	AddProcessor(b.t, n, func() processor.Processor[K, V, K, Change[A]] {
-		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
+		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store, old: old}, start: init, fold: fold, isNull: isNull}
 	}, g.s.node)
 	b.t.g.Connect(store, n)
-	return Table[K, A]{b: b, node: n, key: key, value: val, store: store}
+	return Table[K, A]{b: b, node: n, key: key, value: val, store: store, old: old}
+}
+
+// nilCheck returns a function telling whether a V is nil, for the kinds of
+// V that can be (pointers, slices, maps, interfaces, channels, functions);
+// nil for the others. A nil value is how a Kafka null reaches a stream.
+func nilCheck[V any]() func(V) bool {
+	switch reflect.TypeFor[V]().Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func:
+		return func(v V) bool { return reflect.ValueOf(&v).Elem().IsNil() }
+	}
+	return nil
 }
 
 // GroupedTable is a table re-grouped by a new key, ready to aggregate with
@@ -147,6 +186,9 @@ type GroupedTable[K, V any] struct {
 func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2], g ...Grouped[K2, V2]) GroupedTable[K2, V2] {
 	gr := first(g)
 	b := t.b
+	// The re-grouping needs each row's old value to take it out of its
+	// old group.
+	t.old.enableSend(true)
 	n := b.name(nil, "KTABLE-SELECT")
 	b.checkFn("GroupTableBy", n, t.node, "function", fn)
 	where := "GroupTableBy " + after(t.node)
@@ -190,12 +232,12 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 }
 
 // sameKey returns a function telling whether two group keys are the same
-// key: by == for comparable key types, else (slices, maps, interfaces
-// that may hold them) by their serialized bytes; keys that do not
-// serialize are taken as different.
+// key, as Java's equals: by == for comparable key types that hold no
+// pointer at the top, else (pointers, slices, maps, interfaces) by their
+// serialized bytes; keys that do not serialize are taken as different.
 func sameKey[K any](key serde.Serde[K]) func(a, b K) bool {
 	t := reflect.TypeFor[K]()
-	if t.Comparable() && t.Kind() != reflect.Interface {
+	if t.Comparable() && t.Kind() != reflect.Interface && t.Kind() != reflect.Pointer {
 		return func(a, b K) bool { return any(a) == any(b) }
 	}
 	return func(a, b K) bool {
@@ -225,18 +267,22 @@ func (g GroupedTable[K, V]) Reduce(add, subtract func(agg, v V) V, m ...Material
 	if mm.Value == nil {
 		mm.Value = g.value
 	}
-	return aggregateTable(g, "KTABLE-REDUCE", func(p *tableAggregate[K, V, V], k K, c Change[V], agg V, found bool) (V, bool) {
+	return aggregateTable(g, "KTABLE-REDUCE", func(p *tableAggregate[K, V, V], _ K, c Change[V], old state.ValueAndTimestamp[V], found bool, ts int64) (V, bool, int64) {
+		// As Kafka Streams' KTableReduce: an old row is taken out of an
+		// existing group only; a new row starts a group that has none.
+		agg, has := old.Value, found
 		if c.HasOld && found {
 			agg = subtract(agg, c.Old)
-			found = !p.st.isNull(agg)
+			has = !p.st.isNull(agg)
+			ts = max(ts, old.Timestamp)
 		}
 		if c.HasNew {
-			if !found {
-				return c.New, true
+			if !has {
+				return c.New, true, ts
 			}
-			agg = add(agg, c.New)
+			return add(agg, c.New), true, max(ts, old.Timestamp)
 		}
-		return agg, found
+		return agg, has, ts
 	}, mm)
 }
 
@@ -247,27 +293,34 @@ func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, add, subtr
 	g.b.checkFn("AggregateTable", "", g.from, "initializer", init)
 	g.b.checkFn("AggregateTable", "", g.from, "adder", add)
 	g.b.checkFn("AggregateTable", "", g.from, "subtractor", subtract)
-	return aggregateTable(g, "KTABLE-AGGREGATE", func(_ *tableAggregate[K, V, A], k K, c Change[V], agg A, found bool) (A, bool) {
-		// As Kafka Streams: an old value is taken out of an existing
-		// aggregate only, and init starts a group only for a new value.
+	return aggregateTable(g, "KTABLE-AGGREGATE", func(p *tableAggregate[K, V, A], k K, c Change[V], old state.ValueAndTimestamp[A], found bool, ts int64) (A, bool, int64) {
+		// As Kafka Streams' KTableAggregate: an old row is taken out of an
+		// existing aggregate only, and init starts a group only for a new
+		// row.
+		agg, has := old.Value, found
 		if c.HasOld && found {
 			agg = subtract(k, c.Old, agg)
+			has = !p.st.isNull(agg)
+			ts = max(ts, old.Timestamp)
 		}
 		if c.HasNew {
-			if !found {
+			if !has {
 				agg = init()
 			}
-			agg = add(k, c.New, agg)
-			found = true
+			if found {
+				ts = max(ts, old.Timestamp)
+			}
+			return add(k, c.New, agg), true, ts
 		}
-		return agg, found
+		return agg, has, ts
 	}, first(m))
 }
 
 type tableAggregate[K, V, A any] struct {
 	tableProc[K, A]
-	// fold returns the new aggregate, or false to delete the group.
-	fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool)
+	// fold returns the new aggregate (false: none, the group is deleted)
+	// and its timestamp, given the old one and the record's timestamp.
+	fold func(p *tableAggregate[K, V, A], k K, c Change[V], old state.ValueAndTimestamp[A], found bool, ts int64) (A, bool, int64)
 }
 
 func (p *tableAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error { return p.init(ctx) }
@@ -278,31 +331,40 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 	if !r.Value.HasNew && !r.Value.HasOld {
 		return nil
 	}
-	if p.nullKey(r.Key) {
-		return nil
+	kb, err := p.rawKey(r.Key)
+	if kb == nil {
+		return err
 	}
-	agg, found, err := p.st.Get(r.Key)
+	agg, ts, found, err := p.get(kb)
 	if err != nil {
 		return err
 	}
-	agg, keep := p.fold(p, r.Key, r.Value, agg, found)
-	if !keep {
-		if found {
-			_, _, err = p.st.Delete(r.Key)
-		}
+	c := Change[A]{Old: agg, HasOld: found}
+	var newTs int64
+	c.New, c.HasNew, newTs = p.fold(p, r.Key, r.Value, state.ValueAndTimestamp[A]{Value: agg, Timestamp: ts}, found, r.Timestamp)
+	if c.HasNew {
+		c.HasNew, err = p.put(kb, c.New, newTs)
+	} else {
+		var zero A
+		c.New = zero
+		err = p.remove(kb)
+	}
+	if err != nil {
 		return err
 	}
-	return p.st.Put(r.Key, agg)
+	p.forward(r.Key, c, newTs, r.Headers)
+	return nil
 }
 
-func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], A, bool) (A, bool), m Materialized[K, A]) Table[K, A] {
+func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], state.ValueAndTimestamp[A], bool, int64) (A, bool, int64), m Materialized[K, A]) Table[K, A] {
 	store, key, val := materialize(g.b, m, prefix, g.from, g.key, nil)
 	n := g.b.t.g.NextName(prefix)
+	old := alwaysOld()
 	AddProcessor(g.b.t, n, func() processor.Processor[K, Change[V], K, Change[A]] {
-		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store}, fold: fold}
+		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store, old: old}, fold: fold}
 	}, g.node)
 	g.b.t.g.Connect(store, n)
-	return Table[K, A]{b: g.b, node: n, key: key, value: val, store: store}
+	return Table[K, A]{b: g.b, node: n, key: key, value: val, store: store, old: old}
 }
 
 // changeSerde writes a Change on a repartition topic: a flags byte (1: has

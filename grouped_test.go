@@ -103,3 +103,21 @@ func FuzzChangeSerde(f *testing.F) {
 		}
 	})
 }
+
+func TestSameKey(t *testing.T) {
+	// Group keys are compared as Java's equals: pointers by what they
+	// point to (through the serde), not by address.
+	a, a2, b := "a", "a", "b"
+	ptr := sameKey(serde.JSON[*string]())
+	if !ptr(&a, &a2) || ptr(&a, &b) {
+		t.Errorf("*string keys: same(&a, &a2) = %v, same(&a, &b) = %v; want true, false", ptr(&a, &a2), ptr(&a, &b))
+	}
+	str := sameKey(serde.String())
+	if !str("a", "a") || str("a", "b") {
+		t.Error("string keys compared wrongly")
+	}
+	raw := sameKey(serde.Bytes())
+	if !raw([]byte("a"), []byte("a")) || raw([]byte("a"), []byte("b")) {
+		t.Error("[]byte keys compared wrongly")
+	}
+}

@@ -191,12 +191,14 @@ func TestTableFromForwardsChanges(t *testing.T) {
 		changes []string
 	}{
 		{"AAPL", &sfListing{"NASDAQ"}, 10, []string{`AAPL={"Exchange":"NASDAQ"}@10`}, []string{"AAPL=NASDAQ<--"}},
-		{"AAPL", &sfListing{"LON"}, 20, []string{`AAPL={"Exchange":"LON"}@20`}, []string{"AAPL=LON<-NASDAQ"}},
+		// nothing downstream asks for old values: updates carry none
+		{"AAPL", &sfListing{"LON"}, 20, []string{`AAPL={"Exchange":"LON"}@20`}, []string{"AAPL=LON<--"}},
 		{"MSFT", &sfListing{"NASDAQ"}, 15, []string{`MSFT={"Exchange":"NASDAQ"}@15`}, []string{"MSFT=NASDAQ<--"}},
-		{"AAPL", nil, 30, []string{"AAPL=<nil>@30"}, []string{"AAPL=-<-LON"}},
-		// deleting a key the table does not hold changes nothing
-		{"GOOG", nil, 31, nil, nil},
-		{"AAPL", nil, 32, nil, nil},
+		{"AAPL", nil, 30, []string{"AAPL=<nil>@30"}, []string{"AAPL=-<--"}},
+		// deleting a key the table does not hold is forwarded all the
+		// same, as Kafka Streams does
+		{"GOOG", nil, 31, []string{"GOOG=<nil>@31"}, []string{"GOOG=-<--"}},
+		{"AAPL", nil, 32, []string{"AAPL=<nil>@32"}, []string{"AAPL=-<--"}},
 		{"AAPL", &sfListing{"NYSE"}, 40, []string{`AAPL={"Exchange":"NYSE"}@40`}, []string{"AAPL=NYSE<--"}},
 	}
 	for i, s := range steps {
@@ -206,9 +208,10 @@ func TestTableFromForwardsChanges(t *testing.T) {
 		sfCheck(t, i, "ToStream", sfRaw(t, updates), s.updates)
 		sfCheck(t, i, "changes", sfKVs(t, changes), s.changes)
 	}
-	// The store is logged: every update is in its changelog.
-	if n := rawOut(d, "kstreamstest-quotes-store-changelog").QueueSize(); n != 5 {
-		t.Errorf("changelog holds %d records, want 5", n)
+	// The store is logged: every write is in its changelog, deletes of
+	// absent keys included.
+	if n := rawOut(d, "kstreamstest-quotes-store-changelog").QueueSize(); n != 7 {
+		t.Errorf("changelog holds %d records, want 7", n)
 	}
 }
 
@@ -240,43 +243,73 @@ func TestTableFilterTurnsUpdatesIntoDeletes(t *testing.T) {
 			return tb.FilterNot(func(k string, l *sfListing) bool { return !nasdaq(k, l) }, "us-only")
 		},
 	}
-	for name, filter := range filters {
-		t.Run(name, func(t *testing.T) {
-			b := kstreams.NewBuilder()
-			us := filter(kstreams.TableFrom(b, "quotes", listings))
-			if us.StoreName() != "" {
-				t.Errorf("filtered table store = %q, want none", us.StoreName())
-			}
-			us.ToStream().To("us-quotes")
-			topo := sfBuild(t, b)
-			sfWatch(topo, "us-only", "us-changes", exchange)
-			d := sfDriver(t, topo)
-			in := kstreamstest.NewInputTopic(d, "quotes", serde.String(), serde.JSON[*sfListing]())
-			updates, changes := rawOut(d, "us-quotes"), strOut(d, "us-changes")
-			steps := []struct {
-				key     string
-				value   *sfListing
-				updates []string
-				changes []string
-			}{
-				{"AAPL", &sfListing{"NASDAQ"}, []string{`AAPL={"Exchange":"NASDAQ"}@0`}, []string{"AAPL=NASDAQ<--"}},
-				{"VOD", &sfListing{"LON"}, nil, nil},
-				// AAPL moves to London: it leaves the filtered table
-				{"AAPL", &sfListing{"LON"}, []string{"AAPL=<nil>@0"}, []string{"AAPL=-<-NASDAQ"}},
-				{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<--"}},
-				{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<-NASDAQ"}},
-				// deleting a row the filter had dropped: nothing to say
-				{"AAPL", nil, nil, nil},
-				{"VOD", nil, []string{"VOD=<nil>@0"}, []string{"VOD=-<-NASDAQ"}},
-			}
-			for i, s := range steps {
-				if err := in.Pipe(s.key, s.value); err != nil {
-					t.Fatalf("step %d: %v", i, err)
-				}
-				sfCheck(t, i, "ToStream", sfRaw(t, updates), s.updates)
-				sfCheck(t, i, "changes", sfKVs(t, changes), s.changes)
-			}
-		})
+	// As Kafka Streams: a filter whose parent sends old values (here a
+	// table materialized by name) forwards only real changes; one whose
+	// parent does not forwards a delete for every row it rejects.
+	withOld := []filterStep{
+		{"AAPL", &sfListing{"NASDAQ"}, []string{`AAPL={"Exchange":"NASDAQ"}@0`}, []string{"AAPL=NASDAQ<--"}},
+		{"VOD", &sfListing{"LON"}, nil, nil},
+		// AAPL moves to London: it leaves the filtered table
+		{"AAPL", &sfListing{"LON"}, []string{"AAPL=<nil>@0"}, []string{"AAPL=-<-NASDAQ"}},
+		{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<--"}},
+		{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<-NASDAQ"}},
+		// deleting a row the filter had dropped: nothing to say
+		{"AAPL", nil, nil, nil},
+		{"VOD", nil, []string{"VOD=<nil>@0"}, []string{"VOD=-<-NASDAQ"}},
+	}
+	withoutOld := []filterStep{
+		{"AAPL", &sfListing{"NASDAQ"}, []string{`AAPL={"Exchange":"NASDAQ"}@0`}, []string{"AAPL=NASDAQ<--"}},
+		{"VOD", &sfListing{"LON"}, []string{"VOD=<nil>@0"}, []string{"VOD=-<--"}},
+		{"AAPL", &sfListing{"LON"}, []string{"AAPL=<nil>@0"}, []string{"AAPL=-<--"}},
+		{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<--"}},
+		{"VOD", &sfListing{"NASDAQ"}, []string{`VOD={"Exchange":"NASDAQ"}@0`}, []string{"VOD=NASDAQ<--"}},
+		{"AAPL", nil, []string{"AAPL=<nil>@0"}, []string{"AAPL=-<--"}},
+		{"VOD", nil, []string{"VOD=<nil>@0"}, []string{"VOD=-<--"}},
+	}
+	for _, src := range []struct {
+		name  string
+		m     []kstreams.Materialized[string, *sfListing]
+		steps []filterStep
+	}{
+		{"named-source", []kstreams.Materialized[string, *sfListing]{{Name: "quotes-store"}}, withOld},
+		{"unnamed-source", nil, withoutOld},
+	} {
+		for name, filter := range filters {
+			t.Run(src.name+"/"+name, func(t *testing.T) {
+				testTableFilter(t, filter, src.m, src.steps)
+			})
+		}
+	}
+}
+
+// filterStep is an input record of a table filter test and what it should
+// cause.
+type filterStep struct {
+	key     string
+	value   *sfListing
+	updates []string
+	changes []string
+}
+
+func testTableFilter(t *testing.T, filter func(kstreams.Table[string, *sfListing]) kstreams.Table[string, *sfListing], m []kstreams.Materialized[string, *sfListing], steps []filterStep) {
+	t.Helper()
+	b := kstreams.NewBuilder()
+	us := filter(kstreams.TableFrom(b, "quotes", listings, m...))
+	if us.StoreName() != "" {
+		t.Errorf("filtered table store = %q, want none", us.StoreName())
+	}
+	us.ToStream().To("us-quotes")
+	topo := sfBuild(t, b)
+	sfWatch(topo, "us-only", "us-changes", exchange)
+	d := sfDriver(t, topo)
+	in := kstreamstest.NewInputTopic(d, "quotes", serde.String(), serde.JSON[*sfListing]())
+	updates, changes := rawOut(d, "us-quotes"), strOut(d, "us-changes")
+	for i, s := range steps {
+		if err := in.Pipe(s.key, s.value); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		sfCheck(t, i, "ToStream", sfRaw(t, updates), s.updates)
+		sfCheck(t, i, "changes", sfKVs(t, changes), s.changes)
 	}
 }
 
@@ -299,8 +332,9 @@ func TestMapTableValues(t *testing.T) {
 		changes []string
 	}{
 		{&sfListing{"NASDAQ"}, []string{"AAPL=nasdaq"}, []string{"AAPL=nasdaq<--"}},
-		{&sfListing{"LON"}, []string{"AAPL=lon"}, []string{"AAPL=lon<-nasdaq"}},
-		{nil, []string{"AAPL="}, []string{"AAPL=-<-lon"}},
+		// nothing downstream asks for old values: updates carry none
+		{&sfListing{"LON"}, []string{"AAPL=lon"}, []string{"AAPL=lon<--"}},
+		{nil, []string{"AAPL="}, []string{"AAPL=-<--"}},
 	}
 	for i, s := range steps {
 		if err := in.Pipe("AAPL", s.value); err != nil {
@@ -309,8 +343,8 @@ func TestMapTableValues(t *testing.T) {
 		sfCheck(t, i, "out", sfKVs(t, out), s.out)
 		sfCheck(t, i, "changes", sfKVs(t, changes), s.changes)
 	}
-	if calls != 4 {
-		t.Errorf("the mapper ran %d times, want 4 (once per present side)", calls)
+	if calls != 2 {
+		t.Errorf("the mapper ran %d times, want 2 (once per new value)", calls)
 	}
 }
 
@@ -332,7 +366,9 @@ func TestStreamToTable(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := []string{`a={"Exchange":"X"}@7`, "a=<nil>@7", `a={"Exchange":"Y"}@7`}
+		// b's tombstone is forwarded although b was never there, as Kafka
+		// Streams does
+		want := []string{`a={"Exchange":"X"}@7`, "a=<nil>@7", "b=<nil>@7", `a={"Exchange":"Y"}@7`}
 		sfCheck(t, 0, "latest-out", sfRaw(t, rawOut(d, "latest-out")), want)
 	})
 	t.Run("re-keyed", func(t *testing.T) {
@@ -448,8 +484,9 @@ func TestAggregateToNullDeletes(t *testing.T) {
 		{"k", "clear", []string{"k=<nil>@0"}},
 		// a cleared key starts again from the initializer
 		{"k", "c", []string{`k=["c"]@0`}},
-		// clearing a key that has no aggregate deletes nothing
-		{"j", "clear", nil},
+		// clearing a key that has no aggregate forwards a delete all the
+		// same, as Kafka Streams does
+		{"j", "clear", []string{"j=<nil>@0"}},
 	}
 	for i, s := range steps {
 		if err := in.Pipe(s.key, s.tag); err != nil {
@@ -692,15 +729,16 @@ func TestGroupTableByNullMappedValue(t *testing.T) {
 	sfCheck(t, 0, "named", sfKVs(t, out), []string{"EU=1", "EU=2"})
 }
 
-// countFanOut counts the keys of three records FlatMap makes of each input
-// (keys a, b, a), through a repartition topic.
+// countFanOut counts the three records FlatMapValues makes of each input
+// record, keeping its key.
 func countFanOut(t *testing.T, m kstreams.Materialized[string, int64]) *kstreams.Topology {
 	t.Helper()
 	b := kstreams.NewBuilder()
 	s := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
-	fan := kstreams.FlatMap(s, func(_, v string) []kstreams.KeyValue[string, string] {
-		return []kstreams.KeyValue[string, string]{kstreams.KV("a", v), kstreams.KV("b", v), kstreams.KV("a", v)}
-	})
+	// The key stays: a key change would put the updates behind a
+	// repartition topic, each of whose records is a commit of its own in
+	// the test driver (as in Kafka Streams' TopologyTestDriver).
+	fan := kstreams.FlatMapValues(s, func(v string) []string { return []string{v, v, v} })
 	fan.GroupByKey().Count(m).ToStream().To("out")
 	return sfBuild(t, b)
 }
@@ -714,13 +752,13 @@ func TestRecordCache(t *testing.T) {
 		want [2][]string
 	}{
 		{"cached", kstreams.Materialized[string, int64]{}, []kstreamstest.Option{kstreamstest.CacheMaxBytes(1 << 20)},
-			[2][]string{{"a=2", "b=1"}, {"a=4", "b=2"}}},
+			[2][]string{{"k=3"}, {"k=6"}}},
 		{"caching disabled", kstreams.Materialized[string, int64]{DisableCaching: true}, []kstreamstest.Option{kstreamstest.CacheMaxBytes(1 << 20)},
-			[2][]string{{"a=1", "b=1", "a=2"}, {"a=3", "b=2", "a=4"}}},
+			[2][]string{{"k=1", "k=2", "k=3"}, {"k=4", "k=5", "k=6"}}},
 		{"cache size 0", kstreams.Materialized[string, int64]{}, nil,
-			[2][]string{{"a=1", "b=1", "a=2"}, {"a=3", "b=2", "a=4"}}},
+			[2][]string{{"k=1", "k=2", "k=3"}, {"k=4", "k=5", "k=6"}}},
 		{"tiny cache", kstreams.Materialized[string, int64]{}, []kstreamstest.Option{kstreamstest.CacheMaxBytes(1)},
-			[2][]string{{"a=1", "b=1", "a=2"}, {"a=3", "b=2", "a=4"}}},
+			[2][]string{{"k=1", "k=2", "k=3"}, {"k=4", "k=5", "k=6"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

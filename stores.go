@@ -14,6 +14,10 @@ import (
 // Processors connected to it get a state.KeyValueStore[K, V]:
 //
 //	counts, err := processor.Store[state.KeyValueStore[string, int64]](ctx, "counts")
+//
+// or, with Timestamped, a state.TimestampedKeyValueStore[K, V]. The stores
+// of DSL tables and aggregations are timestamped: a processor connected to
+// one gets a state.TimestampedKeyValueStore.
 type StoreBuilder[K, V any] struct {
 	// Name names the store and its changelog topic
 	// "<application id>-<Name>-changelog". Required.
@@ -26,6 +30,11 @@ type StoreBuilder[K, V any] struct {
 	DisableLogging bool
 	// ChangelogConfigs are extra topic configs of the changelog.
 	ChangelogConfigs map[string]string
+	// Timestamped keeps a timestamp with each value, as Kafka Streams'
+	// TimestampedKeyValueStore: processors get a
+	// state.TimestampedKeyValueStore[K, V], whose changelog records carry
+	// the value's timestamp as their own.
+	Timestamped bool
 }
 
 // topologyHolder is a *Topology or a *Builder.
@@ -47,9 +56,13 @@ func AddStateStore[K, V any](to topologyHolder, sb StoreBuilder[K, V], processor
 	where := "state store " + quote(sb.Name)
 	k := pickSerde(b, where, "StoreBuilder", "key", sb.Key)
 	v := pickSerde(b, where, "StoreBuilder", "value", sb.Value)
+	typed := func(bs state.BytesStore) any { return state.NewKeyValueStore(bs, k, v) }
+	if sb.Timestamped {
+		typed = func(bs state.BytesStore) any { return state.NewTimestampedKeyValueStore(bs, k, v) }
+	}
 	t.g.AddStore(&runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging, ChangelogConfigs: sb.ChangelogConfigs,
-		Typed: func(bs state.BytesStore) any { return state.NewKeyValueStore(bs, k, v) },
+		Timestamped: sb.Timestamped, Typed: typed,
 	})
 	for _, p := range processors {
 		t.g.Connect(sb.Name, p)
@@ -71,19 +84,89 @@ func ProcessWithStores[K, V, K2, V2 any](s Stream[K, V], supplier processor.Supp
 // the updates of the last commit (all updates when caching is off). Calls
 // fail with an error matching [ErrStoreNotAvailable] while the instance holds
 // none of the store's partitions (before the first assignment, during a
-// rebalance).
+// rebalance). On a timestamped store (those of DSL tables and aggregations)
+// it returns the values alone; [LocalTimestampedStore] returns them with
+// their timestamps.
 func LocalStore[K, V any](a *App, name string) (state.ReadOnlyKeyValueStore[K, V], error) {
+	typed, err := localTyped(a, name)
+	if err != nil {
+		return nil, err
+	}
+	switch s := typed.(type) {
+	case state.ReadOnlyKeyValueStore[K, V]:
+		return s, nil
+	case state.ReadOnlyTimestampedKeyValueStore[K, V]:
+		return valuesOnly[K, V]{s}, nil
+	}
+	return nil, fmt.Errorf("kstreams: state store %q holds %T, not %s", name, typed, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
+}
+
+// LocalTimestampedStore is [LocalStore] for a timestamped store: each value
+// comes with the timestamp of the record it came from (for an aggregation,
+// the largest timestamp of the records folded into it).
+func LocalTimestampedStore[K, V any](a *App, name string) (state.ReadOnlyTimestampedKeyValueStore[K, V], error) {
+	typed, err := localTyped(a, name)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := typed.(state.ReadOnlyTimestampedKeyValueStore[K, V])
+	if !ok {
+		return nil, fmt.Errorf("kstreams: state store %q holds %T, not %s", name, typed, reflect.TypeFor[state.ReadOnlyTimestampedKeyValueStore[K, V]]())
+	}
+	return s, nil
+}
+
+// localTyped returns the typed read-only view of the local store name.
+func localTyped(a *App, name string) (any, error) {
 	ls, spec, err := a.engine.LocalStore(name)
 	if err != nil {
 		return nil, err
 	}
-	typed := spec.Typed(ls)
-	s, ok := typed.(state.ReadOnlyKeyValueStore[K, V])
-	if !ok {
-		return nil, fmt.Errorf("kstreams: state store %q holds %T, not %s", name, typed, reflect.TypeFor[state.ReadOnlyKeyValueStore[K, V]]())
-	}
-	return s, nil
+	return spec.Typed(ls), nil
 }
+
+// valuesOnly is a read-only view of a timestamped store without the
+// timestamps.
+type valuesOnly[K, V any] struct {
+	s state.ReadOnlyTimestampedKeyValueStore[K, V]
+}
+
+func (v valuesOnly[K, V]) Name() string { return v.s.Name() }
+
+func (v valuesOnly[K, V]) Get(key K) (V, bool, error) {
+	vt, ok, err := v.s.Get(key)
+	return vt.Value, ok, err
+}
+
+func (v valuesOnly[K, V]) Range(from, to K) (state.KeyValueIterator[K, V], error) {
+	return valuesIter(v.s.Range(from, to))
+}
+
+func (v valuesOnly[K, V]) ReverseRange(from, to K) (state.KeyValueIterator[K, V], error) {
+	return valuesIter(v.s.ReverseRange(from, to))
+}
+
+func (v valuesOnly[K, V]) PrefixScan(prefix K) (state.KeyValueIterator[K, V], error) {
+	return valuesIter(v.s.PrefixScan(prefix))
+}
+
+func (v valuesOnly[K, V]) All() (state.KeyValueIterator[K, V], error) { return valuesIter(v.s.All()) }
+
+func (v valuesOnly[K, V]) ApproximateNumEntries() (int64, error) { return v.s.ApproximateNumEntries() }
+
+// valuesIterator drops the timestamps of a timestamped store's iterator.
+type valuesIterator[K, V any] struct {
+	state.KeyValueIterator[K, state.ValueAndTimestamp[V]]
+}
+
+func valuesIter[K, V any](it state.KeyValueIterator[K, state.ValueAndTimestamp[V]], err error) (state.KeyValueIterator[K, V], error) {
+	if err != nil {
+		return nil, err
+	}
+	return valuesIterator[K, V]{it}, nil
+}
+
+func (it valuesIterator[K, V]) Value() V { return it.KeyValueIterator.Value().Value }
 
 // ErrStoreNotAvailable is returned by queries on a store this instance
 // holds no partition of right now (use errors.Is).

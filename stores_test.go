@@ -317,18 +317,18 @@ func TestAddStateStoreProblems(t *testing.T) {
 // of a DSL table.
 type lookup struct {
 	ctx    processor.Context[string, string]
-	counts state.ReadOnlyKeyValueStore[string, int64]
+	counts state.ReadOnlyTimestampedKeyValueStore[string, int64]
 }
 
 func (l *lookup) Init(ctx processor.Context[string, string]) (err error) {
 	l.ctx = ctx
-	l.counts, err = processor.Store[state.KeyValueStore[string, int64]](ctx, "click-counts")
+	l.counts, err = processor.Store[state.TimestampedKeyValueStore[string, int64]](ctx, "click-counts")
 	return err
 }
 
 func (l *lookup) Process(r processor.Record[string, string]) error {
 	n, ok, err := l.counts.Get(r.Value)
-	l.ctx.Forward(processor.Record[string, string]{Key: r.Value, Value: fmt.Sprintf("%d/%v", n, ok), Timestamp: r.Timestamp})
+	l.ctx.Forward(processor.Record[string, string]{Key: r.Value, Value: fmt.Sprintf("%d/%v", n.Value, ok), Timestamp: r.Timestamp})
 	return err
 }
 
@@ -363,4 +363,48 @@ func TestProcessorReadsTableStore(t *testing.T) {
 		}
 	}
 	sfCheck(t, 0, "answers", sfKVs(t, strOut(d, "answers")), []string{"a=2/true", "b=1/true", "c=0/false"})
+}
+
+// stamper writes each record's value, with the record's timestamp minus
+// one, into a timestamped Processor API store.
+type stamper struct {
+	st state.TimestampedKeyValueStore[string, string]
+}
+
+func (p *stamper) Init(ctx processor.Context[string, string]) (err error) {
+	p.st, err = processor.Store[state.TimestampedKeyValueStore[string, string]](ctx, "stamped")
+	return err
+}
+
+func (p *stamper) Process(r processor.Record[string, string]) error {
+	return p.st.Put(r.Key, state.ValueAndTimestamp[string]{Value: r.Value, Timestamp: r.Timestamp - 1})
+}
+
+func (p *stamper) Close() error { return nil }
+
+func TestTimestampedProcessorStore(t *testing.T) {
+	// A Processor API store declared Timestamped: its changelog carries
+	// plain values, each stamped with the timestamp stored with it.
+	b := kstreams.NewBuilder()
+	s := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
+	kstreams.AddStateStore(b, kstreams.StoreBuilder[string, string]{Name: "stamped", Timestamped: true})
+	kstreams.ProcessWithStores(s, func() processor.Processor[string, string, string, string] { return &stamper{} }, []string{"stamped"})
+	d := sfDriver(t, sfBuild(t, b))
+	if err := kstreamstest.NewInputTopic(d, "in", serde.String(), serde.String()).PipeAt("k", "v", 50); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := kstreamstest.NewOutputTopic(d, "kstreamstest-stamped-changelog", serde.String(), serde.String()).ReadRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Key != "k" || recs[0].Value != "v" || recs[0].Timestamp != 49 {
+		t.Errorf("changelog = %+v, want k=v at 49", recs)
+	}
+	st, err := kstreamstest.Store[state.TimestampedKeyValueStore[string, string]](d, "stamped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vt, ok, err := st.Get("k"); err != nil || !ok || vt.Value != "v" || vt.Timestamp != 49 {
+		t.Errorf("Get(k) = %+v, %v, %v; want v at 49", vt, ok, err)
+	}
 }

@@ -422,10 +422,13 @@ func TestDescribeString(t *testing.T) {
       --> by-value
       <-- KSTREAM-SOURCE-0000000000
     Processor: by-value (stores: [])
-      --> rk-repartition-sink
+      --> rk-repartition-filter
       <-- KSTREAM-FILTER-0000000001
-    Sink: rk-repartition-sink (topic: rk-repartition)
+    Processor: rk-repartition-filter (stores: [])
+      --> rk-repartition-sink
       <-- by-value
+    Sink: rk-repartition-sink (topic: rk-repartition)
+      <-- rk-repartition-filter
 
   Sub-topology: 1
     Source: rk-repartition-source (topics: [rk-repartition])
@@ -452,8 +455,9 @@ func TestDescribeStructure(t *testing.T) {
 		Nodes: []kstreams.NodeDescription{
 			{Name: "KSTREAM-SOURCE-0000000000", Kind: "source", Topics: []string{"in"}, Children: []string{"KSTREAM-FILTER-0000000001"}},
 			{Name: "KSTREAM-FILTER-0000000001", Kind: "processor", Parents: []string{"KSTREAM-SOURCE-0000000000"}, Children: []string{"by-value"}},
-			{Name: "by-value", Kind: "processor", Parents: []string{"KSTREAM-FILTER-0000000001"}, Children: []string{"rk-repartition-sink"}},
-			{Name: "rk-repartition-sink", Kind: "sink", Topics: []string{"rk-repartition"}, Parents: []string{"by-value"}},
+			{Name: "by-value", Kind: "processor", Parents: []string{"KSTREAM-FILTER-0000000001"}, Children: []string{"rk-repartition-filter"}},
+			{Name: "rk-repartition-filter", Kind: "processor", Parents: []string{"by-value"}, Children: []string{"rk-repartition-sink"}},
+			{Name: "rk-repartition-sink", Kind: "sink", Topics: []string{"rk-repartition"}, Parents: []string{"rk-repartition-filter"}},
 		},
 	}, {
 		ID: 1,

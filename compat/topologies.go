@@ -355,6 +355,21 @@ var topologies = map[string]topology{
 		src := kstreams.TableFrom(b, "in", kstreams.ConsumedWith(ss, ss), kstreams.Materialized[str, str]{Name: "src", Key: ss, Value: ss})
 		toSS(src.Filter(func(_, v str) bool { return longer(v, 1) }).ToStream())
 	}},
+	"table-filter-materialized": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		f := table(b).FilterMaterialized(func(_, v str) bool { return longer(v, 1) }, kstreams.Materialized[str, str]{Name: "f", Key: ss, Value: ss})
+		toSS(f.ToStream())
+	}},
+	"table-named-filter-materialized": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		src := kstreams.TableFrom(b, "in", kstreams.ConsumedWith(ss, ss), kstreams.Materialized[str, str]{Name: "src", Key: ss, Value: ss})
+		f := src.FilterMaterialized(func(_, v str) bool { return longer(v, 1) }, kstreams.Materialized[str, str]{Name: "f", Key: ss, Value: ss})
+		toSS(f.ToStream())
+	}},
+	"table-map-values-materialized-group-by": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		m := kstreams.MapTableValuesMaterialized(table(b), upper, kstreams.Materialized[str, str]{Name: "m", Key: ss, Value: ss})
+		f := m.Filter(func(_, v str) bool { return longer(v, 1) })
+		g := kstreams.GroupTableBy(f, func(_, v str) kstreams.KeyValue[str, str] { return kstreams.KV(v, v) }, grouped)
+		toSL(kstreams.MapTableValues(g.Count(), func(c int64) long { return l(c) }).ToStream())
+	}},
 	"table-map-values": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.MapTableValues(table(b), upper).ToStream())
 	}},
@@ -467,6 +482,21 @@ var topologies = map[string]topology{
 	}},
 	"table-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		toSI(kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
+	}},
+	"table-group-by-reduce-null-subtract": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, str] {
+			return kstreams.KV(first(v), v)
+		}, grouped)
+		toSS(g.Reduce(func(a, v str) str { return appendTo(a, "|", v) }, func(str, str) str { return nil }).ToStream())
+	}},
+	"aggregate-null-start": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		agg := kstreams.Aggregate(in(b).GroupByKey(grouped), func() str { return nil }, func(_, v, a str) str {
+			if text(v) == "clear" {
+				return nil
+			}
+			return appendTo(a, "|", v)
+		}, matSS)
+		toSS(agg.ToStream())
 	}},
 	"table-group-by-reduce": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		g := kstreams.GroupTableBy(table(b), func(_, v str) kstreams.KeyValue[str, long] {

@@ -509,7 +509,7 @@ func TestStateDirLocked(t *testing.T) {
 	}
 
 	ids := &idProducer{topic: in, partitions: 1}
-	ids.produce(t, 20)
+	recs := ids.produce(t, 20)
 	waitCaughtUp(t, app, 30*time.Second, in)
 	waitStore(t, a.app, countStore, 10*time.Second, allCountsOne(ids.ids))
 	a.stopOK(t)
@@ -517,6 +517,18 @@ func TestStateDirLocked(t *testing.T) {
 	c := runApp(t, topo, kstreams.ApplicationID(app), kstreams.StateDir(dir))
 	waitRunning(t, c)
 	waitStore(t, c.app, countStore, 10*time.Second, allCountsOne(ids.ids))
+	// The count store is timestamped: after the restart each count still
+	// carries the timestamp of the record counted.
+	ts, err := kstreams.LocalTimestampedStore[string, int64](c.app, countStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		vt, ok, err := ts.Get(string(r.Key))
+		if err != nil || !ok || vt.Value != 1 || vt.Timestamp != r.Timestamp.UnixMilli() {
+			t.Errorf("LocalTimestampedStore.Get(%s) = %+v, %v, %v; want 1 at %d", r.Key, vt, ok, err, r.Timestamp.UnixMilli())
+		}
+	}
 }
 
 // TestTableGroupByAdderSubtractor keeps, from a compacted topic of user ->

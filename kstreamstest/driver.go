@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/kstreams-go/kstreams"
@@ -163,29 +164,49 @@ func (d *Driver) AdvanceWallClock(dur time.Duration) error {
 	return d.drain()
 }
 
-// drain processes the records on internal topics, then flushes the store
-// caches (as a commit after every record would), until nothing is left.
+// drain flushes the store caches (as Kafka Streams' test driver commits
+// after each record), then processes the pending records one at a time,
+// flushing after each, until none is left.
 func (d *Driver) drain() error {
-	for len(d.pending) > 0 {
-		for len(d.pending) > 0 {
-			next := d.pending[0]
-			d.pending = d.pending[1:]
-			copied := *next
-			task := d.taskOf[copied.Topic]
-			task.Add(&copied)
-			if _, err := task.Process(1); err != nil {
-				d.pending = nil
-				return err
-			}
-		}
+	for {
 		for _, t := range d.tasks {
 			if err := t.FlushCaches(); err != nil {
 				d.pending = nil
 				return err
 			}
 		}
+		if len(d.pending) == 0 {
+			return nil
+		}
+		copied := *d.next()
+		task := d.taskOf[copied.Topic]
+		task.Add(&copied)
+		if _, err := task.Process(1); err != nil {
+			d.pending = nil
+			return err
+		}
 	}
-	return nil
+}
+
+// next takes the pending record to process next. As a task of the runtime
+// (and Kafka Streams' test driver) chooses among its partitions, it is the
+// record with the smallest timestamp among the first pending record of each
+// topic; a tie goes to the record sent first.
+func (d *Driver) next() *kgo.Record {
+	best := -1
+	seen := map[string]bool{}
+	for i, r := range d.pending {
+		if seen[r.Topic] {
+			continue
+		}
+		seen[r.Topic] = true
+		if best < 0 || r.Timestamp.Before(d.pending[best].Timestamp) {
+			best = i
+		}
+	}
+	rec := d.pending[best]
+	d.pending = append(d.pending[:best], d.pending[best+1:]...)
+	return rec
 }
 
 // CacheMaxBytes sets the record cache size of cached stores. The driver
@@ -217,4 +238,30 @@ func (d *Driver) Close() error {
 		first = err
 	}
 	return first
+}
+
+// Store returns the state store name of the driver's topology as S, as
+// Kafka Streams' TopologyTestDriver.getStateStore: a
+// state.KeyValueStore[K, V] for a Processor API store, a
+// state.TimestampedKeyValueStore[K, V] for the store of a DSL table or
+// aggregation (or a Processor API store declared Timestamped). Reads see
+// every update (the driver flushes after each record); writes go to the
+// store as a processor's would.
+func Store[S any](d *Driver, name string) (S, error) {
+	var zero S
+	if d.closed {
+		return zero, ErrClosed
+	}
+	for _, t := range d.tasks {
+		st, err := t.StateStore("", name)
+		if err != nil {
+			continue
+		}
+		s, ok := st.(S)
+		if !ok {
+			return zero, fmt.Errorf("kstreamstest: state store %q is a %T, not a %s", name, st, reflect.TypeFor[S]())
+		}
+		return s, nil
+	}
+	return zero, fmt.Errorf("kstreamstest: no state store %q in the topology", name)
 }

@@ -90,7 +90,11 @@ func Store[S any](ctx interface{ StateStore(string) (any, error) }, name string)
 	}
 	s, ok := st.(S)
 	if !ok {
-		return zero, fmt.Errorf("kstreams: state store %q is a %T, not a %s", name, st, reflect.TypeFor[S]())
+		kind := fmt.Sprintf("%T", st)
+		if k, ok := st.(interface{ StoreKind() string }); ok {
+			kind = k.StoreKind()
+		}
+		return zero, fmt.Errorf("kstreams: state store %q is a %s, not a %s", name, kind, reflect.TypeFor[S]())
 	}
 	return s, nil
 }

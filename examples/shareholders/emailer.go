@@ -146,7 +146,7 @@ func newEmailer(cfg Emails) func() processor.Processor[string, []string, string,
 type emailer struct {
 	cfg     Emails
 	ctx     processor.Context[string, []string]
-	holders state.ReadOnlyKeyValueStore[string, []string]
+	holders state.ReadOnlyTimestampedKeyValueStore[string, []string]
 	emailed state.KeyValueStore[string, int64]
 	// done is the last period whose round emailed every client of the
 	// task's partition; -1 when none has since the task opened here.
@@ -157,7 +157,7 @@ type emailer struct {
 
 func (e *emailer) Init(ctx processor.Context[string, []string]) error {
 	var err error
-	if e.holders, err = processor.Store[state.ReadOnlyKeyValueStore[string, []string]](ctx, StoreUSShareHolders); err != nil {
+	if e.holders, err = processor.Store[state.ReadOnlyTimestampedKeyValueStore[string, []string]](ctx, StoreUSShareHolders); err != nil {
 		return err
 	}
 	if e.emailed, err = processor.Store[state.KeyValueStore[string, int64]](ctx, StoreEmailed); err != nil {
@@ -254,7 +254,7 @@ func (e *emailer) due(period int64) ([]holding, error) {
 			return nil, err
 		}
 		if !ok || last < period {
-			due = append(due, holding{client: it.Key(), ids: it.Value()})
+			due = append(due, holding{client: it.Key(), ids: it.Value().Value})
 		}
 	}
 	return due, it.Err()

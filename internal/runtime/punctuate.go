@@ -18,6 +18,62 @@ type schedule struct {
 
 func (s *schedule) Cancel() { s.cancelled = true }
 
+// punctQueues holds a task's schedules, one queue per punctuation type.
+type punctQueues struct{ stream, wall punctQueue }
+
+func (p *punctQueues) of(typ processor.PunctuationType) *punctQueue {
+	if typ == processor.WallClockTime {
+		return &p.wall
+	}
+	return &p.stream
+}
+
+// punctQueue is a binary min-heap of schedules by due time that moves
+// entries exactly as java.util.PriorityQueue does, so that schedules due at
+// the same time fire in the order Kafka Streams' punctuation queue fires
+// them. Cancelled schedules stay until they come out, as there.
+type punctQueue []*schedule
+
+func (q *punctQueue) push(s *schedule) {
+	h := append(*q, s)
+	k := len(h) - 1
+	for k > 0 {
+		parent := (k - 1) / 2
+		if s.next >= h[parent].next {
+			break
+		}
+		h[k] = h[parent]
+		k = parent
+	}
+	h[k] = s
+	*q = h
+}
+
+func (q *punctQueue) pop() *schedule {
+	h := *q
+	top, n := h[0], len(h)-1
+	x := h[n]
+	h[n] = nil
+	h = h[:n]
+	if n > 0 {
+		k := 0
+		for k < n/2 {
+			child := 2*k + 1
+			if right := child + 1; right < n && h[child].next > h[right].next {
+				child = right
+			}
+			if x.next <= h[child].next {
+				break
+			}
+			h[k] = h[child]
+			k = child
+		}
+		h[k] = x
+	}
+	*q = h
+	return top
+}
+
 // schedule registers a punctuator. Stream-time schedules are aligned to
 // multiples of the interval from zero and fire with the first record;
 // wall-clock schedules first fire one interval from now, as in Kafka Streams.
@@ -31,11 +87,12 @@ func (t *Task) schedule(node string, interval time.Duration, typ processor.Punct
 	if typ == processor.WallClockTime {
 		s.next = t.cfg.Clock.NowMs() + s.interval
 	}
-	t.punct = append(t.punct, s)
+	t.punct.of(typ).push(s)
 	return s
 }
 
-// punctuate fires the schedules of typ that are due at now.
+// punctuate fires the schedules of typ that are due at now, in order of
+// their due time.
 func (t *Task) punctuate(typ processor.PunctuationType, now int64) error {
 	if t.err != nil {
 		return t.err
@@ -43,22 +100,18 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64) error {
 	if now < 0 {
 		return nil
 	}
-	live := t.punct[:0]
-	for _, s := range t.punct {
+	q := t.punct.of(typ)
+	for len(*q) > 0 && (*q)[0].next <= now {
+		s := q.pop()
 		if s.cancelled {
 			continue
 		}
-		live = append(live, s)
-	}
-	clear(t.punct[len(live):])
-	t.punct = live
-	for _, s := range t.punct {
-		if s.typ != typ || s.cancelled || now < s.next {
-			continue
-		}
-		s.next = nextPunctuation(s.next, s.interval, now)
 		t.cfg.Counters.Punctuations.Add(1)
 		t.runPunctuator(s, now)
+		if !s.cancelled {
+			s.next = nextPunctuation(s.next, s.interval, now)
+			q.push(s)
+		}
 		if t.err != nil {
 			return t.err
 		}

@@ -28,6 +28,11 @@ type StoreSpec struct {
 	WriteThrough bool
 	// ChangelogConfigs are extra configs of the changelog topic.
 	ChangelogConfigs map[string]string
+	// Timestamped stores hold each value behind its 8-byte big-endian
+	// timestamp (state.WithTimestamp). Their changelog carries the plain
+	// value with that timestamp as the record timestamp, and restoring puts
+	// the record timestamp back in front of the value.
+	Timestamped bool
 	// Typed makes what processors get from Context.StateStore out of the
 	// top byte store; nil gives them the byte store.
 	Typed func(state.BytesStore) any
@@ -51,6 +56,9 @@ type CachedStore interface {
 	// SetFlushListener sets the function that receives each update as it
 	// is written to the layers below.
 	SetFlushListener(FlushListener)
+	// Caching reports whether writes are held until a flush; if not, each
+	// write goes below at once and its writer forwards it itself.
+	Caching() bool
 }
 
 // loggedStore writes each update to the store below and to the changelog
@@ -62,13 +70,23 @@ type loggedStore struct {
 	out       Collector
 	ts        func() int64
 	last      *kgo.Record
+	// timestamped: values start with their timestamp, which the changelog
+	// record carries as its own timestamp instead of the value bytes.
+	timestamped bool
 }
 
 func (s *loggedStore) log(key, value []byte) {
+	ts := s.ts()
+	if s.timestamped && value != nil {
+		t, v, err := state.SplitTimestamp(value)
+		if err == nil {
+			ts, value = t, v
+		}
+	}
 	rec := &kgo.Record{
 		Topic: s.topic, Partition: s.partition,
 		Key: append([]byte(nil), key...), Value: cloneOrNil(value),
-		Timestamp: time.UnixMilli(s.ts()),
+		Timestamp: time.UnixMilli(ts),
 	}
 	s.last = rec
 	s.out.Send(rec, SendChangelog)
@@ -149,6 +167,8 @@ func newCachedStore(inner state.BytesStore, maxBytes int64, ts func() int64) *ca
 }
 
 func (c *cachedStore) SetFlushListener(fn FlushListener) { c.listener = fn }
+
+func (c *cachedStore) Caching() bool { return c.maxBytes > 0 }
 
 func (c *cachedStore) Get(key []byte) ([]byte, error) {
 	c.mu.Lock()

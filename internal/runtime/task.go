@@ -102,7 +102,7 @@ type Task struct {
 	streamTime int64
 	raw        *kgo.Record
 	ts         int64
-	punct      []*schedule
+	punct      punctQueues
 	stores     []*taskStore
 	standby    bool
 	err        error

@@ -71,6 +71,15 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
 		off, ok := cp[ts.changelog][t.id.Partition]
+		same, err := ts.checkFormat()
+		if err != nil {
+			return nil, err
+		}
+		if !same {
+			t.cfg.Logger.Warn("kstreams: local store written in another format; restoring it from the changelog",
+				"task", t.id.String(), "store", spec.Name, "format", ts.format())
+			ok = false
+		}
 		if spec.Logged && ok {
 			ts.position = off
 		}
@@ -83,9 +92,12 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	if err := ts.openBase(); err != nil {
 		return nil, err
 	}
+	if err := ts.writeFormat(); err != nil {
+		return nil, err
+	}
 	ts.top = ts.base
 	if spec.Logged {
-		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp}
+		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped}
 		ts.top = ts.logged
 	}
 	if spec.Cached {
@@ -135,6 +147,9 @@ func (ts *taskStore) wipe() error {
 		}
 	}
 	if err := ts.openBase(); err != nil {
+		return err
+	}
+	if err := ts.writeFormat(); err != nil {
 		return err
 	}
 	ts.position = -1
@@ -284,15 +299,19 @@ func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
 		return nil
 	}
 	var err error
+	value := func(r *kgo.Record) []byte { return r.Value }
+	if c.store.spec.Timestamped {
+		value = func(r *kgo.Record) []byte { return state.WithTimestamp(r.Timestamp.UnixMilli(), r.Value) }
+	}
 	if bw, ok := c.store.base.(state.BatchWriter); ok {
 		keys, values := make([][]byte, len(recs)), make([][]byte, len(recs))
 		for i, r := range recs {
-			keys[i], values[i] = r.Key, r.Value
+			keys[i], values[i] = r.Key, value(r)
 		}
 		err = bw.PutAll(keys, values)
 	} else {
 		for _, r := range recs {
-			if err = c.store.base.Put(r.Key, r.Value); err != nil {
+			if err = c.store.base.Put(r.Key, value(r)); err != nil {
 				break
 			}
 		}

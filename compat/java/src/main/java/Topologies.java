@@ -287,6 +287,17 @@ final class Topologies {
         add("table-named-filter", "in:S:S", "out:S:S", b ->
             toSS(b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("src")
                 .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1)).toStream()));
+        add("table-filter-materialized", "in:S:S", "out:S:S", b ->
+            toSS(table(b).filter((k, v) -> longer(v, 1), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("f")
+                .withKeySerde(S).withValueSerde(S)).toStream()));
+        add("table-named-filter-materialized", "in:S:S", "out:S:S", b ->
+            toSS(b.table("in", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("src")
+                .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("f")
+                .withKeySerde(S).withValueSerde(S)).toStream()));
+        add("table-map-values-materialized-group-by", "in:S:S", "out:S:L", b ->
+            toSL(table(b).mapValues(Topologies::upper, Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("m")
+                .withKeySerde(S).withValueSerde(S)).filter((k, v) -> longer(v, 1))
+                .groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().mapValues(c -> c).toStream()));
         add("table-map-values", "in:S:S", "out:S:S", b -> toSS(table(b).mapValues(Topologies::upper).toStream()));
         add("table-map-values-filter", "in:S:S", "out:S:S", b ->
             toSS(table(b).mapValues(Topologies::upper).filter((k, v) -> startsWith(v, "A")).toStream()));
@@ -351,6 +362,13 @@ final class Topologies {
                 .filter((k, c) -> c >= 2).mapValues(c -> c).toStream()));
         add("table-group-by-count", "in:S:S", "out:S:L", b ->
             toSL(table(b).groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
+        add("table-group-by-reduce-null-subtract", "in:S:S", "out:S:S", b ->
+            toSS(table(b).groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S))
+                .reduce((a, v) -> a + "|" + str(v), (a, v) -> null).toStream()));
+        add("aggregate-null-start", "in:S:S", "out:S:S", b ->
+            toSS(in(b).groupByKey(Grouped.with(S, S)).aggregate(() -> null,
+                (k, v, a) -> "clear".equals(v) ? null : str(a) + "|" + str(v),
+                Materialized.with(S, S)).toStream()));
         add("table-group-by-reduce", "in:S:S", "out:S:L", b ->
             toSL(table(b).groupBy((k, v) -> KeyValue.pair(first(v), len(v)), Grouped.with(S, L))
                 .reduce((a, v) -> a + v, (a, v) -> a - v).toStream()));
