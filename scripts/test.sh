@@ -21,7 +21,11 @@
 # Extra arguments are passed to both `go test` runs, e.g.
 #   scripts/test.sh -run TestWordCount -v
 # Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA / KAFKA_VERSION /
-# KSTREAMS_CACHE are passed on to scripts/kafka.sh.
+# KSTREAMS_CACHE are passed on to scripts/kafka.sh. KSTREAMS_TEST_REGISTRY, the
+# base URL of a Confluent-compatible schema registry, makes the serde/registry
+# and integration registry tests use it; without it they use the in-process
+# stand-in of serde/registry/registrytest (no registry server can be installed
+# from the package registries: see issue 14).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
