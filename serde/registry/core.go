@@ -149,20 +149,22 @@ func (k *core) writer(topic string) (string, writer, error) {
 			return subject, w, err
 		}
 	}
-	var ss sr.SubjectSchema
-	var err error
 	if k.cfg.version == 0 {
-		ss, err = k.reg.Register(ctx, subject, k.schema)
+		id, err := k.reg.Register(ctx, subject, k.schema)
+		if err != nil {
+			return subject, w, err
+		}
+		w = writer{id: id, schema: k.schema}
 	} else {
-		ss, err = k.reg.Version(ctx, subject, k.cfg.version)
+		ss, err := k.reg.Version(ctx, subject, k.cfg.version)
+		if err != nil {
+			return subject, w, err
+		}
+		if ss.Type != k.typ {
+			return subject, w, fmt.Errorf("%w: subject %q version %d is %s", ErrWrongType, subject, ss.Version, ss.Type)
+		}
+		w = writer{id: ss.ID, schema: ss.Schema}
 	}
-	if err != nil {
-		return subject, w, err
-	}
-	if ss.Type != k.typ {
-		return subject, w, fmt.Errorf("%w: subject %q version %d is %s", ErrWrongType, subject, ss.Version, ss.Type)
-	}
-	w = writer{id: ss.ID, schema: ss.Schema}
 	k.mu.Lock()
 	k.mu.writers[subject] = w
 	k.mu.Unlock()

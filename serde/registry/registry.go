@@ -118,20 +118,20 @@ func (r *Registry) cache(id int, s sr.Schema) {
 }
 
 // Register registers schema under subject (or finds it if it is there) and
-// returns its id and version. A schema that the subject's compatibility level
-// refuses gives an error wrapping [ErrIncompatible] whose text carries the
+// returns its id. A schema that the subject's compatibility level refuses
+// gives an error wrapping [ErrIncompatible] whose text carries the
 // registry's message.
-func (r *Registry) Register(ctx context.Context, subject string, schema sr.Schema) (sr.SubjectSchema, error) {
-	var ss sr.SubjectSchema
+func (r *Registry) Register(ctx context.Context, subject string, schema sr.Schema) (int, error) {
+	var id int
 	err := r.do(ctx, func(ctx context.Context) (err error) {
-		ss, err = r.cl.CreateSchema(ctx, subject, schema)
+		id, err = r.cl.RegisterSchema(ctx, subject, schema, -1, -1)
 		return err
 	})
 	if err != nil {
-		return sr.SubjectSchema{}, err
+		return 0, err
 	}
-	r.cache(ss.ID, ss.Schema)
-	return ss, nil
+	r.cache(id, schema)
+	return id, nil
 }
 
 // Version returns version v of subject's schema; -1 is the latest.
