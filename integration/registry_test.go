@@ -48,7 +48,7 @@ func newRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
 	url, done := registrytest.URL()
 	t.Cleanup(done)
-	reg, err := registry.New(url, nil)
+	reg, err := registry.New(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestRegistryBadPayloads(t *testing.T) {
 	down := registrytest.New()
 	downURL := down.URL()
 	down.Close()
-	regDown, err := registry.New(downURL, nil, registry.Retries(2, time.Millisecond, time.Millisecond))
+	regDown, err := registry.New(downURL, registry.Retries(2, time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

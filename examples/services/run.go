@@ -80,7 +80,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		url = srv.URL()
 		fmt.Fprintf(out, "DEMO ONLY: in-process schema registry at %s (schemas in memory; use -registry for a real one)\n", url)
 	}
-	reg, err := registry.New(url, nil)
+	reg, err := registry.New(url)
 	if err != nil {
 		return nil, err
 	}

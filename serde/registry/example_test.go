@@ -21,7 +21,7 @@ type PaymentV2 struct {
 func ExampleAvro() {
 	srv := registrytest.New() // or a real registry's URL
 	defer srv.Close()
-	reg, _ := registry.New(srv.URL(), nil)
+	reg, _ := registry.New(srv.URL())
 
 	v1, _ := registry.Avro[Payment](reg, `{"type":"record","name":"Payment","fields":[
 		{"name":"id","type":"string"},{"name":"amount_cents","type":"long"}]}`)

@@ -50,7 +50,7 @@ func inProcess(tb testing.TB) *registry.Registry {
 	tb.Helper()
 	srv := registrytest.New()
 	tb.Cleanup(srv.Close)
-	reg, err := registry.New(srv.URL(), nil)
+	reg, err := registry.New(srv.URL())
 	if err != nil {
 		tb.Fatal(err)
 	}

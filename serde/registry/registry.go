@@ -16,8 +16,9 @@ import (
 // subjects whose compatibility level was set, and retries with backoff for
 // an unreachable registry. It is safe for concurrent use.
 type Registry struct {
-	cl    *sr.Client
-	retry retryCfg
+	cl     *sr.Client
+	srOpts []sr.ClientOpt // for New
+	retry  retryCfg
 
 	mu struct {
 		sync.RWMutex
@@ -56,14 +57,23 @@ func RequestTimeout(d time.Duration) ClientOpt {
 	return clientOptFn(func(r *Registry) { r.retry.timeout = d })
 }
 
+// SRClientOpts passes options to franz-go's [sr.NewClient] in [New]:
+// authentication, TLS, an http.Client.
+func SRClientOpts(opts ...sr.ClientOpt) ClientOpt {
+	return clientOptFn(func(r *Registry) { r.srOpts = append(r.srOpts, opts...) })
+}
+
 // New returns a Registry talking to the Confluent-compatible registry API at
-// url (for Apicurio Registry, its /apis/ccompat/v7 path). srOpts are passed
-// to [sr.NewClient] (authentication, TLS, an http.Client).
-func New(url string, srOpts []sr.ClientOpt, opts ...ClientOpt) (*Registry, error) {
+// url (for Apicurio Registry, its /apis/ccompat/v7 path).
+func New(url string, opts ...ClientOpt) (*Registry, error) {
 	if url == "" {
 		return nil, fmt.Errorf("%w: empty registry URL", ErrConfig)
 	}
-	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url)}, srOpts...)...)
+	var pre Registry
+	for _, o := range opts {
+		o.apply(&pre)
+	}
+	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(url)}, pre.srOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}

@@ -61,7 +61,7 @@ func newRegistry(t testing.TB, opts ...registry.ClientOpt) *registry.Registry {
 	t.Helper()
 	url, done := registrytest.URL()
 	t.Cleanup(done)
-	reg, err := registry.New(url, nil, opts...)
+	reg, err := registry.New(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestRegistryDown(t *testing.T) {
 	srv := registrytest.New()
 	url := srv.URL()
 	srv.Close() // nothing answers there now
-	reg, err := registry.New(url, nil, registry.Retries(3, time.Millisecond, 2*time.Millisecond))
+	reg, err := registry.New(url, registry.Retries(3, time.Millisecond, 2*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestRegistryDown(t *testing.T) {
 func TestOutageRetried(t *testing.T) {
 	srv := registrytest.New()
 	defer srv.Close()
-	reg, err := registry.New(srv.URL(), nil, registry.Retries(5, time.Millisecond, 5*time.Millisecond))
+	reg, err := registry.New(srv.URL(), registry.Retries(5, time.Millisecond, 5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestOutageRetried(t *testing.T) {
 		}
 		return false
 	})
-	reg2, _ := registry.New(srv.URL(), nil, registry.Retries(5, time.Millisecond, 5*time.Millisecond))
+	reg2, _ := registry.New(srv.URL(), registry.Retries(5, time.Millisecond, 5*time.Millisecond))
 	s2 := must(registry.Avro[orderV1](reg2, orderV1Avro))(t)
 	if got, err := s2.Deserialize("t", b); err != nil || got.ID != "o1" {
 		t.Errorf("Deserialize through an outage of 3 requests: %+v, %v", got, err)
@@ -403,8 +403,8 @@ func TestConfigErrors(t *testing.T) {
 		{"nil registry", func() error { _, err := registry.Avro[orderV1](nil, orderV1Avro); return err }()},
 		{"bad version", func() error { _, err := registry.Avro[orderV1](reg, orderV1Avro, registry.UseVersion(-3)); return err }()},
 		{"bad json schema", func() error { _, err := registry.JSONSchema[orderV1](reg, `{"type":12}`); return err }()},
-		{"empty url", func() error { _, err := registry.New("", nil); return err }()},
-		{"bad retries", func() error { _, err := registry.New("http://127.0.0.1:1", nil, registry.Retries(0, 0, 0)); return err }()},
+		{"empty url", func() error { _, err := registry.New(""); return err }()},
+		{"bad retries", func() error { _, err := registry.New("http://127.0.0.1:1", registry.Retries(0, 0, 0)); return err }()},
 	} {
 		if !errors.Is(c.err, registry.ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", c.name, c.err)
