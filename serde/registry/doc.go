@@ -47,5 +47,6 @@
 //
 // Package registrytest runs an in-process stand-in registry (franz-go's
 // srfake with Avro compatibility checks); tests use a real registry instead
-// when KSTREAMS_TEST_REGISTRY holds its base URL.
+// when KSTREAMS_TEST_REGISTRY holds its base URL, as in scripts/test.sh's
+// integration run (rivven-schema, started by scripts/registry.sh).
 package registry

@@ -7,7 +7,8 @@
 // Protobuf and JSON Schema registrations are not checked for compatibility,
 // and only the levels NONE, BACKWARD, FORWARD, FULL and their _TRANSITIVE
 // forms are known. Tests run against a real registry when the environment
-// variable KSTREAMS_TEST_REGISTRY names one (see [URL]).
+// variable KSTREAMS_TEST_REGISTRY names one (see [URL]); scripts/test.sh
+// starts one (scripts/registry.sh) for its integration run.
 package registrytest
 
 import (
