@@ -109,7 +109,7 @@ do_start() {
 	port_open "$REGISTRY_PORT" && die "port 127.0.0.1:$REGISTRY_PORT is already in use (set REGISTRY_PORT)"
 	mkdir -p "$REGISTRY_DATA"
 	local t0=$SECONDS
-	nohup "$BIN" serve --host 127.0.0.1 --port "$REGISTRY_PORT" --compatibility BACKWARD \
+	NO_COLOR=1 nohup "$BIN" serve --host 127.0.0.1 --port "$REGISTRY_PORT" --compatibility BACKWARD \
 		</dev/null >"$LOG" 2>&1 &
 	local pid=$!
 	echo "$pid" >"$PID_FILE"
