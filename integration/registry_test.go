@@ -180,20 +180,21 @@ func TestRegistryBadPayloads(t *testing.T) {
 	for _, policy := range []string{"fail", "skip", "dead-letter"} {
 		for _, c := range cases {
 			t.Run(policy+"/"+c.name, func(t *testing.T) {
-				runBadPayload(t, policy, orderV, good, c.value, 1, c.want, c.msg)
+				runBadPayload(t, policy, orderV, [3][]byte{good, c.value, good}, []int{1}, c.want, c.msg)
 			})
 		}
+		// With the registry down (after the retries), every record fails.
+		t.Run(policy+"/registry down", func(t *testing.T) {
+			down := avroSerde[regOrder](t, regDown, regOrderSchema)
+			runBadPayload(t, policy, down, [3][]byte{good, good, good}, []int{0, 1, 2}, registry.ErrUnavailable, "after 2 tries")
+		})
 	}
-	t.Run("fail/registry down", func(t *testing.T) {
-		// With the registry down, already the first record fails.
-		runBadPayload(t, "fail", avroSerde[regOrder](t, regDown, regOrderSchema), good, good, 0, registry.ErrUnavailable, "after 2 tries")
-	})
 }
 
-// runBadPayload runs a topology reading values with value: two good records
-// around a bad one, under policy, and checks what became of them; under
-// "fail", the record at index failsAt must be the one that failed.
-func runBadPayload(t *testing.T, policy string, value serde.Serde[regOrder], good, bad []byte, failsAt int, want error, msg string) {
+// runBadPayload runs a topology reading the three values with value under
+// policy, where the records at the indexes bad cannot be read, and checks
+// what became of every record.
+func runBadPayload(t *testing.T, policy string, value serde.Serde[regOrder], values [3][]byte, bad []int, want error, msg string) {
 	app := newAppID(t)
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	dlq := app + "-dlq"
@@ -206,8 +207,7 @@ func runBadPayload(t *testing.T, policy string, value serde.Serde[regOrder], goo
 		t.Fatal(err)
 	}
 	now := time.Now().UnixMilli()
-	recs := produce(t, rec(in, 0, []byte("a"), good, now), rec(in, 0, []byte("bad"), bad, now), rec(in, 0, []byte("c"), good, now))
-	badOffset := recs[failsAt].Offset
+	recs := produce(t, rec(in, 0, []byte("a"), values[0], now), rec(in, 0, []byte("b"), values[1], now), rec(in, 0, []byte("c"), values[2], now))
 
 	var opt kstreams.Option
 	switch policy {
@@ -226,27 +226,34 @@ func runBadPayload(t *testing.T, policy string, value serde.Serde[regOrder], goo
 		if !errors.As(err, &re) || !errors.As(err, &rerr) || !errors.Is(err, want) {
 			t.Fatalf("Run returned %v, want a RecordError wrapping a registry.Error wrapping %v", err, want)
 		}
-		if re.Topic != in || re.Offset != badOffset || re.Stage != "deserializing value" {
-			t.Errorf("RecordError at %q offset %d stage %q, want %q offset %d", re.Topic, re.Offset, re.Stage, in, badOffset)
+		if first := recs[bad[0]]; re.Topic != in || re.Offset != first.Offset || re.Stage != "deserializing value" {
+			t.Errorf("RecordError at %q offset %d stage %q, want %q offset %d", re.Topic, re.Offset, re.Stage, in, first.Offset)
 		}
 		if !strings.Contains(err.Error(), msg) {
 			t.Errorf("error %q does not contain %q", err, msg)
 		}
 		return
 	}
-	consumeUntil(t, out, 2, 60*time.Second)
+	if n := len(values) - len(bad); n > 0 {
+		consumeUntil(t, out, n, 60*time.Second)
+	}
 	waitCaughtUp(t, app, 60*time.Second, in)
+	if n := sum(endOffsets(t, out)); n != int64(len(values)-len(bad)) {
+		t.Errorf("topic %q holds %d records, want %d", out, n, len(values)-len(bad))
+	}
 	m := r.app.Metrics()
-	if policy == "skip" && m.Skipped != 1 {
-		t.Errorf("Metrics().Skipped = %d, want 1", m.Skipped)
+	if policy == "skip" && m.Skipped != int64(len(bad)) {
+		t.Errorf("Metrics().Skipped = %d, want %d", m.Skipped, len(bad))
 	}
 	if policy == "dead-letter" {
-		dead := consumeUntil(t, dlq, 1, 60*time.Second)
-		if len(dead) != 1 || string(dead[0].Value) != string(bad) {
-			t.Fatalf("dead-letter topic holds %s, want the bad record", describeRecords(dead))
-		}
-		if v, _ := headerValue(dead[0], kstreams.HeaderErrorMessage); !strings.Contains(v, msg) || !strings.Contains(v, "kstreams: avro deserialize") {
-			t.Errorf("dead letter's error header %q does not contain %q", v, msg)
+		dead := consumeUntil(t, dlq, len(bad), 60*time.Second)
+		for i, d := range dead {
+			if i >= len(bad) || string(d.Value) != string(values[bad[i]]) || string(d.Key) != string(recs[bad[i]].Key) {
+				t.Fatalf("dead-letter topic holds %s, want the records at %v", describeRecords(dead), bad)
+			}
+			if v, _ := headerValue(d, kstreams.HeaderErrorMessage); !strings.Contains(v, msg) || !strings.Contains(v, "kstreams: avro deserialize") {
+				t.Errorf("dead letter's error header %q does not contain %q", v, msg)
+			}
 		}
 	}
 }
