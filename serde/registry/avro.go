@@ -20,8 +20,9 @@ import (
 // [UseLatest] or [UseVersion], writes with the registered schema) and caches
 // the id. Deserialize fetches the writer's schema by id (cached) and reads
 // the body with Avro schema resolution into schema, so that data written
-// with an older or newer compatible schema reads into T. Deserialize(nil)
-// (Kafka's null) returns the zero T.
+// with an older or newer compatible schema reads into T. Kafka's null maps
+// to nil and back: Serialize of a nil pointer, map, slice or interface
+// returns nil bytes (a tombstone), and Deserialize(nil) returns the zero T.
 func Avro[T any](reg *Registry, schema string, opts ...Opt) (serde.Serde[T], error) {
 	reader, err := avro.ParseWithCache(schema, "", &avro.SchemaCache{})
 	if err != nil {
@@ -54,6 +55,9 @@ type avroSerde[T any] struct {
 
 // Serialize implements serde.Serde.
 func (s *avroSerde[T]) Serialize(topic string, v T) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
 	subject, w, err := s.writer(topic)
 	if err != nil {
 		return nil, s.serializeErr(topic, subject, -1, err)

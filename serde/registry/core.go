@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -211,6 +212,20 @@ func (k *core) serializeErr(topic, subject string, id int, err error) error {
 		return err
 	}
 	return k.err("serialize", topic, subject, id, err)
+}
+
+// isNil reports whether x is nil or holds a nil pointer, map, slice or
+// interface: what a serde writes as Kafka's null (a tombstone), without
+// contacting the registry.
+func isNil(x any) bool {
+	if x == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(x); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // prefix shows the first bytes of data for an error message.

@@ -17,7 +17,8 @@ import (
 // schema (github.com/santhosh-tekuri/jsonschema/v6) before writing it;
 // Deserialize checks that the schema id is a JSON schema the registry knows
 // and decodes the JSON into T. The record name strategies use the schema's
-// "title". Deserialize(nil) (Kafka's null) returns the zero T.
+// "title". Serialize of a nil pointer, map, slice or interface returns nil
+// bytes (Kafka's null, a tombstone); Deserialize(nil) returns the zero T.
 func JSONSchema[T any](reg *Registry, schema string, opts ...Opt) (serde.Serde[T], error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(schema)))
 	if err != nil {
@@ -49,6 +50,9 @@ type jsonSchemaSerde[T any] struct {
 
 // Serialize implements serde.Serde.
 func (s *jsonSchemaSerde[T]) Serialize(topic string, v T) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
 	subject, w, err := s.writer(topic)
 	if err != nil {
 		return nil, s.serializeErr(topic, subject, -1, err)

@@ -18,8 +18,9 @@ import (
 // protoSource is the text of T's .proto file: what is registered, and what
 // other clients of the registry see (generated Go code does not keep it).
 // Protobuf's own rules give evolution: fields added or removed by number
-// are read by old and new code alike. Deserialize(nil) (Kafka's null)
-// returns the zero T (a nil pointer).
+// are read by old and new code alike. Serialize of a nil message returns
+// nil bytes (Kafka's null, a tombstone); Deserialize(nil) returns the zero
+// T (a nil pointer).
 func Protobuf[T proto.Message](reg *Registry, protoSource string, opts ...Opt) (serde.Serde[T], error) {
 	var zero T
 	desc := zero.ProtoReflect().Descriptor()
@@ -52,6 +53,9 @@ func messageIndex(d protoreflect.MessageDescriptor) []int {
 
 // Serialize implements serde.Serde.
 func (s *protoSerde[T]) Serialize(topic string, v T) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
 	subject, w, err := s.writer(topic)
 	if err != nil {
 		return nil, s.serializeErr(topic, subject, -1, err)

@@ -431,3 +431,36 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("UseLatest on a subject with no schema: %v, want ErrUnknownSchema", err)
 	}
 }
+
+func TestNullsAreTombstones(t *testing.T) {
+	reg := newRegistry(t)
+	topic := topicName(t)
+	avroPtr := must(registry.Avro[*orderV1](reg, orderV1Avro))(t)
+	jsonPtr := must(registry.JSONSchema[*orderV1](reg, orderJSONSchema))(t)
+	pb := must(registry.Protobuf[*testpb.Order](reg, testpb.Source))(t)
+	for _, c := range []struct {
+		name string
+		ser  func() ([]byte, error)
+		de   func([]byte) (bool, error) // reports whether the result is nil
+	}{
+		{"avro", func() ([]byte, error) { return avroPtr.Serialize(topic, nil) },
+			func(b []byte) (bool, error) { v, err := avroPtr.Deserialize(topic, b); return v == nil, err }},
+		{"json-schema", func() ([]byte, error) { return jsonPtr.Serialize(topic, nil) },
+			func(b []byte) (bool, error) { v, err := jsonPtr.Deserialize(topic, b); return v == nil, err }},
+		{"protobuf", func() ([]byte, error) { return pb.Serialize(topic, nil) },
+			func(b []byte) (bool, error) { v, err := pb.Deserialize(topic, b); return v == nil, err }},
+	} {
+		b, err := c.ser()
+		if b != nil || err != nil {
+			t.Errorf("%s: Serialize(nil) = % x, %v; want nil bytes (a tombstone)", c.name, b, err)
+		}
+		if isNil, err := c.de(nil); !isNil || err != nil {
+			t.Errorf("%s: Deserialize(nil) is nil: %v, %v; want true", c.name, isNil, err)
+		}
+	}
+	// A non-nil pointer round-trips.
+	b := must(avroPtr.Serialize(topic, &orderV1{ID: "o", AmountCents: 2}))(t)
+	if got := must(avroPtr.Deserialize(topic, b))(t); got == nil || *got != (orderV1{ID: "o", AmountCents: 2}) {
+		t.Errorf("pointer round trip gave %+v", got)
+	}
+}
