@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -66,12 +67,31 @@ func (s *avroSerde[T]) Serialize(topic string, v T) ([]byte, error) {
 	if err != nil {
 		return nil, s.serializeErr(topic, subject, w.id, err)
 	}
-	body, err := avro.Marshal(sch, v)
+	out, err := marshal(sch, w.id, v)
 	if err != nil {
 		return nil, s.serializeErr(topic, subject, w.id, fmt.Errorf("%w: %w", ErrEncode, err))
 	}
-	out := appendHeader(make([]byte, 0, 5+len(body)), w.id, nil)
-	return append(out, body...), nil
+	return out, nil
+}
+
+// writers are reused Avro writers.
+var writers = sync.Pool{New: func() any { return avro.NewWriter(nil, 256) }}
+
+// marshal returns the header for schema id followed by v's Avro encoding,
+// in one allocation.
+func marshal(sch avro.Schema, id int, v any) ([]byte, error) {
+	w := writers.Get().(*avro.Writer)
+	defer writers.Put(w)
+	w.Reset(nil)
+	w.Error = nil
+	hdr := [5]byte{0} // magic byte 0, then the id
+	binary.BigEndian.PutUint32(hdr[1:], uint32(id))
+	_, _ = w.Write(hdr[:])
+	w.WriteVal(sch, v)
+	if w.Error != nil {
+		return nil, w.Error
+	}
+	return append([]byte(nil), w.Buffer()...), nil
 }
 
 // Deserialize implements serde.Serde.
