@@ -114,8 +114,19 @@ func (s *avroSerde[T]) Deserialize(topic string, data []byte) (T, error) {
 	return v, nil
 }
 
+// Limits of the Avro decoder, so that a payload claiming a huge string or
+// array cannot make it allocate without bound (the fuzz test found one that
+// ran the default decoder out of memory).
+const (
+	maxAvroBytes    = 16 << 20 // largest string or bytes value
+	maxAvroElements = 1 << 20  // largest array (elements in all its blocks)
+)
+
+// decodeAPI is the Avro configuration the readers decode with.
+var decodeAPI = avro.Config{MaxByteSliceSize: maxAvroBytes, MaxSliceAllocSize: maxAvroElements}.Freeze()
+
 // readers are reused Avro readers.
-var readers = sync.Pool{New: func() any { return avro.NewReader(nil, 0) }}
+var readers = sync.Pool{New: func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(decodeAPI)) }}
 
 // unmarshal decodes body into v. Unlike avro.Unmarshal, a body that ends
 // before the value does is an error, not a value with zeroed fields.
