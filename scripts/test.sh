@@ -21,7 +21,10 @@
 # Extra arguments are passed to both `go test` runs, e.g.
 #   scripts/test.sh -run TestWordCount -v
 # Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA / KAFKA_VERSION /
-# KSTREAMS_CACHE are passed on to scripts/kafka.sh.
+# KSTREAMS_CACHE are passed on to scripts/kafka.sh; REGISTRY_PORT /
+# REGISTRY_DATA / REGISTRY_VERSION to scripts/registry.sh (the schema registry
+# of the integration run; the unit run uses the in-process stand-in of
+# serde/registry/registrytest).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +71,10 @@ stop_services() {
 	KAFKA_PORT="$fault_port" KAFKA_CONTROLLER_PORT=$((fault_port + 1)) \
 		KAFKA_DATA="${TMPDIR:-/tmp}/kstreams-kafka-faults-$fault_port" scripts/kafka.sh stop
 	# (stop further services here)
+	if [[ $status -ne 0 ]]; then
+		scripts/registry.sh logs 40
+	fi
+	scripts/registry.sh stop
 	if [[ -n "${SMTP_PID:-}" ]]; then
 		kill "$SMTP_PID" 2>/dev/null
 		wait "$SMTP_PID" 2>/dev/null
@@ -86,6 +93,14 @@ scripts/kafka.sh start
 export KSTREAMS_TEST_BROKERS="127.0.0.1:$KAFKA_PORT"
 
 # (start further services here)
+
+# A real schema registry (rivven-schema from crates.io, built once into the
+# cache) for the schema-registry serdes, the registry integration tests and
+# examples/services.
+export REGISTRY_PORT="${REGISTRY_PORT:-18081}"
+step "starting a schema registry (rivven-schema) on 127.0.0.1:$REGISTRY_PORT"
+scripts/registry.sh start
+export KSTREAMS_TEST_REGISTRY="http://127.0.0.1:$REGISTRY_PORT"
 
 # A real SMTP server for the shareholders example: Debian's python3-aiosmtpd,
 # delivering to a maildir the test reads. SMTP_PORT overrides its port.
