@@ -23,6 +23,7 @@ type App struct {
 	cfg    config
 	engine *runtime.Engine
 	topo   *Topology
+	ops    opsState
 }
 
 // State is the lifecycle state of an App, as Kafka Streams'
@@ -70,45 +71,10 @@ func New(t *Topology, opts ...Option) (*App, error) {
 // processed, closes its tasks, leaves the group and returns nil. If a task
 // fails, Run stops every thread and returns the error; the state becomes
 // Error. Run can be called once.
-func (a *App) Run(ctx context.Context) error { return a.engine.Run(ctx) }
+func (a *App) Run(ctx context.Context) error { return a.run(ctx) }
 
 // State returns the current state.
 func (a *App) State() State { return a.engine.State() }
-
-// Metrics returns running totals for this instance.
-func (a *App) Metrics() Metrics {
-	t := a.engine.Totals()
-	return Metrics(t)
-}
-
-// Metrics are the running totals of one App instance.
-type Metrics struct {
-	// Processed counts the input records taken from source topics and
-	// processed (a record that stops its task is not counted).
-	Processed int64
-	// Skipped counts records dropped by a skip policy (bad input or records
-	// the producer could not send).
-	Skipped int64
-	// DeadLettered counts records sent to a dead-letter topic.
-	DeadLettered int64
-	// ProduceFailed counts records the producer could not send.
-	ProduceFailed int64
-	// Produced counts records written (including dead letters).
-	Produced int64
-	// Commits counts offset commits.
-	Commits int64
-	// Punctuations counts punctuator calls.
-	Punctuations int64
-	// Rebalances counts task assignments received.
-	Rebalances int64
-	// Restored counts changelog records applied to restore stores.
-	Restored int64
-	// Dropped counts records an operation ignores as Kafka Streams does,
-	// such as records with a null key in an aggregation.
-	Dropped int64
-	// StandbyUpdates counts changelog records applied to standby replicas.
-	StandbyUpdates int64
-}
 
 // Option configures an App.
 type Option interface{ apply(*config) }
@@ -135,6 +101,8 @@ type config struct {
 	restoreFn      func(RestoreProgress)
 	standbys       int
 	pebble         state.PebbleOptions
+	opsAddr        string
+	metricsLevel   MetricsLevel
 }
 
 func (c *config) defaults() {
@@ -181,6 +149,9 @@ func (c *config) validate() []error {
 			errs = append(errs, fmt.Errorf("kstreams: ClientOptions: option %d of %d is nil", i+1, len(c.clientOpts)))
 		}
 	}
+	if c.metricsLevel != MetricsInfo && c.metricsLevel != MetricsDebug {
+		errs = append(errs, fmt.Errorf("kstreams: MetricsRecordingLevel(%v): use MetricsInfo or MetricsDebug", c.metricsLevel))
+	}
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
 	}
@@ -202,6 +173,9 @@ func (c *config) runtime() runtime.Config {
 		StateListener: c.listener, ClientOpts: c.clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble,
+	}
+	if c.metricsLevel == MetricsDebug {
+		rc.Debug = runtime.NewDebugMetrics()
 	}
 	if c.extractor != nil {
 		ex := c.extractor

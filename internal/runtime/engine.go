@@ -67,6 +67,9 @@ type Config struct {
 	// block cache of Pebble.CacheSize bytes that Run makes and all the
 	// instance's stores share.
 	Pebble state.PebbleOptions
+	// Debug, when set, records the debug-level metrics (per task and
+	// processor node); nil is the info level.
+	Debug *DebugMetrics
 }
 
 // Engine runs a plan with the threads of one application instance.

@@ -313,6 +313,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Clock:         SystemClock{},
 		Counters:      th.counters,
 		Logger:        th.e.cfg.Logger,
+		Debug:         th.e.cfg.Debug,
 	}
 }
 
