@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kstreams-go/kstreams/console"
 	"github.com/kstreams-go/kstreams/internal/ops"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,7 +22,10 @@ import (
 //
 //	GET /kstreams/topology  the running topology as JSON (what `kstreams describe` reads)
 //	GET /kstreams/lag       committed offset, end offset and lag per task and input partition, as JSON
+//	GET /kstreams/metrics.json  [App.Metrics] as JSON
+//	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
 //	GET /metrics            the metrics in the Prometheus text format
+//	GET /console/           the web console (package console)
 //
 // Default: no server. [App.OpsHandler] returns the same handler, to mount on
 // a server of your own.
@@ -104,7 +108,10 @@ func (a *App) OpsHandler() http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /kstreams/topology", a.serveTopology)
 		mux.HandleFunc("GET /kstreams/lag", a.serveLag)
+		mux.HandleFunc("GET /kstreams/metrics.json", a.serveMetricsJSON)
+		mux.HandleFunc("GET /kstreams/store", a.serveStore)
 		mux.Handle("GET /metrics", a.metricsHandler())
+		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux
 	}
 	return a.ops.handler
