@@ -93,6 +93,10 @@ type Engine struct {
 // NewEngine returns an engine for plan; Run starts it.
 func NewEngine(plan *Plan, cfg Config) *Engine {
 	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
+	if e.cfg.Logger == nil {
+		e.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e.cfg.Logger = e.cfg.Logger.With("application_id", cfg.AppID, "instance", e.process)
 	for _, st := range plan.Subtopologies {
 		s := assign.Subtopology{ID: st.ID}
 		for _, store := range st.Stores {
@@ -137,7 +141,7 @@ func (e *Engine) setStateLocked(s State) {
 		return
 	}
 	e.state = s
-	e.cfg.Logger.Info("kstreams: state change", "app", e.cfg.AppID, "from", old.String(), "to", s.String())
+	e.cfg.Logger.Info("kstreams: state change", "from", old.String(), "to", s.String())
 	if e.cfg.StateListener != nil {
 		e.cfg.StateListener(old, s)
 	}

@@ -152,6 +152,7 @@ func (t *Task) defaults() {
 	if t.cfg.Logger == nil {
 		t.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	t.cfg.Logger = t.cfg.Logger.With("task", t.id.String())
 }
 
 func (t *Task) init() error {
@@ -361,7 +362,7 @@ func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
 	switch t.cfg.OnBadRecord.Kind {
 	case PolicySkip:
 		t.cfg.Counters.Skipped.Add(1)
-		t.cfg.Logger.Warn("kstreams: skipping bad record", "task", t.id.String(), "error", re.Error())
+		t.cfg.Logger.Warn("kstreams: skipping bad record", "error", re.Error())
 		return nil
 	case PolicyDeadLetter:
 		t.cfg.Counters.DeadLettered.Add(1)

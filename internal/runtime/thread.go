@@ -312,7 +312,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Collector:     th,
 		Clock:         SystemClock{},
 		Counters:      th.counters,
-		Logger:        th.e.cfg.Logger,
+		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
 	}
 }
