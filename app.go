@@ -64,7 +64,13 @@ func New(t *Topology, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	plan, _ := t.plan()
-	return &App{cfg: cfg, topo: t, engine: runtime.NewEngine(plan, cfg.runtime())}, nil
+	a := &App{cfg: cfg, topo: t}
+	rc := cfg.runtime()
+	if cfg.opsAddr != "" {
+		rc.ThreadClientOpts = a.clientMetrics
+	}
+	a.engine = runtime.NewEngine(plan, rc)
+	return a, nil
 }
 
 // Run runs the application until ctx is cancelled, then commits what it

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // MetricsLevel is the metrics recording level, as Kafka Streams'
@@ -233,13 +235,44 @@ func (c promCollector) collectLag(ch chan<- prometheus.Metric, client string) {
 	ch <- prometheus.MustNewConstMetric(promLagMax, prometheus.GaugeValue, float64(maxLag), client)
 }
 
-// metricsHandler serves the App's metrics in the Prometheus text format.
+// registry returns the App's Prometheus registry, made on first use with
+// the kstreams collector in it.
+func (a *App) registry() (*prometheus.Registry, error) {
+	a.ops.mu.Lock()
+	defer a.ops.mu.Unlock()
+	if a.ops.reg == nil {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(promCollector{a}); err != nil {
+			return nil, fmt.Errorf("kstreams: metrics: %w", err)
+		}
+		a.ops.reg = reg
+	}
+	return a.ops.reg, nil
+}
+
+// clientMetrics hooks franz-go's client metrics (plugin/kprom, names
+// "kgo_...", labelled with the thread's client_id) into the App's registry
+// for the client of one stream thread.
+func (a *App) clientMetrics(clientID string) []kgo.Opt {
+	reg, err := a.registry()
+	if err != nil {
+		return nil
+	}
+	m := kprom.NewMetrics("kgo",
+		kprom.Registerer(prometheus.WrapRegistererWith(prometheus.Labels{"client_id": clientID}, reg)),
+		kprom.Gatherer(reg))
+	return []kgo.Opt{kgo.WithHooks(m)}
+}
+
+// metricsHandler serves the App's metrics in the Prometheus text format:
+// the kstreams metrics and, under OpsServer, the stream threads' client
+// metrics.
 func (a *App) metricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(promCollector{a}); err != nil {
+	reg, err := a.registry()
+	if err != nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, fmt.Sprintf("kstreams: metrics: %v", err), http.StatusInternalServerError)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 		})
 	}
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

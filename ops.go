@@ -12,6 +12,7 @@ import (
 
 	"github.com/kstreams-go/kstreams/console"
 	"github.com/kstreams-go/kstreams/internal/ops"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -24,7 +25,7 @@ import (
 //	GET /kstreams/lag       committed offset, end offset and lag per task and input partition, as JSON
 //	GET /kstreams/metrics.json  [App.Metrics] as JSON
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
-//	GET /metrics            the metrics in the Prometheus text format
+//	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
 //	GET /console/           the web console (package console)
 //
 // Default: no server. [App.OpsHandler] returns the same handler, to mount on
@@ -38,6 +39,7 @@ type opsState struct {
 	adm     *kadm.Client
 	admCl   *kgo.Client
 	handler http.Handler
+	reg     *prometheus.Registry
 }
 
 // OpsAddr returns the address the operations server listens on, once Run
@@ -102,6 +104,7 @@ func (a *App) closeAdmin() {
 // OpsHandler returns the handler of the operations endpoints (see
 // [OpsServer]).
 func (a *App) OpsHandler() http.Handler {
+	metrics := a.metricsHandler() // takes a.ops.mu itself
 	a.ops.mu.Lock()
 	defer a.ops.mu.Unlock()
 	if a.ops.handler == nil {
@@ -110,7 +113,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/lag", a.serveLag)
 		mux.HandleFunc("GET /kstreams/metrics.json", a.serveMetricsJSON)
 		mux.HandleFunc("GET /kstreams/store", a.serveStore)
-		mux.Handle("GET /metrics", a.metricsHandler())
+		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux
 	}

@@ -346,7 +346,12 @@ func checkMetrics(t *testing.T, addr string, n int) {
 			}
 		}
 	}
-	if _, ok := fams["kafka_streams_consumer_records_lag"]; !ok {
-		t.Error("kafka_streams_consumer_records_lag missing")
+	for _, name := range []string{"kafka_streams_consumer_records_lag", "kgo_connects_total", "kgo_read_bytes_total"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("%s missing", name)
+		}
+	}
+	if got := sum("kgo_connects_total", "", ""); got < 1 {
+		t.Errorf("kgo_connects_total = %v, want at least 1", got)
 	}
 }

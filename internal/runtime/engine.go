@@ -70,6 +70,9 @@ type Config struct {
 	// Debug, when set, records the debug-level metrics (per task and
 	// processor node); nil is the info level.
 	Debug *DebugMetrics
+	// ThreadClientOpts, if set, gives extra options (metrics hooks) to the
+	// client of the stream thread with client id clientID.
+	ThreadClientOpts func(clientID string) []kgo.Opt
 }
 
 // Engine runs a plan with the threads of one application instance.

@@ -85,6 +85,9 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
 	}
+	if e.cfg.ThreadClientOpts != nil {
+		opts = append(opts, e.cfg.ThreadClientOpts(e.ThreadID(id))...)
+	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
 		return nil, err
