@@ -265,6 +265,24 @@ func TestToolOnRealBroker(t *testing.T) {
 		}
 	}
 
+	// The other modes, as dry runs from the committed offsets (0).
+	for _, m := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-to-latest"}, ": 0 -> 20"},
+		{[]string{"-shift-by", "5"}, ": 0 -> 5"},
+		{[]string{"-shift-by", "-5"}, ": 0 -> 0"},
+		{[]string{"-to-datetime", time.Now().Add(time.Hour).Format(time.RFC3339)}, ": 0 -> 20"},
+		{[]string{"-to-datetime", "2001-01-01T00:00:00Z"}, ": 0 -> 0"},
+	} {
+		args := append([]string{"reset", "-brokers", strings.Join(brokers, ","), "-application-id", appID, "-input-topics", in, "-dry-run"}, m.args...)
+		got, err := runTool(t, args...)
+		if err != nil || strings.Count(got, m.want) != 2 {
+			t.Errorf("reset %v: %v, want %q twice in\n%s", m.args, err, m.want, got)
+		}
+	}
+
 	startApp(t, topo, brokers, appID, stateDir)
 	all := readAll(t, brokers, out, 2*n)
 	second := outputsAfter(all, first)
