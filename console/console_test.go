@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Instances: two instances (one thread each), every task active once.
+	waitFor(t, "the instances table listing both instances", func() bool {
+		tasks, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#instances tbody tr')].map(r => r.cells[2].textContent)`))
+		if err != nil || len(tasks) != 2 {
+			return false
+		}
+		all := strings.Fields(strings.Join(tasks, " "))
+		slices.Sort(all)
+		return slices.Equal(all, []string{"0_0", "0_1", "1_0", "1_1"})
+	})
 	desc, _ := topology(t, in).Describe()
 	for _, st := range desc.Subtopologies {
 		for _, n := range st.Nodes {

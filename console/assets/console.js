@@ -118,6 +118,7 @@ async function refresh() {
   try {
     const l = await getJSON("/kstreams/lag");
     $("group").textContent = "group " + l.group + ": " + l.state + ", " + l.members + " members";
+    fillRows($("instances").tBodies[0], (l.instances || []).map((m) => [m.host, m.client_id, (m.active || []).join(" "), (m.standby || []).join(" ")]));
     fillRows($("lag").tBodies[0], (l.partitions || []).map((p) => [p.task || "-", p.topic, p.partition, p.committed, p.end, p.lag, (p.member || "-").replace(/^(.*StreamThread-\d+).*$/, "$1")]));
   } catch (e) { $("group").textContent = String(e); }
 }

@@ -43,6 +43,18 @@ type GroupLag struct {
 	State      string         `json:"state"`
 	Members    int            `json:"members"`
 	Partitions []PartitionLag `json:"partitions"`
+	// Instances are the group's members (one per stream thread) with the
+	// tasks the kstreams assignment gave them.
+	Instances []Member `json:"instances"`
+}
+
+// Member is one member of the group: a stream thread of an instance.
+type Member struct {
+	MemberID string   `json:"member_id"`
+	ClientID string   `json:"client_id"`
+	Host     string   `json:"host"`
+	Active   []string `json:"active"`
+	Standby  []string `json:"standby,omitempty"`
 }
 
 // Lag reads the lag of the consumer group of an application (its
@@ -64,6 +76,14 @@ func Lag(ctx context.Context, adm *kadm.Client, group string, subtopologyOf map[
 		return nil, fmt.Errorf("kstreams: lag of group %q: %w", group, err)
 	}
 	out := &GroupLag{Group: group, State: dl.State, Members: len(dl.Members)}
+	for i := range dl.Members {
+		m := &dl.Members[i]
+		mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+		if a, ok := assignmentOf(m); ok {
+			mem.Active, mem.Standby = taskIDs(a.Active), taskIDs(a.Standby)
+		}
+		out.Instances = append(out.Instances, mem)
+	}
 	for _, l := range dl.Lag.Sorted() {
 		pl := PartitionLag{Topic: l.Topic, Partition: l.Partition, Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag}
 		if l.Err != nil {
@@ -80,12 +100,8 @@ func Lag(ctx context.Context, adm *kadm.Client, group string, subtopologyOf map[
 
 // taskOf finds the active task of member m that reads topic's partition p.
 func taskOf(m *kadm.DescribedGroupMember, topic string, p int32, subtopologyOf map[string]int) string {
-	ca, ok := m.Assigned.AsConsumer()
-	if !ok || len(ca.UserData) == 0 {
-		return ""
-	}
-	var a assign.Assignment
-	if json.Unmarshal(ca.UserData, &a) != nil {
+	a, ok := assignmentOf(m)
+	if !ok {
 		return ""
 	}
 	var ids []string
@@ -100,6 +116,25 @@ func taskOf(m *kadm.DescribedGroupMember, topic string, p int32, subtopologyOf m
 	}
 	slices.Sort(ids)
 	return strings.Join(ids, "|")
+}
+
+// assignmentOf decodes the kstreams assignment of member m.
+func assignmentOf(m *kadm.DescribedGroupMember) (assign.Assignment, bool) {
+	var a assign.Assignment
+	ca, ok := m.Assigned.AsConsumer()
+	if !ok || len(ca.UserData) == 0 {
+		return a, false
+	}
+	return a, json.Unmarshal(ca.UserData, &a) == nil
+}
+
+func taskIDs(ts []assign.Task) []string {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = TaskID(t.Subtopology, t.Partition)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // TaskID renders a task id as Kafka Streams does: "<sub-topology>_<partition>".
