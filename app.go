@@ -24,6 +24,7 @@ type App struct {
 	engine *runtime.Engine
 	topo   *Topology
 	ops    opsState
+	recent *recentErrors
 }
 
 // State is the lifecycle state of an App, as Kafka Streams'
@@ -64,8 +65,9 @@ func New(t *Topology, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	plan, _ := t.plan()
-	a := &App{cfg: cfg, topo: t}
-	rc := cfg.runtime()
+	a := &App{cfg: cfg, topo: t, recent: &recentErrors{}}
+	a.cfg.logger = slog.New(&recentHandler{next: cfg.logger.Handler(), recent: a.recent})
+	rc := a.cfg.runtime()
 	if cfg.opsAddr != "" {
 		rc.ThreadClientOpts = a.clientMetrics
 	}

@@ -24,6 +24,7 @@ import (
 //	GET /kstreams/topology  the running topology as JSON (what `kstreams describe` reads)
 //	GET /kstreams/lag       committed offset, end offset and lag per task and input partition, as JSON
 //	GET /kstreams/metrics.json  [App.Metrics] as JSON
+//	GET /kstreams/errors    the last warnings and errors logged ([App.RecentErrors])
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
 //	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
 //	GET /console/           the web console (package console)
@@ -113,6 +114,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/lag", a.serveLag)
 		mux.HandleFunc("GET /kstreams/metrics.json", a.serveMetricsJSON)
 		mux.HandleFunc("GET /kstreams/store", a.serveStore)
+		mux.HandleFunc("GET /kstreams/errors", a.serveErrors)
 		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux
@@ -146,7 +148,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (a *App) run(ctx context.Context) error {
 	defer a.closeAdmin()
 	if a.cfg.opsAddr == "" {
-		return a.engine.Run(ctx)
+		return a.runEngine(ctx)
 	}
 	ln, err := net.Listen("tcp", a.cfg.opsAddr)
 	if err != nil {
@@ -158,7 +160,7 @@ func (a *App) run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	runErr := a.engine.Run(ctx)
+	runErr := a.runEngine(ctx)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
@@ -166,4 +168,14 @@ func (a *App) run(ctx context.Context) error {
 		return errors.Join(runErr, fmt.Errorf("kstreams: operations server: %w", err))
 	}
 	return runErr
+}
+
+// runEngine runs the engine and logs the error it stops with, so that the
+// console lists it among the recent errors.
+func (a *App) runEngine(ctx context.Context) error {
+	err := a.engine.Run(ctx)
+	if err != nil {
+		a.cfg.logger.Error("kstreams: run failed", "error", err)
+	}
+	return err
 }

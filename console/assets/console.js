@@ -121,6 +121,15 @@ async function refresh() {
     fillRows($("instances").tBodies[0], (l.instances || []).map((m) => [m.host, m.client_id, (m.active || []).join(" "), (m.standby || []).join(" ")]));
     fillRows($("lag").tBodies[0], (l.partitions || []).map((p) => [p.task || "-", p.topic, p.partition, p.committed, p.end, p.lag, (p.member || "-").replace(/^(.*StreamThread-\d+).*$/, "$1")]));
   } catch (e) { $("group").textContent = String(e); }
+  await refreshErrors();
+}
+
+async function refreshErrors() {
+  try {
+    const errs = await getJSON("/kstreams/errors");
+    fillRows($("errors").tBodies[0], errs.slice().reverse().slice(0, 20).map((e) =>
+      [new Date(e.time).toLocaleTimeString(), e.level, e.message, Object.entries(e.attrs).map(([k, v]) => k + "=" + v).join(" ")]));
+  } catch (e) { /* the next refresh retries */ }
 }
 
 async function queryStore(ev) {
