@@ -19,69 +19,97 @@ type BrowsedEntry struct {
 // errBadKey reports a key the console cannot turn into the store's key type.
 var errBadKey = errors.New("kstreams: key does not fit the store's key type")
 
+// storePage is one page of a store scan: the entries and whether more
+// follow.
+type storePage struct {
+	Entries []BrowsedEntry `json:"entries"`
+	More    bool           `json:"more"`
+}
+
 // browseStore reads key-value store name across this instance's
-// partitions: the entry of key when key is set, else up to limit entries
-// from from to to (both optional; all entries when neither is set). Keys
-// are given as text: a string key as is, other types as JSON.
-func (a *App) browseStore(name, key, from, to string, limit int) ([]BrowsedEntry, error) {
+// partitions: the entry of key when key is set, else the limit entries
+// after the first skip of a scan from from to to (both or neither: all
+// entries). Keys are given as text: a string key as is, other types as
+// JSON.
+func (a *App) browseStore(name, key, from, to string, skip, limit int) (storePage, error) {
+	if key == "" && (from == "") != (to == "") {
+		return storePage{}, fmt.Errorf("%w: a range needs both from and to", errBadKey)
+	}
+	var page storePage
+	var err error
+	page.Entries, page.More, err = a.readStore(name, key, from, to, skip, limit)
+	if page.Entries == nil {
+		page.Entries = []BrowsedEntry{}
+	}
+	return page, err
+}
+
+func (a *App) readStore(name, key, from, to string, skip, limit int) ([]BrowsedEntry, bool, error) {
 	ls, spec, err := a.engine.LocalStore(name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	store := reflect.ValueOf(spec.Typed(ls))
 	get := store.MethodByName("Get")
 	if !get.IsValid() {
-		return nil, fmt.Errorf("kstreams: state store %q is not a key-value store", name)
+		return nil, false, fmt.Errorf("kstreams: state store %q is not a key-value store", name)
 	}
 	keyType := get.Type().In(0)
 	if key != "" {
 		k, err := parseKey(keyType, key)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out := get.Call([]reflect.Value{k})
 		if e, _ := out[2].Interface().(error); e != nil {
-			return nil, e
+			return nil, false, e
 		}
 		if !out[1].Bool() {
-			return nil, nil
+			return nil, false, nil
 		}
-		return []BrowsedEntry{{Key: toJSON(k), Value: toJSON(out[0])}}, nil
+		return []BrowsedEntry{{Key: toJSON(k), Value: toJSON(out[0])}}, false, nil
 	}
 	var it reflect.Value
 	if from == "" && to == "" {
 		res := store.MethodByName("All").Call(nil)
 		if e, _ := res[1].Interface().(error); e != nil {
-			return nil, e
+			return nil, false, e
 		}
 		it = res[0]
 	} else {
 		f, err := parseKey(keyType, from)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		t, err := parseKey(keyType, to)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		res := store.MethodByName("Range").Call([]reflect.Value{f, t})
 		if e, _ := res[1].Interface().(error); e != nil {
-			return nil, e
+			return nil, false, e
 		}
 		it = res[0]
 	}
 	defer it.MethodByName("Close").Call(nil)
 	var out []BrowsedEntry
-	for len(out) < limit && it.MethodByName("Next").Call(nil)[0].Bool() {
+	next := it.MethodByName("Next")
+	for i := 0; next.Call(nil)[0].Bool(); i++ {
+		if i < skip {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
 		out = append(out, BrowsedEntry{
 			Key:   toJSON(it.MethodByName("Key").Call(nil)[0]),
 			Value: toJSON(it.MethodByName("Value").Call(nil)[0]),
 		})
 	}
 	if e, _ := it.MethodByName("Err").Call(nil)[0].Interface().(error); e != nil {
-		return nil, e
+		return nil, false, e
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func parseKey(t reflect.Type, s string) (reflect.Value, error) {
@@ -105,16 +133,22 @@ func toJSON(v reflect.Value) json.RawMessage {
 
 func (a *App) serveStore(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := 50
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			http.Error(w, "kstreams: limit must be 1 to 1000", http.StatusBadRequest)
-			return
+	limit, skip := 50, 0
+	for _, p := range []struct {
+		name     string
+		into     *int
+		min, max int
+	}{{"limit", &limit, 1, 1000}, {"skip", &skip, 0, 1 << 30}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				http.Error(w, fmt.Sprintf("kstreams: %s must be %d to %d", p.name, p.min, p.max), http.StatusBadRequest)
+				return
+			}
+			*p.into = n
 		}
-		limit = n
 	}
-	entries, err := a.browseStore(q.Get("store"), q.Get("key"), q.Get("from"), q.Get("to"), limit)
+	page, err := a.browseStore(q.Get("store"), q.Get("key"), q.Get("from"), q.Get("to"), skip, limit)
 	switch {
 	case errors.Is(err, ErrStoreNotAvailable):
 		http.Error(w, err.Error(), http.StatusNotFound)
@@ -126,10 +160,7 @@ func (a *App) serveStore(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if entries == nil {
-		entries = []BrowsedEntry{}
-	}
-	writeJSON(w, map[string]any{"store": q.Get("store"), "entries": entries})
+	writeJSON(w, page)
 }
 
 func (a *App) serveMetricsJSON(w http.ResponseWriter, _ *http.Request) {

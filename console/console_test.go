@@ -222,6 +222,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A scan of the whole store: 7 keys across the two instances, so this
+	// one holds at most 7, less than a page of 20: no next page.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('store-key').value = ''`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Click(`#store-go`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a scan listing several keys", func() bool {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#store-result tbody tr').length`))
+		next, err2 := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('store-next').disabled`))
+		return err == nil && err2 == nil && rows >= 1 && rows <= 7 && next
+	})
 	wantKey, _ := json.Marshal(key)
 	if !strings.Contains(result, string(wantKey)) || !strings.Contains(result, strconv.FormatInt(want, 10)) {
 		t.Errorf("store lookup of %s: %q, want its count (at least %d)", key, result, want)

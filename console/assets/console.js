@@ -132,20 +132,26 @@ async function refreshErrors() {
   } catch (e) { /* the next refresh retries */ }
 }
 
-async function queryStore(ev) {
-  ev.preventDefault();
-  const q = new URLSearchParams({ store: $("store-name").value });
+const pageSize = 20;
+let storeSkip = 0;
+
+// queryStore looks a key up, or scans a page of pageSize entries (the
+// whole store, or from..to) starting storeSkip entries in.
+async function queryStore() {
+  const q = new URLSearchParams({ store: $("store-name").value, limit: pageSize, skip: storeSkip });
   for (const f of ["key", "from", "to"]) if ($("store-" + f).value) q.set(f, $("store-" + f).value);
   $("store-error").textContent = "";
   try {
     const r = await getJSON("/kstreams/store?" + q.toString());
     fillRows($("store-result").tBodies[0], r.entries.map((e) => [JSON.stringify(e.key), JSON.stringify(e.value)]));
     if (!r.entries.length) $("store-error").textContent = "no entry";
-  } catch (e) { $("store-error").textContent = String(e); }
+    $("store-next").disabled = !r.more;
+  } catch (e) { $("store-error").textContent = String(e); $("store-next").disabled = true; }
 }
 
 async function main() {
-  $("store-form").addEventListener("submit", queryStore);
+  $("store-form").addEventListener("submit", (ev) => { ev.preventDefault(); storeSkip = 0; queryStore(); });
+  $("store-next").addEventListener("click", () => { storeSkip += pageSize; queryStore(); });
   try { drawTopology(await getJSON("/kstreams/topology")); } catch (e) { $("app-id").textContent = String(e); }
   await refresh();
   setInterval(refresh, 1000);
