@@ -148,6 +148,10 @@ func (a *App) serveStore(w http.ResponseWriter, r *http.Request) {
 			*p.into = n
 		}
 	}
+	if !a.hasStore(q.Get("store")) {
+		http.Error(w, fmt.Sprintf("kstreams: no state store %q in the topology", q.Get("store")), http.StatusNotFound)
+		return
+	}
 	page, err := a.browseStore(q.Get("store"), q.Get("key"), q.Get("from"), q.Get("to"), skip, limit)
 	switch {
 	case errors.Is(err, ErrStoreNotAvailable):
@@ -170,4 +174,15 @@ func (a *App) serveMetricsJSON(w http.ResponseWriter, _ *http.Request) {
 		State string `json:"state"`
 		Level string `json:"level"`
 	}{m, m.State.String(), m.Level.String()})
+}
+
+func (a *App) hasStore(name string) bool {
+	for _, st := range a.topologyDescription().Subtopologies {
+		for _, s := range st.Stores {
+			if s.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
