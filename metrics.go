@@ -82,6 +82,16 @@ type Metrics struct {
 	// Tasks has the records processed per task and per processor node, at
 	// MetricsDebug only (tasks this instance ran since it started).
 	Tasks []TaskMetrics
+	// Stores has the stores of which this instance runs partitions.
+	Stores []StoreMetrics
+}
+
+// StoreMetrics describes one state store over this instance's partitions.
+type StoreMetrics struct {
+	Name string
+	// EstimatedEntries estimates the number of keys (Kafka Streams'
+	// estimate-num-keys).
+	EstimatedEntries int64
 }
 
 // ThreadMetrics are the counters of one stream thread.
@@ -118,6 +128,17 @@ func (a *App) Metrics() Metrics {
 			Produced: th.Produced, Commits: th.Commits, Punctuations: th.Punctuations, Rebalances: th.Rebalances,
 			Restored: th.Restored, Dropped: th.Dropped, StandbyUpdates: th.StandbyUpdates,
 		})
+	}
+	for _, st := range a.topologyDescription().Subtopologies {
+		for _, s := range st.Stores {
+			ls, _, err := a.engine.LocalStore(s.Name)
+			if err != nil {
+				continue
+			}
+			if n, err := ls.ApproximateNumEntries(); err == nil {
+				m.Stores = append(m.Stores, StoreMetrics{Name: s.Name, EstimatedEntries: n})
+			}
+		}
 	}
 	var cur *TaskMetrics
 	for _, c := range a.engine.Debug().Snapshot() {
@@ -169,6 +190,7 @@ var (
 	promAliveThreads = prometheus.NewDesc(promPrefix+"stream_metrics_alive_stream_threads", "Stream threads of the client.", []string{"client_id"}, nil)
 	promTaskProcess  = prometheus.NewDesc(promPrefix+"stream_task_metrics_process_total", "Records processed by the task (debug level).", []string{"client_id", "task_id"}, nil)
 	promNodeProcess  = prometheus.NewDesc(promPrefix+"stream_processor_node_metrics_process_total", "Records processed by the processor node (debug level).", []string{"client_id", "task_id", "processor_node_id"}, nil)
+	promStoreKeys    = prometheus.NewDesc(promPrefix+"stream_state_metrics_estimate_num_keys", "Estimated keys of the store over this instance's partitions.", []string{"client_id", "store"}, nil)
 	promLag          = prometheus.NewDesc(promPrefix+"consumer_records_lag", "End offset minus the group's committed offset of an input partition (the whole group's, from the brokers).", []string{"client_id", "topic", "partition", "task_id"}, nil)
 	promLagMax       = prometheus.NewDesc(promPrefix+"consumer_records_lag_max", "The largest records lag over the group's input partitions.", []string{"client_id"}, nil)
 )
@@ -180,7 +202,7 @@ func (c promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range promThreadCounters {
 		ch <- d.desc
 	}
-	for _, d := range []*prometheus.Desc{promState, promAliveThreads, promTaskProcess, promNodeProcess, promLag, promLagMax} {
+	for _, d := range []*prometheus.Desc{promState, promAliveThreads, promTaskProcess, promNodeProcess, promStoreKeys, promLag, promLagMax} {
 		ch <- d
 	}
 }
@@ -210,6 +232,9 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 		for node, n := range t.Nodes {
 			ch <- prometheus.MustNewConstMetric(promNodeProcess, prometheus.CounterValue, float64(n), client, t.Task, node)
 		}
+	}
+	for _, s := range m.Stores {
+		ch <- prometheus.MustNewConstMetric(promStoreKeys, prometheus.GaugeValue, float64(s.EstimatedEntries), client, s.Name)
 	}
 	c.collectLag(ch, client)
 }

@@ -352,6 +352,7 @@ func checkMetrics(t *testing.T, addr string, n int) {
 		{"kafka_streams_stream_task_metrics_process_total", "task_id", "0_0", float64(n / 2)},
 		{"kafka_streams_stream_processor_node_metrics_process_total", "processor_node_id", "KSTREAM-AGGREGATE-0000000002", 1},
 		{"kafka_streams_consumer_records_lag_max", "", "", 0},
+		{"kafka_streams_stream_state_metrics_estimate_num_keys", "store", "counts", 1},
 	} {
 		if got := sum(c.name, c.label, c.value); got < c.min {
 			t.Errorf("%s{%s=%q} = %v, want at least %v", c.name, c.label, c.value, got, c.min)
