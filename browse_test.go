@@ -32,6 +32,11 @@ func TestServeStoreRejectsBadRequests(t *testing.T) {
 		{"store=counts&skip=-1", http.StatusBadRequest},
 		{"store=counts&from=a", http.StatusBadRequest},
 	}
+	rec := httptest.NewRecorder()
+	app.OpsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/kstreams/health", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "CREATED\n" {
+		t.Errorf("health before Run: %d %q", rec.Code, rec.Body.String())
+	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
 		app.OpsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/kstreams/store?"+tt.query, nil))

@@ -24,6 +24,7 @@ import (
 //	GET /kstreams/topology  the running topology as JSON (what `kstreams describe` reads)
 //	GET /kstreams/lag       committed offset, end offset and lag per task and input partition, as JSON
 //	GET /kstreams/metrics.json  [App.Metrics] as JSON
+//	GET /kstreams/health    200 with the state while it is RUNNING or REBALANCING, else 503 (a liveness probe)
 //	GET /kstreams/errors    the last warnings and errors logged ([App.RecentErrors])
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
 //	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
@@ -115,6 +116,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/metrics.json", a.serveMetricsJSON)
 		mux.HandleFunc("GET /kstreams/store", a.serveStore)
 		mux.HandleFunc("GET /kstreams/errors", a.serveErrors)
+		mux.HandleFunc("GET /kstreams/health", a.serveHealth)
 		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux
@@ -178,4 +180,12 @@ func (a *App) runEngine(ctx context.Context) error {
 		a.cfg.logger.Error("kstreams: run failed", "error", err)
 	}
 	return err
+}
+
+func (a *App) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	s := a.State()
+	if s != Running && s != Rebalancing {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write([]byte(s.String() + "\n"))
 }

@@ -223,6 +223,16 @@ func TestToolOnRealBroker(t *testing.T) {
 		}
 	})
 	t.Run("metrics", func(t *testing.T) { checkMetrics(t, r.app.OpsAddr(), n) })
+	t.Run("health", func(t *testing.T) {
+		resp, err := http.Get(url + "/kstreams/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("health of a running app: %s", resp.Status)
+		}
+	})
 	t.Run("reset refuses while running", func(t *testing.T) {
 		_, err := runTool(t, "reset", "-brokers", strings.Join(brokers, ","), "-application-id", appID, "-input-topics", in)
 		if !errors.Is(err, ops.ErrGroupActive) {
