@@ -23,6 +23,8 @@ type App struct {
 	cfg    config
 	engine *runtime.Engine
 	topo   *Topology
+	ops    opsState
+	recent *recentErrors
 }
 
 // State is the lifecycle state of an App, as Kafka Streams'
@@ -63,7 +65,14 @@ func New(t *Topology, opts ...Option) (*App, error) {
 		return nil, err
 	}
 	plan, _ := t.plan()
-	return &App{cfg: cfg, topo: t, engine: runtime.NewEngine(plan, cfg.runtime())}, nil
+	a := &App{cfg: cfg, topo: t, recent: &recentErrors{}}
+	a.cfg.logger = slog.New(&recentHandler{next: cfg.logger.Handler(), recent: a.recent})
+	rc := a.cfg.runtime()
+	if cfg.opsAddr != "" {
+		rc.ThreadClientOpts = a.clientMetrics
+	}
+	a.engine = runtime.NewEngine(plan, rc)
+	return a, nil
 }
 
 // Run runs the application until ctx is cancelled, then commits what it
@@ -75,46 +84,10 @@ func New(t *Topology, opts ...Option) (*App, error) {
 // commit was refused as from an old generation), it closes them without
 // flushing or committing and rejoins the group, and while the brokers do
 // not answer it retries, logging what it waits for. Run can be called once.
-func (a *App) Run(ctx context.Context) error { return a.engine.Run(ctx) }
+func (a *App) Run(ctx context.Context) error { return a.run(ctx) }
 
 // State returns the current state.
 func (a *App) State() State { return a.engine.State() }
-
-// Metrics returns running totals for this instance.
-func (a *App) Metrics() Metrics {
-	t := a.engine.Totals()
-	return Metrics(t)
-}
-
-// Metrics are the running totals of one App instance.
-type Metrics struct {
-	// Processed counts the input records taken from source topics and
-	// processed (a record that stops its task is not counted).
-	Processed int64
-	// Skipped counts records dropped by a skip policy (bad input or records
-	// the producer could not send).
-	Skipped int64
-	// DeadLettered counts records written to a dead-letter topic
-	// (acknowledged by the broker).
-	DeadLettered int64
-	// ProduceFailed counts records the producer could not send.
-	ProduceFailed int64
-	// Produced counts records written (including dead letters).
-	Produced int64
-	// Commits counts offset commits.
-	Commits int64
-	// Punctuations counts punctuator calls.
-	Punctuations int64
-	// Rebalances counts task assignments received.
-	Rebalances int64
-	// Restored counts changelog records applied to restore stores.
-	Restored int64
-	// Dropped counts records an operation ignores as Kafka Streams does,
-	// such as records with a null key in an aggregation.
-	Dropped int64
-	// StandbyUpdates counts changelog records applied to standby replicas.
-	StandbyUpdates int64
-}
 
 // Option configures an App.
 type Option interface{ apply(*config) }
@@ -143,6 +116,8 @@ type config struct {
 	pebble         state.PebbleOptions
 	closeTimeout   time.Duration
 	clientLog      slog.Level
+	opsAddr        string
+	metricsLevel   MetricsLevel
 }
 
 func (c *config) defaults() {
@@ -195,6 +170,9 @@ func (c *config) validate() []error {
 			errs = append(errs, fmt.Errorf("kstreams: ClientOptions: option %d of %d is nil", i+1, len(c.clientOpts)))
 		}
 	}
+	if c.metricsLevel != MetricsInfo && c.metricsLevel != MetricsDebug {
+		errs = append(errs, fmt.Errorf("kstreams: MetricsRecordingLevel(%v): use MetricsInfo or MetricsDebug", c.metricsLevel))
+	}
 	if c.stateDir == "" {
 		errs = append(errs, errors.New("kstreams: StateDir: empty directory"))
 	}
@@ -225,6 +203,9 @@ func (c *config) runtime() runtime.Config {
 		StateListener: c.listener, ClientOpts: clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
+	}
+	if c.metricsLevel == MetricsDebug {
+		rc.Debug = runtime.NewDebugMetrics()
 	}
 	if c.extractor != nil {
 		ex := c.extractor

@@ -63,6 +63,10 @@ type ClientConfig struct {
 	// committed (commit.interval.ms). Default 30s, the at-least-once default
 	// of Kafka Streams and kstreams.
 	CommitInterval time.Duration `json:"commit_interval_ns"`
+	// Metrics is the kstreams apps' metrics setting: "off" (the default),
+	// or "info" / "debug": that recording level, with the operations
+	// server on and /metrics scraped every second (kstreams only).
+	Metrics string `json:"metrics,omitempty"`
 }
 
 func defaultClientConfig() ClientConfig {

@@ -64,6 +64,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.client.Compression, "compression", f.client.Compression, "producer compression of every application: none, gzip, snappy, lz4, zstd")
 	fs.DurationVar(&f.client.CommitInterval, "commit-interval", f.client.CommitInterval, "commit interval of every application")
 	fs.IntVar(&f.client.MaxPollRecords, "max-poll-records", f.client.MaxPollRecords, "max records per poll of every application")
+	fs.StringVar(&f.client.Metrics, "metrics", "off", "kstreams apps' metrics: off, info or debug (recording level, with /metrics scraped every second)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on one run")
 	fs.DurationVar(&f.settle, "settle", 2*time.Second, "pause after each run's topics are deleted, so the broker removes their files between runs")
 	fs.Uint64Var(&f.memtable, "memtable", 0, "Pebble memtable size in bytes of the Go workers' stores (0: kstreams' default)")
@@ -91,6 +92,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.warmup < 0 {
 		errs = append(errs, fmt.Errorf("-warmup %d: must not be negative", f.warmup))
+	}
+	if m := f.client.Metrics; m != "off" && m != "info" && m != "debug" {
+		errs = append(errs, fmt.Errorf("-metrics %q: use off, info or debug", m))
 	}
 	if f.client.CommitInterval <= 0 {
 		errs = append(errs, fmt.Errorf("-commit-interval %v: must be positive", f.client.CommitInterval))
@@ -219,8 +223,8 @@ func printSetup(out io.Writer, f *flags, brokers []string) {
 	c := f.client
 	fmt.Fprintf(out, "broker %s; %d records of %d B values, %d keys, %d partitions; %d warm-up + %d measured runs per workload (median reported)\n",
 		broker, f.records, valueSize, distinctKeys, f.partitions, f.warmup, f.repeat)
-	fmt.Fprintf(out, "clients: linger %v, batch max %d B, compression %s, fetch max %d B (%d B/partition, wait %v), max poll %d, commit interval %v\n",
-		c.Linger, c.BatchMaxBytes, c.Compression, c.FetchMaxBytes, c.FetchMaxPartitionBytes, c.FetchMaxWait, c.MaxPollRecords, c.CommitInterval)
+	fmt.Fprintf(out, "clients: linger %v, batch max %d B, compression %s, fetch max %d B (%d B/partition, wait %v), max poll %d, commit interval %v, kstreams metrics %s\n",
+		c.Linger, c.BatchMaxBytes, c.Compression, c.FetchMaxBytes, c.FetchMaxPartitionBytes, c.FetchMaxWait, c.MaxPollRecords, c.CommitInterval, c.Metrics)
 	fmt.Fprintf(out, "machine: %s, %d CPUs, %s %s/%s, load average %s\n", cpuModel(), goruntime.NumCPU(),
 		goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, loadAverage())
 }

@@ -139,6 +139,12 @@ func appOptions(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, erro
 	if err != nil {
 		return nil, err
 	}
+	switch spec.Client.Metrics {
+	case "info":
+		extra = append(extra, kstreams.OpsServer("127.0.0.1:0"), kstreams.MetricsRecordingLevel(kstreams.MetricsInfo))
+	case "debug":
+		extra = append(extra, kstreams.OpsServer("127.0.0.1:0"), kstreams.MetricsRecordingLevel(kstreams.MetricsDebug))
+	}
 	if spec.MemTable != 0 {
 		extra = append(extra, kstreams.StoreOptions(state.PebbleOptions{MemTableSize: spec.MemTable}))
 	}

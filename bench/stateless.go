@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/serde"
@@ -106,6 +109,35 @@ func runApp(ctx context.Context, spec RunSpec, topo *kstreams.Topology, extra ..
 	if err != nil {
 		return nil, err
 	}
+	if spec.Client.Metrics == "info" || spec.Client.Metrics == "debug" {
+		go scrapeMetrics(ctx, app)
+	}
 	runErr := app.Run(ctx)
 	return appStats(app.Metrics()), runErr
+}
+
+// scrapeMetrics reads the app's /metrics every second until ctx is done,
+// as a (busy) Prometheus would.
+func scrapeMetrics(ctx context.Context, app *kstreams.App) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		addr := app.OpsAddr()
+		if addr == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			continue
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
 }

@@ -219,7 +219,12 @@ func (d *Driver) WallClockTime() time.Time { return time.UnixMilli(d.clock.now) 
 
 // Metrics returns the driver's running totals.
 func (d *Driver) Metrics() kstreams.Metrics {
-	return kstreams.Metrics(runtime.Snapshot(&d.counters))
+	t := runtime.Snapshot(&d.counters)
+	return kstreams.Metrics{
+		Processed: t.Processed, Skipped: t.Skipped, DeadLettered: t.DeadLettered, ProduceFailed: t.ProduceFailed,
+		Produced: t.Produced, Commits: t.Commits, Punctuations: t.Punctuations, Rebalances: t.Rebalances,
+		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates,
+	}
 }
 
 // Close closes every task; it returns the first error.

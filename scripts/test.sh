@@ -143,5 +143,17 @@ else
 		"the examples' tests use their in-process fake one" >&2
 fi
 
+# Debian's chromium for the console's browser test (console/console_test.go,
+# driven by chromedp). The test skips without it outside CI and fails in CI.
+step "installing chromium for the console's browser test"
+if ! command -v chromium >/dev/null 2>&1; then
+	sudo=""
+	if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+	$sudo apt-get install -y chromium >/dev/null ||
+		{ $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium >/dev/null; } ||
+		echo "warning: chromium could not be installed; the console's browser test will skip outside CI" >&2
+fi
+export KSTREAMS_ARTIFACTS="${KSTREAMS_ARTIFACTS:-${TMPDIR:-/tmp}}" # the console screenshot goes here
+
 step "go test ./... (integration tests against the real broker at $KSTREAMS_TEST_BROKERS)"
 go test -count=1 -p 1 -timeout 20m "$@" ./...

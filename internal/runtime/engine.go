@@ -70,6 +70,12 @@ type Config struct {
 	// CloseTimeout bounds a thread's close: the last commit, leaving the
 	// group and closing its client.
 	CloseTimeout time.Duration
+	// Debug, when set, records the debug-level metrics (per task and
+	// processor node); nil is the info level.
+	Debug *DebugMetrics
+	// ThreadClientOpts, if set, gives extra options (metrics hooks) to the
+	// client of the stream thread with client id clientID.
+	ThreadClientOpts func(clientID string) []kgo.Opt
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -102,6 +108,10 @@ func NewEngine(plan *Plan, cfg Config) *Engine {
 		cfg.CloseTimeout = 30 * time.Second
 	}
 	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
+	if e.cfg.Logger == nil {
+		e.cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e.cfg.Logger = e.cfg.Logger.With("application_id", cfg.AppID, "instance", e.process)
 	for _, st := range plan.Subtopologies {
 		s := assign.Subtopology{ID: st.ID}
 		for _, store := range st.Stores {
@@ -146,7 +156,7 @@ func (e *Engine) setStateLocked(s State) {
 		return
 	}
 	e.state = s
-	e.cfg.Logger.Info("kstreams: state change", "app", e.cfg.AppID, "from", old.String(), "to", s.String())
+	e.cfg.Logger.Info("kstreams: state change", "from", old.String(), "to", s.String())
 	if e.cfg.StateListener != nil {
 		e.cfg.StateListener(old, s)
 	}

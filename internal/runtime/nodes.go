@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
@@ -128,6 +129,7 @@ type processorNode[KIn, VIn, KOut, VOut any] struct {
 	t        *Task
 	children []receiver[KOut, VOut]
 	names    []string
+	count    *atomic.Int64 // debug metrics only
 }
 
 // NewProcessor returns the factory of a node running the processors that
@@ -144,6 +146,9 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Init(t *Task, children []Node) (er
 		}
 	}()
 	n.t = t
+	if t.cfg.Debug != nil {
+		n.count = t.cfg.Debug.counter(t.id, n.name)
+	}
 	if n.children, err = receivers[KOut, VOut](n.name, children); err != nil {
 		return err
 	}
@@ -176,6 +181,9 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Close() (err error) {
 func (n *processorNode[KIn, VIn, KOut, VOut]) receive(rec processor.Record[KIn, VIn]) {
 	if n.t.err != nil {
 		return
+	}
+	if n.count != nil {
+		n.count.Add(1)
 	}
 	defer n.t.recoverIn(n.name)
 	if err := n.p.Process(rec); err != nil {

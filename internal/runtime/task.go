@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
@@ -67,6 +68,8 @@ type TaskConfig struct {
 	Pebble *state.PebbleOptions
 	// Registry, if set, lists the stores of active tasks for queries.
 	Registry *registry
+	// Debug, if set, receives the debug-level metrics.
+	Debug *DebugMetrics
 }
 
 type queued struct {
@@ -107,6 +110,7 @@ type Task struct {
 	standby    bool
 	err        error
 	closed     bool
+	processed  *atomic.Int64 // debug metrics only
 }
 
 // NewTask creates and initializes the task for partition of st.
@@ -148,9 +152,13 @@ func (t *Task) defaults() {
 	if t.cfg.Logger == nil {
 		t.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	t.cfg.Logger = t.cfg.Logger.With("task", t.id.String())
 }
 
 func (t *Task) init() error {
+	if t.cfg.Debug != nil {
+		t.processed = t.cfg.Debug.counter(t.id, "")
+	}
 	if err := t.openStores(); err != nil {
 		return err
 	}
@@ -261,7 +269,12 @@ func (t *Task) Process(max int) (int, error) {
 	n := 0
 	// Count what was processed on every return, the failing batch's
 	// records before the error included.
-	defer func() { t.cfg.Counters.Processed.Add(int64(n)) }()
+	defer func() {
+		t.cfg.Counters.Processed.Add(int64(n))
+		if t.processed != nil {
+			t.processed.Add(int64(n))
+		}
+	}()
 	for n < max {
 		q := t.nextQueue()
 		if q == nil {
@@ -349,7 +362,7 @@ func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
 	switch t.cfg.OnBadRecord.Kind {
 	case PolicySkip:
 		t.cfg.Counters.Skipped.Add(1)
-		t.cfg.Logger.Warn("kstreams: skipping bad record", "task", t.id.String(), "error", re.Error())
+		t.cfg.Logger.Warn("kstreams: skipping bad record", "error", re.Error())
 		return nil
 	case PolicyDeadLetter:
 		// Counted by the collector once the dead letter is written.

@@ -50,7 +50,7 @@ func (t *Task) openStores() error {
 	cpPath := filepath.Join(t.taskDir(), checkpointFile)
 	cp, err := state.ReadCheckpoint(cpPath)
 	if err != nil {
-		t.cfg.Logger.Warn("kstreams: unreadable checkpoint; restoring from the changelog", "task", t.id.String(), "error", err)
+		t.cfg.Logger.Warn("kstreams: unreadable checkpoint; restoring from the changelog", "error", err)
 		cp = nil
 	}
 	if err := os.Remove(cpPath); err != nil && !errors.Is(err, os.ErrNotExist) {

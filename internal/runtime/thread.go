@@ -123,6 +123,9 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
 	}
+	if e.cfg.ThreadClientOpts != nil {
+		opts = append(opts, e.cfg.ThreadClientOpts(e.ThreadID(id))...)
+	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
 		return nil, err
@@ -525,7 +528,8 @@ func (th *thread) collectorFor() TaskConfig {
 		Collector:     th,
 		Clock:         SystemClock{},
 		Counters:      th.counters,
-		Logger:        th.e.cfg.Logger,
+		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
+		Debug:         th.e.cfg.Debug,
 	}
 }
 

@@ -1,0 +1,30 @@
+// Package console is the web console of a kstreams application: one page,
+// embedded in the binary (no CDN, works offline), that reads the
+// application's operations endpoints (kstreams.OpsServer) and shows the
+// topology as a graph, the instance's state and threads, the lag per task
+// and partition refreshing every second, the throughput over the last
+// minutes, and a store browser (key lookup and range scan).
+//
+// kstreams.OpsServer mounts it under /console/.
+package console
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Handler serves the console's files; mount it with its prefix stripped,
+// e.g. http.StripPrefix("/console", console.Handler()). The page calls
+// /kstreams/topology, /kstreams/lag, /kstreams/metrics.json and
+// /kstreams/store on the same host.
+func Handler() http.Handler {
+	sub, err := fs.Sub(assets, "assets")
+	if err != nil { // the embedded directory is fixed at build time
+		return http.NotFoundHandler()
+	}
+	return http.FileServerFS(sub)
+}

@@ -1,0 +1,294 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/serde"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestHandlerServesEmbeddedAssets(t *testing.T) {
+	app := newApp(t, []string{"127.0.0.1:1"}, "assets", t.TempDir())
+	for _, tc := range []struct{ path, want string }{
+		{"/console/", "<svg id=\"graph\""},
+		{"/console/console.js", "drawTopology"},
+		{"/console/console.css", "#graph"},
+	} {
+		rec := httpGet(t, app.OpsHandler(), tc.path)
+		if !strings.Contains(rec, tc.want) {
+			t.Errorf("GET %s: missing %q", tc.path, tc.want)
+		}
+	}
+}
+
+type recorder struct {
+	header http.Header
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(int)             {}
+
+func httpGet(t *testing.T, h http.Handler, path string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{header: http.Header{}}
+	h.ServeHTTP(rec, req)
+	return rec.body.String()
+}
+
+// topology counts input values per value (a repartition, a store "counts").
+func topology(t *testing.T, in string) *kstreams.Topology {
+	t.Helper()
+	b := kstreams.NewBuilder()
+	s := kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String()))
+	g := kstreams.GroupBy(s, func(_, v string) string { return v },
+		kstreams.Grouped[string, string]{Name: kstreams.Named("by-value")})
+	g.Count(kstreams.Materialized[string, int64]{Name: "counts"})
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func newApp(t *testing.T, brokers []string, in, stateDir string) *kstreams.App {
+	t.Helper()
+	app, err := kstreams.New(topology(t, in), kstreams.ApplicationID("console-"+in), kstreams.Brokers(brokers...),
+		kstreams.CommitInterval(200*time.Millisecond), kstreams.StateDir(stateDir), kstreams.OpsServer("127.0.0.1:0"),
+		kstreams.ClientOptions(kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// chromium finds Debian's chromium; outside CI a missing browser skips.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium in PATH (scripts/test.sh installs it)")
+	}
+	t.Skip("no chromium in PATH: install it (apt-get install chromium) to run the browser test")
+	return ""
+}
+
+// TestConsoleInBrowser runs two instances on the real broker and drives
+// the first one's console in headless chromium: the graph shows every
+// processor, lag changes as records flow, a store lookup returns the
+// value. It saves a screenshot (path in the log).
+func TestConsoleInBrowser(t *testing.T) {
+	env := os.Getenv("KSTREAMS_TEST_BROKERS")
+	if env == "" {
+		t.Skip("KSTREAMS_TEST_BROKERS is not set: the console is tested on a real broker")
+	}
+	browser := chromium(t)
+	brokers := strings.Split(env, ",")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	in := fmt.Sprintf("console-in-%d", time.Now().UnixNano())
+	if _, err := adm.CreateTopics(t.Context(), 2, 1, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), in) })
+	produce := func(from, n int) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Topic: in, Partition: int32(i % 2), Key: []byte(strconv.Itoa(i)), Value: []byte(fmt.Sprintf("v%d", i%7))})
+		}
+		if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(0, 70)
+
+	var apps []*kstreams.App
+	for i := range 2 {
+		app := newApp(t, brokers, in, t.TempDir())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- app.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
+		})
+		apps = append(apps, app)
+	}
+	waitFor(t, "both instances running", func() bool {
+		return apps[0].State() == kstreams.Running && apps[1].State() == kstreams.Running && apps[0].OpsAddr() != ""
+	})
+	// Find a key instance 0 holds, with its count.
+	var key string
+	var want int64
+	waitFor(t, "instance 0 holding a count", func() bool {
+		s, err := kstreams.LocalStore[string, int64](apps[0], "counts")
+		if err != nil {
+			return false
+		}
+		it, err := s.All()
+		if err != nil {
+			return false
+		}
+		defer it.Close()
+		if it.Next() && it.Value() == 10 {
+			key, want = it.Key(), it.Value()
+			return true
+		}
+		return false
+	})
+
+	ctx, cancel := chromedp.NewExecAllocator(t.Context(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1400, 1000))...)
+	defer cancel()
+	ctx, cancel = chromedp.NewContext(ctx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	url := "http://" + apps[0].OpsAddr() + "/console/"
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading the console: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.WaitVisible(`#graph g.node`)); err != nil {
+		t.Fatalf("waiting for the graph: %v", err)
+	}
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#graph g.node')].map(g => g.dataset.name)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instances: two instances (one thread each), every task active once.
+	waitFor(t, "the instances table listing both instances", func() bool {
+		tasks, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#instances tbody tr')].map(r => r.cells[2].textContent)`))
+		if err != nil || len(tasks) != 2 {
+			return false
+		}
+		all := strings.Fields(strings.Join(tasks, " "))
+		slices.Sort(all)
+		return slices.Equal(all, []string{"0_0", "0_1", "1_0", "1_1"})
+	})
+	desc, _ := topology(t, in).Describe()
+	for _, st := range desc.Subtopologies {
+		for _, n := range st.Nodes {
+			if !contains(names, n.Name) {
+				t.Errorf("graph misses node %s (has %v)", n.Name, names)
+			}
+		}
+	}
+
+	// Store lookup through the form.
+	for _, act := range []chromedp.Action[chromedp.Void]{
+		chromedp.SetValue(`#store-name`, "counts"),
+		chromedp.SendKeys(`#store-key`, key),
+		chromedp.Click(`#store-go`),
+		chromedp.WaitVisible(`#store-result tbody tr`),
+	} {
+		if _, err := chromedp.Run(ctx, act); err != nil {
+			t.Fatalf("store lookup: %v", err)
+		}
+	}
+	result, err := chromedp.Run(ctx, chromedp.Text(`#store-result tbody`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scan of the whole store: 7 keys across the two instances, so this
+	// one holds at most 7, less than a page of 20: no next page.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('store-key').value = ''`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Click(`#store-go`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a scan listing several keys", func() bool {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#store-result tbody tr').length`))
+		next, err2 := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('store-next').disabled`))
+		return err == nil && err2 == nil && rows >= 1 && rows <= 7 && next
+	})
+	wantKey, _ := json.Marshal(key)
+	if !strings.Contains(result, string(wantKey)) || !strings.Contains(result, strconv.FormatInt(want, 10)) {
+		t.Errorf("store lookup of %s: %q, want its count (at least %d)", key, result, want)
+	}
+
+	// Lag: the end offsets shown grow as records are produced.
+	endSum := func() int64 {
+		ends, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#lag tbody tr')].filter(r => r.cells[1].textContent === `+strconv.Quote(in)+`).map(r => r.cells[4].textContent)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s int64
+		for _, e := range ends {
+			n, _ := strconv.ParseInt(e, 10, 64)
+			s += n
+		}
+		return s
+	}
+	waitFor(t, "the lag table showing the 70 records", func() bool { return endSum() == 70 })
+	produce(70, 700)
+	waitFor(t, "the lag table showing the new records", func() bool { return endSum() == 770 })
+
+	time.Sleep(2 * time.Second)                                 // a few throughput samples for the chart
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives a PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("KSTREAMS_ARTIFACTS")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	path := filepath.Join(dir, "kstreams-console.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
