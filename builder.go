@@ -235,8 +235,8 @@ func (s Stream[K, V]) Repartition(r ...Repartitioned[K, V]) Stream[K, V] {
 }
 
 // repartition writes the stream to a repartition topic and reads it back.
-// Records whose key serializes to null are dropped (counted in
-// Metrics.Dropped) before the topic, as Kafka Streams 4 does, unless
+// Records with a nil key (a nil pointer, slice, map or interface) are
+// dropped (counted in Metrics.Dropped) before the topic, as Kafka Streams 4 does, unless
 // keepNullKeys: a left or outer join that follows needs them. For errors,
 // op and param name the operation the user called and the parameter struct
 // that configures it, and from the node the user called it on.
@@ -249,8 +249,11 @@ func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string
 	value := pickSerde(s.b, where, param, "value", rp.Value, s.value)
 	parent := s.node
 	if !keepNullKeys {
+		// As Kafka Streams' "-repartition-filter" node; a key type that
+		// cannot be nil has no null to drop.
+		isNull := nilCheck[K]()
 		parent = addFn(s.b, base+"-repartition-filter", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
-			if b, err := key.Serialize(topic.Name, r.Key); err == nil && b == nil {
+			if isNull != nil && isNull(r.Key) {
 				if d, ok := ctx.(interface{ DropRecord(reason string) }); ok {
 					d.DropRecord("null key")
 				}
