@@ -598,6 +598,10 @@ var topologies = map[string]topology{
 		j := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
 		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
 	}},
+	"stream-table-left-join-joined-table": {"in:S:S,left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		t := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
+		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
+	}},
 	"table-table-left-join-filter": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
 		j := kstreams.TableLeftJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
 		toSS(j.Filter(func(_, v str) bool { return !strings.HasSuffix(text(v), "/-") }).ToStream())

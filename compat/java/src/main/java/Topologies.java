@@ -430,6 +430,8 @@ final class Topologies {
         add("table-table-outer-join-group-by-count", "left:S:S,right:S:S", "out:S:L", b ->
             toSL(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2)
                 .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
+        add("stream-table-left-join-joined-table", "in:S:S,left:S:S,right:S:S", "out:S:S", b ->
+            toSS(in(b).leftJoin(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2), (k, l, r) -> joined(k, l, r))));
         add("table-table-left-join-filter", "left:S:S,right:S:S", "out:S:S", b ->
             toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2)
                 .filter((k, v) -> v == null || !v.endsWith("/-")).toStream()));
