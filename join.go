@@ -140,10 +140,11 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner fu
 		// join, which joins them.
 		s = s.repartition(Repartitioned[K, V]{Name: j.Name, Key: j.Key, Value: j.Value}, op, "Joined", s.node, left)
 	}
-	n := b.name([]Named{j.Name}, "KSTREAM-JOIN")
-	if left && j.Name == "" {
-		n = b.t.g.NextName("KSTREAM-LEFTJOIN")
+	prefix := "KSTREAM-JOIN"
+	if left {
+		prefix = "KSTREAM-LEFTJOIN"
 	}
+	n := b.name([]Named{j.Name}, prefix)
 	b.checkFn(op, n, s.node, "joiner", joiner)
 	look := lookupOf(t, op)
 	key := t.key
