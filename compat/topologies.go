@@ -602,6 +602,19 @@ var topologies = map[string]topology{
 		t := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
 		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
 	}},
+	"stream-table-join-mapped": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.StreamTableJoin(in(b), kstreams.MapTableValues(tableOf(b, "tab"), upper), joined))
+	}},
+	"table-table-outer-join-filtered": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		l := tableOf(b, "left").Filter(func(_, v str) bool { return longer(v, 1) })
+		r := kstreams.MapTableValues(tableOf(b, "right"), upper)
+		toSS(kstreams.TableOuterJoin(l, r, joined2).ToStream())
+	}},
+	"table-table-left-join-filtered-group-by-count": {"left:S:S,right:S:S", "out:S:L", func(b *kstreams.Builder) {
+		l := tableOf(b, "left").Filter(func(_, v str) bool { return longer(v, 1) })
+		j := kstreams.TableLeftJoin(l, tableOf(b, "right"), joined2)
+		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
+	}},
 	"table-table-left-join-filter": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
 		j := kstreams.TableLeftJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
 		toSS(j.Filter(func(_, v str) bool { return !strings.HasSuffix(text(v), "/-") }).ToStream())

@@ -432,6 +432,14 @@ final class Topologies {
                 .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
         add("stream-table-left-join-joined-table", "in:S:S,left:S:S,right:S:S", "out:S:S", b ->
             toSS(in(b).leftJoin(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2), (k, l, r) -> joined(k, l, r))));
+        add("stream-table-join-mapped", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).join(tableOf(b, "tab").mapValues(Topologies::upper), (k, l, r) -> joined(k, l, r))));
+        add("table-table-outer-join-filtered", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").filter((k, v) -> longer(v, 1))
+                .outerJoin(tableOf(b, "right").mapValues(Topologies::upper), Topologies::joined2).toStream()));
+        add("table-table-left-join-filtered-group-by-count", "left:S:S,right:S:S", "out:S:L", b ->
+            toSL(tableOf(b, "left").filter((k, v) -> longer(v, 1)).leftJoin(tableOf(b, "right"), Topologies::joined2)
+                .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
         add("table-table-left-join-filter", "left:S:S,right:S:S", "out:S:S", b ->
             toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2)
                 .filter((k, v) -> v == null || !v.endsWith("/-")).toStream()));
