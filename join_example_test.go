@@ -89,3 +89,43 @@ func TestJoinsWithCachingAndZeroValues(t *testing.T) {
 		t.Fatalf("store value, ink: %+v, %v, %v; want 200 at 40", row, ok, err)
 	}
 }
+
+// StreamTableLeftJoin enriches each order with its customer's name, as the
+// customers table holds it when the order is processed; a pointer value
+// type tells a missing customer (nil) from an empty name.
+func ExampleStreamTableLeftJoin() {
+	str := serde.String()
+	b := kstreams.NewBuilder()
+	orders := kstreams.StreamFrom(b, "orders", kstreams.ConsumedWith(str, str))
+	names := kstreams.TableFrom(b, "customers", kstreams.ConsumedWith(str, serde.JSON[*string]()))
+	kstreams.StreamTableLeftJoin(orders, names, func(customer, item string, name *string) string {
+		if name == nil {
+			return item + " for unknown customer " + customer
+		}
+		return item + " for " + *name
+	}).To("enriched", kstreams.ProducedWith(str, str))
+	topology, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := kstreamstest.New(topology)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	o := kstreamstest.NewInputTopic(d, "orders", str, str)
+	c := kstreamstest.NewInputTopic(d, "customers", str, serde.JSON[*string]())
+	ada := "Ada"
+	_ = o.PipeAt("c1", "pen", 1)
+	_ = c.PipeAt("c1", &ada, 2)
+	_ = o.PipeAt("c1", "ink", 3)
+	out, _ := kstreamstest.NewOutputTopic(d, "enriched", str, str).ReadKeyValues()
+	for _, kv := range out {
+		fmt.Println(kv.Key, kv.Value)
+	}
+	// Output:
+	// c1 pen for unknown customer c1
+	// c1 ink for Ada
+}
