@@ -29,6 +29,9 @@ type Table[K, V any] struct {
 	value serde.Serde[V]
 	store string
 	old   *oldValues
+	// lookup reads the rows of a table without a store of its own (an
+	// unmaterialized filter or value mapper) from its parent's.
+	lookup lookupSpec[K, V]
 }
 
 // oldValues says whether the updates a table node forwards carry the value
@@ -454,16 +457,20 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, m *Materialized[K, V
 	if t.old.enableSend(false) {
 		out.old.send = true
 	}
+	fn := func(k K, v V, has bool) (V, bool) {
+		var zero V
+		if pass(k, v, has) {
+			return v, true
+		}
+		return zero, false
+	}
+	if st == "" {
+		out.lookup = mappedLookup(t.rows(), fn)
+	}
 	AddProcessor(t.b.t, n, func() processor.Processor[K, Change[V], K, Change[V]] {
 		return &tableMapper[K, V, V]{
-			tableProc: tableProc[K, V]{store: st, old: out.old},
-			fn: func(k K, v V, has bool) (V, bool) {
-				var zero V
-				if pass(k, v, has) {
-					return v, true
-				}
-				return zero, false
-			},
+			tableProc:     tableProc[K, V]{store: st, old: out.old},
+			fn:            fn,
 			skipUnchanged: true,
 		}
 	}, t.node)
@@ -572,17 +579,18 @@ func mapTableValues[K, V, V2 any](t Table[K, V], fn func(V) V2, m *Materialized[
 	t.b.checkFn("MapTableValues", n, t.node, "function", fn)
 	parent := Table[K, V2]{b: t.b, node: t.node, key: t.key, old: t.old}
 	out, st := parent.derived(n, m, t.key, nil)
-	AddProcessor(t.b.t, n, func() processor.Processor[K, Change[V], K, Change[V2]] {
-		return &tableMapper[K, V, V2]{
-			tableProc: tableProc[K, V2]{store: st, old: out.old},
-			fn: func(_ K, v V, has bool) (V2, bool) {
-				var zero V2
-				if !has {
-					return zero, false
-				}
-				return fn(v), true
-			},
+	mapFn := func(_ K, v V, has bool) (V2, bool) {
+		var zero V2
+		if !has {
+			return zero, false
 		}
+		return fn(v), true
+	}
+	if st == "" {
+		out.lookup = mappedLookup(t.rows(), mapFn)
+	}
+	AddProcessor(t.b.t, n, func() processor.Processor[K, Change[V], K, Change[V2]] {
+		return &tableMapper[K, V, V2]{tableProc: tableProc[K, V2]{store: st, old: out.old}, fn: mapFn}
 	}, t.node)
 	return out
 }

@@ -109,6 +109,26 @@ func table(b *kstreams.Builder) kstreams.Table[str, str] {
 	return kstreams.TableFrom(b, "in", kstreams.ConsumedWith(ss, ss))
 }
 
+func tableOf(b *kstreams.Builder, topic string) kstreams.Table[str, str] {
+	return kstreams.TableFrom(b, topic, kstreams.ConsumedWith(ss, ss))
+}
+
+// orDash is v, or "-" for null.
+func orDash(v str) string {
+	if v == nil {
+		return "-"
+	}
+	return *v
+}
+
+// joined is the joiner of the stream-table joins: "key=left/right", "-"
+// for a null side.
+func joined(k, l, r str) str { return s(orDash(k) + "=" + orDash(l) + "/" + orDash(r)) }
+
+// joined2 is the joiner of the table-table joins (Kafka Streams' table
+// joiners do not get the key): "left/right".
+func joined2(_, l, r str) str { return s(orDash(l) + "/" + orDash(r)) }
+
 func toSS(st kstreams.Stream[str, str]) { st.To("out", kstreams.ProducedWith(ss, ss)) }
 
 func toSL(st kstreams.Stream[str, long]) { st.To("out", kstreams.ProducedWith(ss, ls)) }
@@ -538,5 +558,65 @@ var topologies = map[string]topology{
 	"to-table-group-by-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		t := in(b).ToTable()
 		toSI(kstreams.GroupTableBy(t, func(_, v str) kstreams.KeyValue[str, str] { return kv(v, v) }, grouped).Count().ToStream())
+	}},
+	// --- joins
+	"stream-table-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.StreamTableJoin(in(b), tableOf(b, "tab"), joined))
+	}},
+	"stream-table-left-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.StreamTableLeftJoin(in(b), tableOf(b, "tab"), joined))
+	}},
+	"stream-table-join-rekey": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		st := kstreams.SelectKey(in(b), func(_, v str) str { return first(v) })
+		toSS(kstreams.StreamTableJoin(st, tableOf(b, "tab"), joined, kstreams.Joined[str, str]{Key: ss, Value: ss}))
+	}},
+	"stream-table-left-join-rekey": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		st := kstreams.SelectKey(in(b), func(_, v str) str { return first(v) })
+		toSS(kstreams.StreamTableLeftJoin(st, tableOf(b, "tab"), joined, kstreams.Joined[str, str]{Key: ss, Value: ss}))
+	}},
+	"stream-table-join-filtered": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		t := tableOf(b, "tab").Filter(func(_, v str) bool { return longer(v, 1) })
+		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
+	}},
+	"table-table-join": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.TableJoin(tableOf(b, "left"), tableOf(b, "right"), joined2).ToStream())
+	}},
+	"table-table-left-join": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.TableLeftJoin(tableOf(b, "left"), tableOf(b, "right"), joined2).ToStream())
+	}},
+	"table-table-outer-join": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2).ToStream())
+	}},
+	"table-table-left-join-materialized": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.TableLeftJoin(tableOf(b, "left"), tableOf(b, "right"), joined2, kstreams.Materialized[str, str]{Name: "j", Key: ss, Value: ss}).ToStream())
+	}},
+	"table-table-join-group-by-count": {"left:S:S,right:S:S", "out:S:L", func(b *kstreams.Builder) {
+		j := kstreams.TableJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
+		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
+	}},
+	"table-table-outer-join-group-by-count": {"left:S:S,right:S:S", "out:S:L", func(b *kstreams.Builder) {
+		j := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
+		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
+	}},
+	"stream-table-left-join-joined-table": {"in:S:S,left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		t := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
+		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
+	}},
+	"stream-table-join-mapped": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(kstreams.StreamTableJoin(in(b), kstreams.MapTableValues(tableOf(b, "tab"), upper), joined))
+	}},
+	"table-table-outer-join-filtered": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		l := tableOf(b, "left").Filter(func(_, v str) bool { return longer(v, 1) })
+		r := kstreams.MapTableValues(tableOf(b, "right"), upper)
+		toSS(kstreams.TableOuterJoin(l, r, joined2).ToStream())
+	}},
+	"table-table-left-join-filtered-group-by-count": {"left:S:S,right:S:S", "out:S:L", func(b *kstreams.Builder) {
+		l := tableOf(b, "left").Filter(func(_, v str) bool { return longer(v, 1) })
+		j := kstreams.TableLeftJoin(l, tableOf(b, "right"), joined2)
+		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
+	}},
+	"table-table-left-join-filter": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		j := kstreams.TableLeftJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
+		toSS(j.Filter(func(_, v str) bool { return !strings.HasSuffix(text(v), "/-") }).ToStream())
 	}},
 }

@@ -17,6 +17,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
@@ -126,6 +127,22 @@ final class Topologies {
 
     private static KStream<String, String> in(StreamsBuilder b) {
         return b.stream("in", Consumed.with(S, S));
+    }
+
+    private static KTable<String, String> tableOf(StreamsBuilder b, String topic) {
+        return b.table(topic, Consumed.with(S, S));
+    }
+
+    static String orDash(String v) {
+        return v == null ? "-" : v;
+    }
+
+    static String joined(String k, String l, String r) {
+        return orDash(k) + "=" + orDash(l) + "/" + orDash(r);
+    }
+
+    static String joined2(String l, String r) {
+        return orDash(l) + "/" + orDash(r);
     }
 
     private static KTable<String, String> table(StreamsBuilder b) {
@@ -387,5 +404,44 @@ final class Topologies {
                 .aggregate(() -> "", (k, v, a) -> a + "+" + str(v), (k, v, a) -> a + "-" + str(v), Materialized.with(S, S)).toStream()));
         add("to-table-group-by-count", "in:S:S", "out:S:L", b ->
             toSL(in(b).toTable().groupBy((k, v) -> KeyValue.pair(v, v), Grouped.with(S, S)).count().toStream()));
+        // --- joins
+        add("stream-table-join", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).join(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r))));
+        add("stream-table-left-join", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).leftJoin(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r))));
+        add("stream-table-join-rekey", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).selectKey((k, v) -> first(v)).join(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r), Joined.with(S, S, S))));
+        add("stream-table-left-join-rekey", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).selectKey((k, v) -> first(v)).leftJoin(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r), Joined.with(S, S, S))));
+        add("stream-table-join-filtered", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).leftJoin(tableOf(b, "tab").filter((k, v) -> longer(v, 1)), (k, l, r) -> joined(k, l, r))));
+        add("table-table-join", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").join(tableOf(b, "right"), Topologies::joined2).toStream()));
+        add("table-table-left-join", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2).toStream()));
+        add("table-table-outer-join", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2).toStream()));
+        add("table-table-left-join-materialized", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2,
+                Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("j").withKeySerde(S).withValueSerde(S)).toStream()));
+        add("table-table-join-group-by-count", "left:S:S,right:S:S", "out:S:L", b ->
+            toSL(tableOf(b, "left").join(tableOf(b, "right"), Topologies::joined2)
+                .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
+        add("table-table-outer-join-group-by-count", "left:S:S,right:S:S", "out:S:L", b ->
+            toSL(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2)
+                .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
+        add("stream-table-left-join-joined-table", "in:S:S,left:S:S,right:S:S", "out:S:S", b ->
+            toSS(in(b).leftJoin(tableOf(b, "left").outerJoin(tableOf(b, "right"), Topologies::joined2), (k, l, r) -> joined(k, l, r))));
+        add("stream-table-join-mapped", "in:S:S,tab:S:S", "out:S:S", b ->
+            toSS(in(b).join(tableOf(b, "tab").mapValues(Topologies::upper), (k, l, r) -> joined(k, l, r))));
+        add("table-table-outer-join-filtered", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").filter((k, v) -> longer(v, 1))
+                .outerJoin(tableOf(b, "right").mapValues(Topologies::upper), Topologies::joined2).toStream()));
+        add("table-table-left-join-filtered-group-by-count", "left:S:S,right:S:S", "out:S:L", b ->
+            toSL(tableOf(b, "left").filter((k, v) -> longer(v, 1)).leftJoin(tableOf(b, "right"), Topologies::joined2)
+                .groupBy((k, v) -> KeyValue.pair(first(v), v), Grouped.with(S, S)).count().toStream()));
+        add("table-table-left-join-filter", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2)
+                .filter((k, v) -> v == null || !v.endsWith("/-")).toStream()));
     }
 }
