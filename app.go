@@ -143,6 +143,8 @@ type config struct {
 	pebble         state.PebbleOptions
 	closeTimeout   time.Duration
 	clientLog      slog.Level
+	endpoint       string
+	instanceID     string
 }
 
 func (c *config) defaults() {
@@ -225,6 +227,7 @@ func (c *config) runtime() runtime.Config {
 		StateListener: c.listener, ClientOpts: clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
+		Endpoint: c.endpoint, InstanceID: c.instanceID,
 	}
 	if c.extractor != nil {
 		ex := c.extractor

@@ -70,6 +70,12 @@ type Config struct {
 	// CloseTimeout bounds a thread's close: the last commit, leaving the
 	// group and closing its client.
 	CloseTimeout time.Duration
+	// Endpoint is this instance's query endpoint (host:port), advertised
+	// to the group; empty for none.
+	Endpoint string
+	// InstanceID makes the threads static members of the group, with
+	// instance ids "<InstanceID>-<thread>".
+	InstanceID string
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -94,6 +100,7 @@ type Engine struct {
 	counters   []*Counters
 
 	registry registry
+	hostMap  hostMap
 }
 
 // NewEngine returns an engine for plan; Run starts it.

@@ -104,7 +104,7 @@ type thread struct {
 func newThread(e *Engine, id int) (*thread, error) {
 	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
-	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process}, e.cfg.Standbys)
+	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
 	var topics []string
 	for _, s := range e.subs {
 		topics = append(topics, s.Topics...)
@@ -122,6 +122,9 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsRevoked(th.onRevoked),
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
+	}
+	if e.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", e.cfg.InstanceID, id+1)))
 	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
@@ -552,6 +555,7 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 			wanted[id] = true
 		}
 	}
+	th.e.hostMap.set(th.bal.Last().Hosts)
 	th.dropStandbysLocked(wanted)
 	var created []*Task
 	for topic, parts := range assigned {
