@@ -32,7 +32,7 @@ func freeAddr(t testing.TB) string {
 // queryInstance is a running instance with its query server.
 type queryInstance struct {
 	*running
-	addr string
+	addr       string
 	stopServer context.CancelFunc
 }
 
