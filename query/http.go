@@ -22,6 +22,7 @@ type Code string
 
 // The catalog of error codes, with their HTTP statuses.
 const (
+	CodeNotFound      Code = "not_found"      // 404: no such endpoint
 	CodeUnknownStore  Code = "unknown_store"  // 404: no such store served
 	CodeBadKey        Code = "bad_key"        // 400: the key does not parse
 	CodeBadParameter  Code = "bad_parameter"  // 400: a query parameter does not parse
@@ -33,7 +34,7 @@ const (
 )
 
 var codeStatus = map[Code]int{
-	CodeUnknownStore: http.StatusNotFound, CodeBadKey: http.StatusBadRequest, CodeBadParameter: http.StatusBadRequest,
+	CodeNotFound: http.StatusNotFound, CodeUnknownStore: http.StatusNotFound, CodeBadKey: http.StatusBadRequest, CodeBadParameter: http.StatusBadRequest,
 	CodeKeyNotFound: http.StatusNotFound, CodeUnavailable: http.StatusServiceUnavailable,
 	CodeUnauthorized: http.StatusUnauthorized, CodeForwardFailed: http.StatusBadGateway, CodeInternal: http.StatusInternalServerError,
 }
@@ -106,9 +107,12 @@ func NewServer(q *Querier, opts ...ServerOption) *Server {
 	}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.HandleFunc("GET /ready", s.ready)
-	s.mux.HandleFunc("GET /v1/stores/{store}/keys/{key}", s.auth(s.getKey))
+	s.mux.HandleFunc("GET /v1/stores/{store}/keys/{key...}", s.auth(s.getKey))
 	s.mux.HandleFunc("GET /v1/stores/{store}/range", s.auth(s.getRange))
-	s.mux.HandleFunc("GET /v1/stores/{store}/metadata/{key}", s.auth(s.getMetadata))
+	s.mux.HandleFunc("GET /v1/stores/{store}/metadata/{key...}", s.auth(s.getMetadata))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &APIError{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+	})
 	return s
 }
 
