@@ -73,6 +73,9 @@ type Config struct {
 	// Endpoint is this instance's query endpoint (host:port), advertised
 	// to the group; empty for none.
 	Endpoint string
+	// PurgeInterval is how often, at most, a thread deletes the records
+	// of repartition topics below its committed offsets; 0 never.
+	PurgeInterval time.Duration
 	// InstanceID makes the threads static members of the group, with
 	// instance ids "<InstanceID>-<thread>".
 	InstanceID string

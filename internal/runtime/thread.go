@@ -64,6 +64,7 @@ type thread struct {
 	bal      *assign.Balancer
 	counters *Counters
 	restorer *restorer
+	purger   *purger
 
 	// session and heartbeat are the client's group session timeout and
 	// heartbeat interval.
@@ -102,7 +103,7 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(), purger: newPurger(e),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
 	var topics []string
@@ -347,6 +348,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 		t.Committed()
 	}
 	th.counters.Commits.Add(1)
+	th.purger.afterCommit(th, offsets)
 	return nil
 }
 

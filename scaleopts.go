@@ -1,6 +1,8 @@
 package kstreams
 
 import (
+	"time"
+
 	"github.com/kstreams-go/kstreams/internal/link"
 	"github.com/kstreams-go/kstreams/internal/runtime"
 )
@@ -27,3 +29,11 @@ func ApplicationServer(hostPort string) Option {
 // Give every instance its own stable id. Default: none (dynamic
 // membership). This corresponds to the Java group.instance.id setting.
 func InstanceID(id string) Option { return optFn(func(c *config) { c.instanceID = id }) }
+
+// RepartitionPurgeInterval sets how often, at most, each thread deletes
+// the records of repartition topics below the offsets it committed (they
+// are never read again). Zero or less never purges. Default: 30s. This
+// corresponds to the Java repartition.purge.interval.ms setting.
+func RepartitionPurgeInterval(d time.Duration) Option {
+	return optFn(func(c *config) { c.purgeInterval = d })
+}
