@@ -225,3 +225,49 @@ func checkPagedRange(t *testing.T, c *http.Client, addr string, truth map[string
 		}
 	}
 }
+
+// TestQueryStandbyRead runs two instances with one standby each: through
+// the typed API, every key that the other instance runs answers its count
+// from this instance's standby replica, within a lag of zero once the
+// standbys have caught up.
+func TestQueryStandbyRead(t *testing.T) {
+	app := newAppID(t)
+	in := uniqueName(t, "in")
+	createTopics(t, 4, in)
+	topo := countTopology(t, in, nil)
+	var insts []*queryInstance
+	for range 2 {
+		insts = append(insts, runQueryInstance(t, topo, freeAddr(t), kstreams.ApplicationID(app),
+			kstreams.StateDir(t.TempDir()), kstreams.StandbyReplicas(1)))
+	}
+	truth := keyedCounts(t, in, 4, 1000)
+	c := &http.Client{Timeout: 10 * time.Second}
+	poll(t, 60*time.Second, "every key to answer its count", func() (bool, string) {
+		bad, ex := checkAllKeys(c, insts[0].addr, truth)
+		return bad == 0, fmt.Sprintf("%d keys wrong, e.g. %s", bad, ex)
+	})
+	q := query.New(insts[0].app)
+	kv, err := query.KeyValueStore[string, int64](q, countStore, serde.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "the standby replicas to answer every remote key", func() (bool, string) {
+		remote, bad, why := 0, 0, ""
+		for k, want := range truth {
+			md, err := kv.Metadata(k)
+			if err != nil {
+				return false, err.Error()
+			}
+			if md.Active == insts[0].addr {
+				continue
+			}
+			remote++
+			v, ok, err := kv.GetStandby(k, 0)
+			if err != nil || !ok || v != want {
+				bad++
+				why = fmt.Sprintf("%s: %d %v %v, want %d", k, v, ok, err, want)
+			}
+		}
+		return remote > 0 && bad == 0, fmt.Sprintf("%d of %d remote keys wrong, e.g. %s", bad, remote, why)
+	})
+}

@@ -56,7 +56,10 @@ const forwardedHeader = "X-Kstreams-Forwarded"
 //
 //	GET /health                              200 while the instance runs
 //	GET /ready                               200 when every active task is restored, else 503
-//	GET /v1/stores/{store}/keys/{key}        {"key":..,"value":..}
+//	GET /v1/stores/{store}/keys/{key}?standby_lag=N
+//	                                         {"key":..,"value":..}; with standby_lag, a standby
+//	                                         replica at most N records behind answers when the
+//	                                         owner cannot
 //	GET /v1/stores/{store}/range?from=&to=&prefix=&limit=&after=
 //	                                         {"entries":[{"key":..,"value":..}],"next":".."}
 //	GET /v1/stores/{store}/metadata/{key}    where the key lives
@@ -204,10 +207,32 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	body, err := h.get(r.PathValue("key"))
+	maxLag, err := decodeStandbyLag(r.URL.Query())
+	if err != nil {
+		writeError(w, &APIError{Code: CodeBadParameter, Message: err.Error()})
+		return
+	}
+	key := r.PathValue("key")
+	if r.Header.Get(forwardedHeader) == forwardStandby {
+		s.answer(w, func() (any, error) { return h.getStandby(key, maxLag) })
+		return
+	}
+	body, err := h.get(key)
 	var nl *NotLocalError
 	if errors.As(err, &nl) && r.Header.Get(forwardedHeader) == "" {
-		s.forward(w, r, nl.Active, r.URL.Path)
+		status, fwd, ferr := s.fetch(r.Context(), nl.Active, r.URL.RequestURI(), forwardActive)
+		if ferr == nil && (status != http.StatusServiceUnavailable || maxLag < 0) {
+			writeRaw(w, status, fwd)
+			return
+		}
+		if maxLag < 0 {
+			writeError(w, &APIError{Code: CodeForwardFailed, Message: ferr.Error(), Retriable: true})
+			return
+		}
+		err = &UnavailableError{Store: h.name(), Reason: fmt.Sprintf("owner %s did not answer", nl.Active)}
+	}
+	if errors.Is(err, ErrUnavailable) && maxLag >= 0 && r.Header.Get(forwardedHeader) == "" {
+		s.fromStandby(w, r, h, key, maxLag, err)
 		return
 	}
 	if err != nil {
@@ -217,24 +242,75 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// forward asks the instance at endpoint for path and copies its answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, endpoint, pathAndQuery string) {
-	status, body, err := s.fetch(r.Context(), endpoint, pathAndQuery)
-	if err != nil {
-		writeError(w, &APIError{Code: CodeForwardFailed, Message: err.Error(), Retriable: true})
+// fromStandby answers a key from a standby replica within maxLag: this
+// instance's, or the first standby instance's that can.
+func (s *Server) fromStandby(w http.ResponseWriter, r *http.Request, h storeHandler, key string, maxLag int64, cause error) {
+	if body, err := h.getStandby(key, maxLag); err == nil {
+		writeJSON(w, http.StatusOK, body)
+		return
+	} else if !errors.Is(err, ErrUnavailable) {
+		writeError(w, apiError(err))
 		return
 	}
+	md, _ := h.metadata(key)
+	for _, ep := range md.Standbys {
+		if ep == s.q.Endpoint() {
+			continue
+		}
+		status, body, err := s.fetch(r.Context(), ep, r.URL.RequestURI(), forwardStandby)
+		if err == nil && status != http.StatusServiceUnavailable {
+			writeRaw(w, status, body)
+			return
+		}
+	}
+	writeError(w, apiError(cause))
+}
+
+// answer writes what fn returns.
+func (s *Server) answer(w http.ResponseWriter, fn func() (any, error)) {
+	body, err := fn()
+	if err != nil {
+		writeError(w, apiError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// decodeStandbyLag reads standby_lag, the largest lag (in changelog
+// records) of a standby replica the caller accepts an answer from when the
+// owner cannot answer; -1 when absent (no standby reads).
+func decodeStandbyLag(v url.Values) (int64, error) {
+	if !v.Has("standby_lag") {
+		return -1, nil
+	}
+	n, err := strconv.ParseInt(v.Get("standby_lag"), 10, 64)
+	if err != nil || n < 0 {
+		return -1, errors.New("standby_lag must be a non-negative integer")
+	}
+	return n, nil
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-func (s *Server) fetch(ctx context.Context, endpoint, pathAndQuery string) (int, []byte, error) {
+// The values of forwardedHeader: the request is for the active task or a
+// standby replica.
+const (
+	forwardActive  = "active"
+	forwardStandby = "standby"
+)
+
+// fetch asks the instance at endpoint for pathAndQuery, marked as
+// forwarded (as role), and returns its answer.
+func (s *Server) fetch(ctx context.Context, endpoint, pathAndQuery, role string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+pathAndQuery, nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set(forwardedHeader, "1")
+	req.Header.Set(forwardedHeader, role)
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
@@ -354,7 +430,7 @@ func (s *Server) gather(r *http.Request, h storeHandler, p rangeParams) (*rangeP
 			}
 			page = *lp
 		} else {
-			status, body, err := s.fetch(r.Context(), host.Endpoint, r.URL.RequestURI())
+			status, body, err := s.fetch(r.Context(), host.Endpoint, r.URL.RequestURI(), forwardActive)
 			if err != nil {
 				return nil, &APIError{Code: CodeForwardFailed, Message: err.Error(), Retriable: true}
 			}
@@ -392,6 +468,7 @@ type storeHandler interface {
 	name() string
 	metadata(key string) (KeyMetadata, error)
 	get(key string) (any, error)
+	getStandby(key string, maxLag int64) (any, error)
 	rangeLocal(p rangeParams) (*rangePage, error)
 }
 
@@ -440,6 +517,21 @@ func (h *kvHandler[K, V]) get(s string) (any, error) {
 		return nil, err
 	}
 	v, ok, err := h.kv.Get(k)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("store %q: %w: %q", h.kv.name, errKeyNotFound, s)
+	}
+	return keyValue[K, V]{Key: k, Value: v}, nil
+}
+
+func (h *kvHandler[K, V]) getStandby(s string, maxLag int64) (any, error) {
+	k, err := h.key(s)
+	if err != nil {
+		return nil, err
+	}
+	v, ok, err := h.kv.GetStandby(k, maxLag)
 	if err != nil {
 		return nil, err
 	}

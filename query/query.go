@@ -338,3 +338,29 @@ func (s *KeyValue[K, V]) collect(open func(state.ReadOnlyKeyValueStore[K, V]) (s
 	}
 	return out, s.wrap(it.Err())
 }
+
+// GetStandby reads key from this instance's standby replica of its
+// partition if the replica is at most maxLag changelog records behind
+// (its lag is what the standby last saw of the changelog's end), or from
+// the active task if this instance runs it. It fails with [ErrUnavailable]
+// when there is neither.
+func (s *KeyValue[K, V]) GetStandby(key K, maxLag int64) (V, bool, error) {
+	var zero V
+	md, err := s.Metadata(key)
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		return zero, false, err
+	}
+	if err == nil && md.Active == s.q.Endpoint() {
+		return s.Get(key)
+	}
+	ls, spec, err := s.q.e.StandbyStore(s.name, md.Partition, maxLag)
+	if err != nil {
+		return zero, false, &UnavailableError{Store: s.name, Reason: err.Error()}
+	}
+	typed, ok := spec.Typed(ls).(state.ReadOnlyKeyValueStore[K, V])
+	if !ok {
+		return zero, false, fmt.Errorf("kstreams: store %q is not a key-value store of these types", s.name)
+	}
+	v, found, err := typed.Get(key)
+	return v, found, s.wrap(err)
+}

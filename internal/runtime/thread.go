@@ -644,6 +644,9 @@ func (th *thread) dropStandbysLocked(keep map[processor.TaskID]bool) {
 }
 
 func (th *thread) closeStandby(t *Task) {
+	for _, ts := range t.stores {
+		th.e.registry.removeStandby(ts.spec.Name, t.id)
+	}
 	th.restorer.removeStandby(t.Changelogs())
 	if err := t.Checkpoint(); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: checkpointing standby task", "task", t.id.String(), "error", err)
@@ -665,6 +668,9 @@ func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 			return err
 		}
 		th.standbys[id] = t
+		for _, ts := range t.stores {
+			th.e.registry.addStandby(ts.spec.Name, id, ts.base, &ts.lag)
+		}
 		th.restorer.addStandby(t.Changelogs())
 	}
 	return nil
