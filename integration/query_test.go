@@ -33,6 +33,7 @@ func freeAddr(t testing.TB) string {
 type queryInstance struct {
 	*running
 	addr       string
+	srv        *query.Server
 	stopServer context.CancelFunc
 }
 
@@ -60,7 +61,7 @@ func runQueryInstance(t *testing.T, topo *kstreams.Topology, addr string, opts .
 		cancel()
 		<-served
 	})
-	return &queryInstance{running: r, addr: addr, stopServer: cancel}
+	return &queryInstance{running: r, addr: addr, srv: srv, stopServer: cancel}
 }
 
 // keyedCounts produces, for n keys, i%3+1 records of key i, each to the
@@ -161,6 +162,7 @@ func TestQueryEveryKeyThroughEveryInstance(t *testing.T) {
 		t.Logf("10000 keys through %s in %v", in.addr, time.Since(began))
 	}
 	checkPagedRange(t, c, insts[1].addr, truth)
+	checkServerAll(t, insts[2].srv, truth)
 
 	// One instance goes: the others answer every key again, within a bound.
 	gone := time.Now()
@@ -270,4 +272,36 @@ func TestQueryStandbyRead(t *testing.T) {
 		}
 		return remote > 0 && bad == 0, fmt.Sprintf("%d of %d remote keys wrong, e.g. %s", bad, remote, why)
 	})
+}
+
+// checkServerAll reads the whole store with the typed Server.All.
+func checkServerAll(t *testing.T, srv *query.Server, truth map[string]int64) {
+	t.Helper()
+	ctx, cancel := ctxFor(t, 30*time.Second)
+	defer cancel()
+	pairs, err := srv.All(ctx, countStore)
+	if err != nil {
+		t.Fatalf("Server.All: %v", err)
+	}
+	got := map[string]int64{}
+	for _, p := range pairs {
+		var k string
+		var v int64
+		if err := json.Unmarshal(p.Key, &k); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(p.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = v
+	}
+	if len(pairs) != len(truth) || len(got) != len(truth) {
+		t.Errorf("Server.All: %d entries (%d keys), want %d", len(pairs), len(got), len(truth))
+	}
+	for k, v := range truth {
+		if got[k] != v {
+			t.Errorf("Server.All: %s = %d, want %d", k, got[k], v)
+			break
+		}
+	}
 }

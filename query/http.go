@@ -401,7 +401,7 @@ func (s *Server) getRange(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, page)
 		return
 	}
-	page, apiErr := s.gather(r, h, p)
+	page, apiErr := s.gather(r.Context(), h, p, r.URL.RequestURI())
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -412,7 +412,7 @@ func (s *Server) getRange(w http.ResponseWriter, r *http.Request) {
 // gather asks every instance running the store's tasks for a page and
 // merges them: each page holds the instance's first limit entries after
 // the cursor, so the first limit of the merge are the global ones.
-func (s *Server) gather(r *http.Request, h storeHandler, p rangeParams) (*rangePage, *APIError) {
+func (s *Server) gather(ctx context.Context, h storeHandler, p rangeParams, uri string) (*rangePage, *APIError) {
 	hosts, err := s.q.StoreHosts(h.name())
 	if err != nil {
 		return nil, apiError(err)
@@ -430,7 +430,7 @@ func (s *Server) gather(r *http.Request, h storeHandler, p rangeParams) (*rangeP
 			}
 			page = *lp
 		} else {
-			status, body, err := s.fetch(r.Context(), host.Endpoint, r.URL.RequestURI(), forwardActive)
+			status, body, err := s.fetch(ctx, host.Endpoint, uri, forwardActive)
 			if err != nil {
 				return nil, &APIError{Code: CodeForwardFailed, Message: err.Error(), Retriable: true}
 			}
@@ -461,6 +461,53 @@ func (s *Server) gather(r *http.Request, h storeHandler, p rangeParams) (*rangeP
 		out.Entries = []rawEntry{}
 	}
 	return out, nil
+}
+
+// Pair is an entry of a store as JSON.
+type Pair struct {
+	Key   json.RawMessage `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// All returns every entry of the served store across the instances
+// hosting it, in serialized key order, reading them in pages of 1000. It
+// fails with an [*APIError] when the store is not served or an instance
+// cannot answer (retriable ones are marked).
+func (s *Server) All(ctx context.Context, store string) ([]Pair, error) {
+	h := s.stores[store]
+	if h == nil {
+		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("store %q is not served", store)}
+	}
+	var out []Pair
+	p := rangeParams{limit: 1000}
+	for {
+		uri := "/v1/stores/" + url.PathEscape(store) + "/range?limit=1000"
+		if p.after != nil {
+			uri += "&after=" + base64.RawURLEncoding.EncodeToString(p.after)
+		}
+		var (
+			page   *rangePage
+			apiErr *APIError
+		)
+		if s.q.Endpoint() == "" {
+			var err error
+			if page, err = h.rangeLocal(p); err != nil {
+				apiErr = apiError(err)
+			}
+		} else {
+			page, apiErr = s.gather(ctx, h, p, uri)
+		}
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		for _, e := range page.Entries {
+			out = append(out, Pair{Key: e.Key, Value: e.Value})
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		p.after = page.Entries[len(page.Entries)-1].Raw
+	}
 }
 
 // storeHandler is a served store, untyped for the HTTP layer.
