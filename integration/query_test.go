@@ -42,7 +42,10 @@ type queryInstance struct {
 func runQueryInstance(t *testing.T, topo *kstreams.Topology, addr string, opts ...kstreams.Option) *queryInstance {
 	t.Helper()
 	r := runApp(t, topo, append([]kstreams.Option{kstreams.ApplicationServer(addr)}, opts...)...)
-	q := query.New(r.app)
+	q, err := query.New(r.app)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kv, err := query.KeyValueStore[string, int64](q, countStore, serde.String())
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +251,10 @@ func TestQueryStandbyRead(t *testing.T) {
 		bad, ex := checkAllKeys(c, insts[0].addr, truth)
 		return bad == 0, fmt.Sprintf("%d keys wrong, e.g. %s", bad, ex)
 	})
-	q := query.New(insts[0].app)
+	q, err := query.New(insts[0].app)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kv, err := query.KeyValueStore[string, int64](q, countStore, serde.String())
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,10 @@ func newTestServer(t testing.TB, opts ...ServerOption) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := New(app)
+	q, err := New(app)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kv, err := KeyValueStore[int64, int64](q, "counts", serde.Int64())
 	if err != nil {
 		t.Fatal(err)

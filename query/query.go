@@ -92,14 +92,17 @@ func WithPartitioner(p Partitioner) Option {
 
 // New returns a Querier for app. Metadata needs every instance to set
 // [kstreams.ApplicationServer].
-func New(app *kstreams.App, opts ...Option) *Querier {
+func New(app *kstreams.App, opts ...Option) (*Querier, error) {
+	if app == nil {
+		return nil, errors.New("kstreams: query.New: nil app")
+	}
 	q := &Querier{app: app, e: link.EngineOf(app), part: defaultPartitioner}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(q)
 		}
 	}
-	return q
+	return q, nil
 }
 
 // Endpoint returns this instance's query endpoint.
