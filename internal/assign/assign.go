@@ -321,7 +321,9 @@ func Tasks(subs []Subtopology, topics map[string]int32) ([]Task, error) {
 // the division leaves over). Within that bound a task goes, in order of
 // preference, to the member that ran it before, then to a member of the
 // instance holding the most complete copy of its state (the highest
-// changelog offset reported), then to the least loaded member. The result
+// changelog offset reported), then to the least loaded member. Tasks are
+// dealt partition by partition across sub-topologies, so that a member
+// keeping part of its tasks keeps some of each sub-topology. The result
 // maps member id to its tasks, in task order.
 func Distribute(tasks []Task, members []Member) map[string][]Task {
 	plan := make(map[string][]Task, len(members))
@@ -330,8 +332,17 @@ func Distribute(tasks []Task, members []Member) map[string][]Task {
 	}
 	base, extra := len(tasks)/len(members), len(tasks)%len(members)
 	cands := candidates(members)
+	// Partition first, then sub-topology: a member that keeps part of
+	// what it had keeps tasks of every sub-topology, not all of one.
+	order := slices.Clone(tasks)
+	slices.SortStableFunc(order, func(a, b Task) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return a.Subtopology - b.Subtopology
+	})
 	var over []Task
-	for _, t := range tasks {
+	for _, t := range order {
 		if i := firstWith(cands[t], members, plan, func(n int) bool { return n < base }); i >= 0 {
 			plan[members[i].ID] = append(plan[members[i].ID], t)
 			continue

@@ -175,3 +175,23 @@ func TestBalancerHostsMap(t *testing.T) {
 		}
 	}
 }
+
+// TestDistributeSpreadsSubtopologies: the first member had every task; when
+// a second joins, each keeps tasks of both sub-topologies (an aggregation
+// is not left wholly on one instance).
+func TestDistributeSpreadsSubtopologies(t *testing.T) {
+	all := tasks(3, 3)
+	got := Distribute(all, []Member{
+		{ID: "a", Sub: Subscription{Process: "A", Active: all}},
+		{ID: "b", Sub: Subscription{Process: "B"}},
+	})
+	for _, id := range []string{"a", "b"} {
+		subs := map[int]bool{}
+		for _, task := range got[id] {
+			subs[task.Subtopology] = true
+		}
+		if len(got[id]) != 3 || len(subs) != 2 {
+			t.Errorf("%s: %v, want 3 tasks of both sub-topologies", id, got[id])
+		}
+	}
+}
