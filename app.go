@@ -118,6 +118,9 @@ type config struct {
 	clientLog      slog.Level
 	opsAddr        string
 	metricsLevel   MetricsLevel
+	endpoint       string
+	instanceID     string
+	purgeInterval  time.Duration
 }
 
 func (c *config) defaults() {
@@ -129,6 +132,7 @@ func (c *config) defaults() {
 	c.cacheBytes = 1 << 20
 	c.closeTimeout = 30 * time.Second
 	c.clientLog = clientLogOff
+	c.purgeInterval = 30 * time.Second
 }
 
 // clientLogOff is the ClientLogLevel default: franz-go's lines are not
@@ -203,6 +207,7 @@ func (c *config) runtime() runtime.Config {
 		StateListener: c.listener, ClientOpts: clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
+		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
 	}
 	if c.metricsLevel == MetricsDebug {
 		rc.Debug = runtime.NewDebugMetrics()

@@ -22,7 +22,7 @@ import (
 // ProtocolName is the group protocol every kstreams member uses.
 const ProtocolName = "kstreams"
 
-const version = 1
+const version = 2
 
 // Task is a task id: sub-topology and partition.
 type Task struct {
@@ -46,8 +46,21 @@ type Subscription struct {
 	// Endpoint is where this member's instance serves queries (host:port),
 	// empty when it serves none.
 	Endpoint string `json:"endpoint,omitempty"`
-	// Standby lists the standby tasks the member had.
+	// Active and Standby list the tasks the member had in its last
+	// assignment (under eager rebalancing its owned partitions are
+	// empty when it rejoins).
+	Active  []Task `json:"active,omitempty"`
 	Standby []Task `json:"standby,omitempty"`
+	// State lists the tasks whose state the member's instance holds on
+	// disk, with the changelog offsets their stores are complete up to.
+	State []TaskOffset `json:"state,omitempty"`
+}
+
+// TaskOffset is a task whose state an instance holds, and the sum over its
+// changelog partitions of the offsets the state is complete up to.
+type TaskOffset struct {
+	Task   Task  `json:"t"`
+	Offset int64 `json:"o"`
 }
 
 // Assignment is a member's user data in the sync response.
@@ -56,6 +69,15 @@ type Assignment struct {
 	Active  []Task `json:"active"`
 	Standby []Task `json:"standby,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Hosts maps every query endpoint of the group to the tasks its
+	// instance runs, so that any member knows where a key's state lives.
+	Hosts map[string]HostTasks `json:"hosts,omitempty"`
+}
+
+// HostTasks are the active and standby tasks of one instance.
+type HostTasks struct {
+	Active  []Task `json:"active,omitempty"`
+	Standby []Task `json:"standby,omitempty"`
 }
 
 // Balancer is a kgo.GroupBalancer for one application instance's member.
@@ -64,15 +86,19 @@ type Balancer struct {
 	topicOf  map[string]int
 	self     Subscription
 	standbys int
+	// state, if set, lists the tasks whose state the instance holds;
+	// called at every join.
+	state func() []TaskOffset
 
 	mu   sync.Mutex
 	last Assignment
 }
 
 // NewBalancer returns the balancer for a member of process self that, as
-// the leader, gives each stateful task standbys standby replicas.
-func NewBalancer(subs []Subtopology, self Subscription, standbys int) *Balancer {
-	b := &Balancer{subs: subs, topicOf: map[string]int{}, self: self, standbys: standbys}
+// the leader, gives each stateful task standbys standby replicas. state, if
+// not nil, reports the tasks whose state the instance holds at each join.
+func NewBalancer(subs []Subtopology, self Subscription, standbys int, state func() []TaskOffset) *Balancer {
+	b := &Balancer{subs: subs, topicOf: map[string]int{}, self: self, standbys: standbys, state: state}
 	b.self.Version = version
 	for _, s := range subs {
 		for _, t := range s.Topics {
@@ -92,8 +118,11 @@ func (*Balancer) IsCooperative() bool { return false }
 func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32, _ int32) []byte {
 	b.mu.Lock()
 	sub := b.self
-	sub.Standby = b.last.Standby
+	sub.Active, sub.Standby = b.last.Active, b.last.Standby
 	b.mu.Unlock()
+	if b.state != nil {
+		sub.State = b.state()
+	}
 	ud, _ := json.Marshal(sub)
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 0
@@ -182,8 +211,9 @@ func (b *Balancer) statefulTasks(tasks []Task) []Task {
 
 // DistributeStandbys gives each task up to n standbys, on members of
 // processes other than the one running the task actively and other than
-// each other. A member that had the standby keeps it; the rest go to the
-// least loaded eligible member.
+// each other. A member that had the standby keeps it; then a member of an
+// instance holding the task's state gets it; the rest go to the least
+// loaded eligible member.
 func DistributeStandbys(tasks []Task, members []Member, active map[string][]Task, n int) map[string][]Task {
 	out := map[string][]Task{}
 	if n <= 0 {
@@ -203,6 +233,12 @@ func DistributeStandbys(tasks []Task, members []Member, active map[string][]Task
 		process[m.ID] = m.Sub.Process
 		for _, t := range m.Sub.Standby {
 			had[t] = append(had[t], m.ID)
+		}
+	}
+	// Then the members of instances holding the task's state.
+	for t, is := range candidates(members) {
+		for _, i := range is {
+			had[t] = append(had[t], members[i].ID)
 		}
 	}
 	for _, t := range tasks {
@@ -280,35 +316,42 @@ func Tasks(subs []Subtopology, topics map[string]int32) ([]Task, error) {
 	return tasks, nil
 }
 
-// Distribute gives every task to one member: a member keeps the tasks it
-// had up to its fair share (len(tasks)/len(members), one more for as many
-// members as the division leaves over), and the rest go to the least loaded
-// members, so that loads differ by at most one. The result maps member id
-// to its tasks, in task order.
+// Distribute gives every task to one member, balanced so that loads differ
+// by at most one (len(tasks)/len(members), one more for as many members as
+// the division leaves over). Within that bound a task goes, in order of
+// preference, to the member that ran it before, then to a member of the
+// instance holding the most complete copy of its state (the highest
+// changelog offset reported), then to the least loaded member. Tasks are
+// dealt partition by partition across sub-topologies, so that a member
+// keeping part of its tasks keeps some of each sub-topology. The result
+// maps member id to its tasks, in task order.
 func Distribute(tasks []Task, members []Member) map[string][]Task {
 	plan := make(map[string][]Task, len(members))
 	if len(members) == 0 {
 		return plan
 	}
 	base, extra := len(tasks)/len(members), len(tasks)%len(members)
-	prev := map[Task]int{}
-	for i := len(members) - 1; i >= 0; i-- {
-		for _, t := range members[i].Previous {
-			prev[t] = i
+	cands := candidates(members)
+	// Partition first, then sub-topology: a member that keeps part of
+	// what it had keeps tasks of every sub-topology, not all of one.
+	order := slices.Clone(tasks)
+	slices.SortStableFunc(order, func(a, b Task) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
 		}
-	}
+		return a.Subtopology - b.Subtopology
+	})
 	var over []Task
-	for _, t := range tasks {
-		if i, ok := prev[t]; ok && len(plan[members[i].ID]) < base {
+	for _, t := range order {
+		if i := firstWith(cands[t], members, plan, func(n int) bool { return n < base }); i >= 0 {
 			plan[members[i].ID] = append(plan[members[i].ID], t)
 			continue
 		}
 		over = append(over, t)
 	}
-	// Only extra members may keep one task above base.
 	var rest []Task
 	for _, t := range over {
-		if i, ok := prev[t]; ok && extra > 0 && len(plan[members[i].ID]) == base {
+		if i := firstWith(cands[t], members, plan, func(n int) bool { return n == base && extra > 0 }); i >= 0 {
 			plan[members[i].ID] = append(plan[members[i].ID], t)
 			extra--
 			continue
@@ -325,22 +368,107 @@ func Distribute(tasks []Task, members []Member) map[string][]Task {
 		plan[members[best].ID] = append(plan[members[best].ID], t)
 	}
 	for id := range plan {
-		slices.SortFunc(plan[id], func(a, b Task) int {
-			if a.Subtopology != b.Subtopology {
-				return a.Subtopology - b.Subtopology
-			}
-			return int(a.Partition - b.Partition)
-		})
+		slices.SortFunc(plan[id], compareTasks)
 	}
 	return plan
+}
+
+func compareTasks(a, b Task) int {
+	if a.Subtopology != b.Subtopology {
+		return a.Subtopology - b.Subtopology
+	}
+	return int(a.Partition - b.Partition)
+}
+
+// firstWith returns the first candidate whose load passes ok, -1 if none.
+func firstWith(cands []int, members []Member, plan map[string][]Task, ok func(int) bool) int {
+	for _, i := range cands {
+		if ok(len(plan[members[i].ID])) {
+			return i
+		}
+	}
+	return -1
+}
+
+// candidates lists, for each task, the members that should run it, best
+// first: the member that ran it (its owned partitions or last assignment),
+// then the members of the instances holding its state, most complete
+// first. Members of one instance come in member order.
+func candidates(members []Member) map[Task][]int {
+	out := map[Task][]int{}
+	seen := map[Task]map[int]bool{}
+	add := func(t Task, i int) {
+		if seen[t] == nil {
+			seen[t] = map[int]bool{}
+		}
+		if !seen[t][i] {
+			seen[t][i] = true
+			out[t] = append(out[t], i)
+		}
+	}
+	for i, m := range members {
+		for _, t := range m.Previous {
+			add(t, i)
+		}
+		for _, t := range m.Sub.Active {
+			add(t, i)
+		}
+	}
+	type holder struct {
+		i      int
+		offset int64
+	}
+	held := map[Task][]holder{}
+	for i, m := range members {
+		for _, s := range m.Sub.State {
+			held[s.Task] = append(held[s.Task], holder{i, s.Offset})
+		}
+	}
+	for t, hs := range held {
+		slices.SortStableFunc(hs, func(a, b holder) int {
+			if a.offset != b.offset {
+				if a.offset > b.offset {
+					return -1
+				}
+				return 1
+			}
+			return a.i - b.i
+		})
+		for _, h := range hs {
+			add(t, h.i)
+		}
+	}
+	return out
 }
 
 type syncAssignment []kmsg.SyncGroupRequestGroupAssignment
 
 func (s syncAssignment) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment { return s }
 
+// Hosts maps the query endpoint of every member that has one to the tasks
+// of its instance (members of one instance share an endpoint).
+func Hosts(members []Member, plan, standby map[string][]Task) map[string]HostTasks {
+	hosts := map[string]HostTasks{}
+	for _, m := range members {
+		if m.Sub.Endpoint == "" {
+			continue
+		}
+		h := hosts[m.Sub.Endpoint]
+		h.Active = append(h.Active, plan[m.ID]...)
+		h.Standby = append(h.Standby, standby[m.ID]...)
+		slices.SortFunc(h.Active, compareTasks)
+		slices.SortFunc(h.Standby, compareTasks)
+		hosts[m.Sub.Endpoint] = h
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return hosts
+}
+
 func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, topics map[string]int32) syncAssignment {
 	out := make(syncAssignment, 0, len(members))
+	hosts := Hosts(members, plan, standby)
 	for _, m := range members {
 		parts := map[string][]int32{}
 		for _, t := range plan[m.ID] {
@@ -354,7 +482,7 @@ func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]T
 		for _, topic := range sortedKeys(parts) {
 			ka.Topics = append(ka.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts[topic]})
 		}
-		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID]})
+		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID], Hosts: hosts})
 		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: m.ID, MemberAssignment: ka.AppendTo(nil)})
 	}
 	return out

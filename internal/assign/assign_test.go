@@ -174,10 +174,10 @@ func TestDistribute(t *testing.T) {
 		want:    map[string][]Task{"a": {t0, t1, t2, u0}},
 		wantMov: 4,
 	}, {
-		name:    "fresh start: round robin by load, in member order",
+		name:    "fresh start: round robin by load, in member order, partition by partition",
 		tasks:   tasks(4, 1),
 		ids:     []string{"a", "b"},
-		want:    map[string][]Task{"a": {t0, t2, u0}, "b": {t1, t3}},
+		want:    map[string][]Task{"a": {t0, t1, t3}, "b": {t2, u0}},
 		wantMov: 5,
 	}, {
 		name:    "more members than tasks",

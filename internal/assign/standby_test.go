@@ -188,7 +188,7 @@ func TestBalancerStandbysOnlyForStatefulTasks(t *testing.T) {
 	bals := map[string]*Balancer{}
 	var jms []kmsg.JoinGroupResponseMember
 	for i, id := range []string{"m1", "m2"} {
-		b := NewBalancer(subs, Subscription{Process: fmt.Sprintf("proc-%d", i)}, 1)
+		b := NewBalancer(subs, Subscription{Process: fmt.Sprintf("proc-%d", i)}, 1, nil)
 		bals[id] = b
 		jms = append(jms, kmsg.JoinGroupResponseMember{MemberID: id, ProtocolMetadata: b.JoinGroupMetadata(names, nil, 0)})
 	}

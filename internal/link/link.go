@@ -6,3 +6,6 @@ import "github.com/kstreams-go/kstreams/internal/runtime"
 
 // PlanOf returns the validated plan of a *kstreams.Topology.
 var PlanOf func(topology any) (*runtime.Plan, error)
+
+// EngineOf returns the engine of a *kstreams.App, for the query package.
+var EngineOf func(app any) *runtime.Engine

@@ -76,6 +76,15 @@ type Config struct {
 	// ThreadClientOpts, if set, gives extra options (metrics hooks) to the
 	// client of the stream thread with client id clientID.
 	ThreadClientOpts func(clientID string) []kgo.Opt
+	// Endpoint is this instance's query endpoint (host:port), advertised
+	// to the group; empty for none.
+	Endpoint string
+	// PurgeInterval is how often, at most, a thread deletes the records
+	// of repartition topics below its committed offsets; 0 never.
+	PurgeInterval time.Duration
+	// InstanceID makes the threads static members of the group, with
+	// instance ids "<InstanceID>-<thread>".
+	InstanceID string
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -100,6 +109,7 @@ type Engine struct {
 	counters   []*Counters
 
 	registry registry
+	hostMap  hostMap
 }
 
 // NewEngine returns an engine for plan; Run starts it.

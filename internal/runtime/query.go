@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/state"
@@ -25,6 +26,31 @@ var ErrReadOnly = errors.New("kstreams: state store is read-only here")
 type registry struct {
 	mu sync.Mutex
 	m  map[string]map[processor.TaskID]state.BytesStore
+	// standby holds the stores of standby tasks, with their lag.
+	standby map[string]map[processor.TaskID]standbyStore
+}
+
+type standbyStore struct {
+	store state.BytesStore
+	lag   *atomic.Int64
+}
+
+func (r *registry) addStandby(name string, id processor.TaskID, s state.BytesStore, lag *atomic.Int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.standby == nil {
+		r.standby = map[string]map[processor.TaskID]standbyStore{}
+	}
+	if r.standby[name] == nil {
+		r.standby[name] = map[processor.TaskID]standbyStore{}
+	}
+	r.standby[name][id] = standbyStore{s, lag}
+}
+
+func (r *registry) removeStandby(name string, id processor.TaskID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.standby[name], id)
 }
 
 func (r *registry) add(name string, id processor.TaskID, s state.BytesStore) {
@@ -67,9 +93,14 @@ func (r *registry) stores(name string) []state.BytesStore {
 type LocalStore struct {
 	name string
 	reg  *registry
+	// fixed, if set, are the only partitions read (a standby's).
+	fixed []state.BytesStore
 }
 
 func (l *LocalStore) parts() ([]state.BytesStore, error) {
+	if l.fixed != nil {
+		return l.fixed, nil
+	}
 	ps := l.reg.stores(l.name)
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("%w: %q", ErrStoreNotAvailable, l.name)
@@ -219,6 +250,33 @@ func (m *mergeIter) Close() error {
 	}
 	m.all, m.h = nil, nil
 	return err
+}
+
+// ErrStandbyLag is returned by standby queries when this instance has no
+// standby of the partition within the lag asked for (use errors.Is).
+var ErrStandbyLag = errors.New("kstreams: no standby within the maximum lag on this instance")
+
+// StandbyStore returns the query view of partition p of store name on a
+// standby task of this instance whose lag is known and at most maxLag
+// changelog records, and the store's spec.
+func (e *Engine) StandbyStore(name string, p int32, maxLag int64) (*LocalStore, *StoreSpec, error) {
+	ls, spec, err := e.LocalStore(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.registry.mu.Lock()
+	defer e.registry.mu.Unlock()
+	for id, s := range e.registry.standby[name] {
+		if id.Partition != p {
+			continue
+		}
+		if lag := s.lag.Load(); lag < 0 || lag > maxLag {
+			return nil, nil, fmt.Errorf("%w: store %q partition %d: lag %d, at most %d wanted", ErrStandbyLag, name, p, lag, maxLag)
+		}
+		ls.fixed = []state.BytesStore{s.store}
+		return ls, spec, nil
+	}
+	return nil, nil, fmt.Errorf("%w: store %q partition %d: no standby here", ErrStandbyLag, name, p)
 }
 
 // LocalStore returns the query view of store name over this instance's

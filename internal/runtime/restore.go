@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -213,6 +215,17 @@ func (r *restorer) addStandby(cls []*Changelog) {
 		}
 	}
 	r.cl.AddConsumePartitions(offsets)
+	// The end offsets give the standbys a lag before anything is fetched
+	// (an idle changelog fetches nothing); queries on standbys need it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if ends, err := r.adm.ListEndOffsets(ctx, slices.Collect(maps.Keys(offsets))...); err == nil {
+		for _, c := range cls {
+			if lo, ok := ends.Lookup(c.Topic, c.Partition); ok && lo.Err == nil {
+				c.noteEnd(lo.Offset)
+			}
+		}
+	}
 }
 
 // removeStandby stops following the changelogs of a standby task.
@@ -235,7 +248,9 @@ func (r *restorer) pollStandby() error {
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if c := r.standby[topicPartition{fp.Topic, fp.Partition}]; c != nil && err == nil {
-			err = r.applyStandby(c, fp.Records)
+			if err = r.applyStandby(c, fp.Records); err == nil {
+				c.noteEnd(fp.HighWatermark)
+			}
 		}
 	})
 	return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,6 +31,10 @@ type taskStore struct {
 	// position is the changelog offset the store holds every update
 	// before; -1 until known (restore from the start).
 	position int64
+	// lag is how many changelog records a standby store is behind the
+	// end of the changelog it last saw; -1 until known. Written by the
+	// thread, read by queries.
+	lag atomic.Int64
 }
 
 func (t *Task) taskDir() string { return filepath.Join(t.cfg.StateDir, t.id.String()) }
@@ -68,6 +73,7 @@ func (t *Task) openStores() error {
 
 func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
 	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1}
+	ts.lag.Store(-1)
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
 		off, ok := cp[ts.changelog][t.id.Partition]
@@ -325,6 +331,12 @@ func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
 // Restored records that the store holds every update before offset end.
 func (c *Changelog) Restored(end int64) { c.store.position = end }
 
+// noteEnd records that the changelog ends at offset end, for a standby's
+// lag.
+func (c *Changelog) noteEnd(end int64) {
+	c.store.lag.Store(max(end-max(c.store.position, 0), 0))
+}
+
 // Reset wipes the store, for a checkpoint past the end of the changelog.
 func (c *Changelog) Reset() error {
 	c.From = -1
@@ -333,6 +345,8 @@ func (c *Changelog) Reset() error {
 	}
 	if r := c.task.cfg.Registry; r != nil && !c.task.standby {
 		r.add(c.store.spec.Name, c.task.id, c.store.base)
+	} else if r != nil {
+		r.addStandby(c.store.spec.Name, c.task.id, c.store.base, &c.store.lag)
 	}
 	return nil
 }

@@ -64,6 +64,7 @@ type thread struct {
 	bal      *assign.Balancer
 	counters *Counters
 	restorer *restorer
+	purger   *purger
 
 	// session and heartbeat are the client's group session timeout and
 	// heartbeat interval.
@@ -102,9 +103,9 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(), purger: newPurger(e),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
-	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process}, e.cfg.Standbys)
+	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
 	var topics []string
 	for _, s := range e.subs {
 		topics = append(topics, s.Topics...)
@@ -125,6 +126,9 @@ func newThread(e *Engine, id int) (*thread, error) {
 	}
 	if e.cfg.ThreadClientOpts != nil {
 		opts = append(opts, e.cfg.ThreadClientOpts(e.ThreadID(id))...)
+	}
+	if e.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", e.cfg.InstanceID, id+1)))
 	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
@@ -347,6 +351,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 		t.Committed()
 	}
 	th.counters.Commits.Add(1)
+	th.purger.afterCommit(th, offsets)
 	return nil
 }
 
@@ -556,6 +561,7 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 			wanted[id] = true
 		}
 	}
+	th.e.hostMap.set(th.bal.Last().Hosts)
 	th.dropStandbysLocked(wanted)
 	var created []*Task
 	for topic, parts := range assigned {
@@ -642,6 +648,9 @@ func (th *thread) dropStandbysLocked(keep map[processor.TaskID]bool) {
 }
 
 func (th *thread) closeStandby(t *Task) {
+	for _, ts := range t.stores {
+		th.e.registry.removeStandby(ts.spec.Name, t.id)
+	}
 	th.restorer.removeStandby(t.Changelogs())
 	if err := t.Checkpoint(); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: checkpointing standby task", "task", t.id.String(), "error", err)
@@ -663,6 +672,9 @@ func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 			return err
 		}
 		th.standbys[id] = t
+		for _, ts := range t.stores {
+			th.e.registry.addStandby(ts.spec.Name, id, ts.base, &ts.lag)
+		}
 		th.restorer.addStandby(t.Changelogs())
 	}
 	return nil
