@@ -24,6 +24,8 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
@@ -130,6 +132,11 @@ final class Topologies {
 
     private static KTable<String, String> table(StreamsBuilder b) {
         return b.table("in", Consumed.with(S, S));
+    }
+
+    /** Writes each windowed key as "key@start/end". */
+    private static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
+        return s.selectKey((k, v) -> str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
     }
 
     private static void toSS(KStream<String, String> s) {
@@ -307,6 +314,24 @@ final class Topologies {
             toSS(in(b).selectKey((k, v) -> first(v)).toTable(Materialized.with(S, S)).toStream()));
 
         // --- stream aggregations
+        add("win-count-tumbling", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(10))).count().toStream())));
+        add("win-count-grace", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5))).count().toStream())));
+        add("win-count-hopping", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(3)).advanceBy(Duration.ofMillis(5)))
+                .count().toStream())));
+        add("win-reduce", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .reduce((a, v) -> str(a) + "|" + str(v)).toStream())));
+        add("win-aggregate-hopping", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)).advanceBy(Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), Materialized.with(S, S)).toStream())));
         add("count", "in:S:S", "out:S:L", b ->
             toSL(in(b).groupByKey(Grouped.with(S, S)).count().toStream()));
         add("count-filter", "in:S:S", "out:S:L", b ->
