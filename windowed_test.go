@@ -1,0 +1,101 @@
+package kstreams_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/kstreamstest"
+	"github.com/kstreams-go/kstreams/processor"
+	"github.com/kstreams-go/kstreams/serde"
+)
+
+// TestWindowedCountToWindowedTopic writes a hopping windowed count with
+// the windowed key serde, reads it back, and checks the dropped count of
+// a record late for one of its windows.
+func TestWindowedCountToWindowedTopic(t *testing.T) {
+	b := kstreams.NewBuilder()
+	w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 2*time.Millisecond).AdvanceBy(5 * time.Millisecond)
+	in := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
+	counts := kstreams.WindowedBy(in.GroupByKey(), w).Count(kstreams.WindowedMaterialized[string, int64]{
+		Materialized: kstreams.Materialized[string, int64]{Name: "counts"},
+	})
+	if counts.StoreName() != "counts" {
+		t.Errorf("StoreName = %q, want counts", counts.StoreName())
+	}
+	wk := serde.TimeWindowed(serde.String(), 10*time.Millisecond)
+	counts.ToStream().To("out", kstreams.ProducedWith(wk, serde.Int64()))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sfDriver(t, topo)
+	pipe := kstreamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	for _, r := range []struct {
+		k  string
+		ts int64
+	}{{"a", 3}, {"a", 7}, {"b", 16}, {"a", 4}} {
+		if err := pipe.PipeAt(r.k, "x", r.ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := kstreamstest.NewOutputTopic(d, "out", wk, serde.Int64()).ReadRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := func(k string, start int64) kstreams.Windowed[string] {
+		return kstreams.Windowed[string]{Key: k, Window: kstreams.Window{Start: start, End: start + 10}}
+	}
+	// The record at 4 falls into [0,10) alone (windows start at 0), closed
+	// since stream time 16 reached 10 plus grace 2: it is dropped.
+	want := []processor.Record[kstreams.Windowed[string], int64]{
+		{Key: win("a", 0), Value: 1, Timestamp: 3},
+		{Key: win("a", 0), Value: 2, Timestamp: 7},
+		{Key: win("a", 5), Value: 1, Timestamp: 7},
+		{Key: win("b", 10), Value: 1, Timestamp: 16},
+		{Key: win("b", 15), Value: 1, Timestamp: 16},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d records %v, want %v", len(got), got, want)
+	}
+	for i := range want {
+		if got[i].Key != want[i].Key || got[i].Value != want[i].Value || got[i].Timestamp != want[i].Timestamp {
+			t.Errorf("record %d = %v %d @%d, want %v %d @%d", i, got[i].Key, got[i].Value, got[i].Timestamp, want[i].Key, want[i].Value, want[i].Timestamp)
+		}
+	}
+	if n := d.Metrics().Dropped; n != 1 {
+		t.Errorf("Dropped = %d, want 1", n)
+	}
+}
+
+// TestWindowedByBuildErrors checks that invalid windows and a retention
+// shorter than size plus grace fail the build.
+func TestWindowedByBuildErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		w         kstreams.TimeWindows
+		retention time.Duration
+		want      string
+	}{
+		{"zero size", kstreams.TimeWindowsOfSizeWithNoGrace(0), 0, "size"},
+		{"advance above size", kstreams.TimeWindowsOfSizeWithNoGrace(time.Second).AdvanceBy(2 * time.Second), 0, "advance"},
+		{"short retention", kstreams.TimeWindowsOfSizeAndGrace(time.Second, time.Second), time.Second, "etention"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := kstreams.NewBuilder()
+			in := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
+			kstreams.WindowedBy(in.GroupByKey(), tt.w).Count(kstreams.WindowedMaterialized[string, int64]{Retention: tt.retention}).
+				ToStream().To("out", kstreams.ProducedWith(serde.TimeWindowed(serde.String(), time.Second), serde.Int64()))
+			_, err := b.Build()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Build error = %v, want one mentioning %q", err, tt.want)
+			}
+			if tt.retention == 0 && !errors.Is(err, kstreams.ErrInvalidWindows) {
+				t.Errorf("Build error = %v, want ErrInvalidWindows", err)
+			}
+		})
+	}
+}
