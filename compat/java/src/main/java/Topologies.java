@@ -24,6 +24,7 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.Cancellable;
@@ -332,6 +333,21 @@ final class Topologies {
             toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
                 .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)).advanceBy(Duration.ofMillis(5)))
                 .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), Materialized.with(S, S)).toStream())));
+        add("session-count", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(10))).count().toStream())));
+        add("session-count-grace", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5))).count().toStream())));
+        add("session-reduce", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .reduce((a, v) -> str(a) + "|" + str(v)).toStream())));
+        add("session-aggregate", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), (k, a, c) -> str(a) + "&" + str(c), Materialized.with(S, S))
+                .toStream())));
         add("count", "in:S:S", "out:S:L", b ->
             toSL(in(b).groupByKey(Grouped.with(S, S)).count().toStream()));
         add("count-filter", "in:S:S", "out:S:L", b ->
