@@ -1,7 +1,10 @@
 package kstreams
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/runtime"
@@ -23,8 +26,36 @@ type WindowedMaterialized[K, V any] struct {
 // TimeWindowedStream is a grouped stream windowed by [TimeWindows], ready
 // to aggregate per key and window, as Kafka Streams' TimeWindowedKStream.
 type TimeWindowedStream[K, V any] struct {
-	g GroupedStream[K, V]
-	w TimeWindows
+	g    GroupedStream[K, V]
+	w    TimeWindows
+	emit EmitStrategy
+}
+
+// EmitStrategy says when a windowed aggregation forwards its results, as
+// Kafka Streams' EmitStrategy.
+type EmitStrategy int
+
+const (
+	// EmitOnWindowUpdate forwards every update of a window (the default).
+	EmitOnWindowUpdate EmitStrategy = iota
+	// EmitOnWindowClose forwards each window once, when it closes: when
+	// stream time reaches its end plus grace (Java's
+	// EmitStrategy.onWindowClose, Kafka Streams 3.3+). As in Kafka
+	// Streams, closed windows are looked for at most once per second of
+	// wall-clock time, on the next record after that second; the closed
+	// windows are forwarded by ascending start, then key bytes.
+	EmitOnWindowClose
+)
+
+// emitInterval is how often (wall-clock) an aggregation emitting on window
+// close looks for closed windows, Kafka Streams' default of its internal
+// emit.interval.ms.kstreams.windowed.aggregation.
+const emitInterval = 1000
+
+// Emit returns t forwarding its results as s says.
+func (t TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] {
+	t.emit = s
+	return t
 }
 
 // WindowedBy windows a grouped stream by tumbling or hopping time windows,
@@ -117,6 +148,14 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 		retention = t.w.size + t.w.grace
 	}
 	opts := state.WindowStoreOptions{Retention: retention, WindowSize: t.w.size, Grace: t.w.grace}
+	if t.emit == EmitOnWindowClose {
+		// Java's store for emit-on-close (time first) still reads a window
+		// starting exactly Retention before its latest start, which a
+		// window store of kstreams, as Java's other window stores, has
+		// expired: the store keeps one millisecond more, and emitClosed
+		// applies Java's bound.
+		opts.Retention += time.Millisecond
+	}
 	if t.w.Validate() == nil {
 		if err := opts.Validate(); err != nil {
 			b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
@@ -132,9 +171,9 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 	})
 	n := b.t.g.NextName(prefix)
 	old := alwaysOld()
-	w := t.w
+	w, emit := t.w, t.emit
 	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &windowAggregate[K, V, A]{store: name, windows: w, start: init, fold: fold, old: old, observed: -1}
+		return &windowAggregate[K, V, A]{store: name, windows: w, start: init, fold: fold, old: old, observed: -1, onClose: emit == EmitOnWindowClose, lastEmit: -1, storeTime: -1, retention: retention.Milliseconds()}
 	}, t.g.s.node)
 	b.t.g.Connect(name, n)
 	var key serde.Serde[Windowed[K]]
@@ -145,7 +184,7 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 }
 
 // windowAggregate is Kafka Streams' KStreamWindowAggregate for time
-// windows, emitting every update.
+// windows.
 type windowAggregate[K, V, A any] struct {
 	store   string
 	windows TimeWindows
@@ -159,6 +198,16 @@ type windowAggregate[K, V, A any] struct {
 	// observed is the largest timestamp seen, -1 before the first record,
 	// as Java's observedStreamTime.
 	observed int64
+	// onClose forwards windows when they close instead of every update;
+	// lastEmit is the close time of the last emission (-1: none) and
+	// nextEmit the wall-clock time from which to look again.
+	onClose  bool
+	lastEmit int64
+	nextEmit int64
+	// storeTime is the latest window start put, the store's stream time,
+	// and retention the store's retention (ms): emitClosed reads no window
+	// starting before storeTime minus retention, as Java's store.
+	storeTime, retention int64
 }
 
 func (p *windowAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -203,12 +252,85 @@ func (p *windowAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		if err := p.st.Put(r.Key, state.ValueAndTimestamp[A]{Value: c.New, Timestamp: ts}, w.Start); err != nil {
 			return err
 		}
+		p.storeTime = max(p.storeTime, w.Start)
 		if !p.old.send {
 			var zero A
 			c.Old, c.HasOld = zero, false
 		}
 		c.HasNew = !p.st.isNull(c.New)
-		p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: w}, Value: c, Timestamp: ts, Headers: r.Headers})
+		if !p.onClose {
+			p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: w}, Value: c, Timestamp: ts, Headers: r.Headers})
+		}
+	}
+	if p.onClose {
+		return p.emitClosed(closeTime, r.Headers)
+	}
+	return nil
+}
+
+// emitClosed forwards the windows closed since the last emission, as Java's
+// maybeForwardFinalResult: at most once per emitInterval of wall-clock
+// time, when the close time moved on and a window boundary was passed.
+func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Header) error {
+	now := p.ctx.WallClockTime()
+	if now < p.nextEmit {
+		return nil
+	}
+	p.nextEmit = now + emitInterval
+	if p.lastEmit != -1 && p.lastEmit >= closeTime {
+		return nil
+	}
+	size := p.windows.size.Milliseconds()
+	upper := closeTime - size
+	if upper < 0 {
+		return nil
+	}
+	lower := int64(0)
+	if p.lastEmit != -1 {
+		lower = max(0, p.lastEmit-size) + 1
+		if slices.Equal(p.windows.WindowsFor(upper), p.windows.WindowsFor(lower-1)) {
+			return nil
+		}
+	}
+	from := max(lower, p.storeTime-p.retention)
+	p.lastEmit = closeTime
+	if from > upper {
+		return nil
+	}
+	it, err := p.st.FetchAll(from, upper)
+	if err != nil {
+		return err
+	}
+	type closed struct {
+		key   Windowed[K]
+		kb    []byte
+		value state.ValueAndTimestamp[A]
+	}
+	var out []closed
+	for it.Next() {
+		kb, err := p.st.key.Serialize(p.st.topic, it.Key().Key)
+		if err != nil {
+			it.Close()
+			return &state.StoreError{Store: p.store, Op: "fetch", Err: fmt.Errorf("serialize key: %w", err)}
+		}
+		out = append(out, closed{it.Key(), kb, it.Value()})
+	}
+	err = it.Err()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// Java's store for emit-on-close orders windows by start, then key.
+	slices.SortStableFunc(out, func(a, b closed) int {
+		if c := cmp.Compare(a.key.Window.Start, b.key.Window.Start); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.kb, b.kb)
+	})
+	for _, c := range out {
+		p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
 	}
 	return nil
 }

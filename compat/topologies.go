@@ -422,6 +422,14 @@ var topologies = map[string]topology{
 			func(_, v, a str) str { return appendTo(a, "+", v) }, kstreams.WindowedMaterialized[str, str]{Materialized: matSS}).ToStream()))
 	}},
 
+	"win-count-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).Count().ToStream()))
+	}},
+	"win-count-hopping-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeWithNoGrace(10 * time.Millisecond).AdvanceBy(5 * time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).Count().ToStream()))
+	}},
 	"session-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		w := kstreams.SessionWindowsOfInactivityGapWithNoGrace(10 * time.Millisecond)
 		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).ToStream()))

@@ -16,6 +16,7 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
@@ -333,6 +334,14 @@ final class Topologies {
             toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
                 .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)).advanceBy(Duration.ofMillis(5)))
                 .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), Materialized.with(S, S)).toStream())));
+        add("win-count-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
+        add("win-count-hopping-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(10)).advanceBy(Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
         add("session-count", "in:S:S", "out:S:L", b ->
             toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
                 .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(10))).count().toStream())));
