@@ -2,6 +2,9 @@ package kstreams_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +101,110 @@ func TestWindowedByBuildErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWindowedAggregations runs the cases of testdata/windowed.txt; see its
+// header.
+func TestWindowedAggregations(t *testing.T) {
+	for _, c := range readChainCases(t, "testdata/windowed.txt") {
+		t.Run(c.name[0], func(t *testing.T) {
+			if len(c.ops) != 2 {
+				t.Fatalf("line %d: want a window line and an aggregation line, got %q", c.line, c.ops)
+			}
+			b := kstreams.NewBuilder()
+			in := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String())).GroupByKey()
+			out, err := windowedOps(in, c.ops[0], c.ops[1])
+			if err != nil {
+				t.Fatalf("line %d: %v", c.line, err)
+			}
+			kstreams.MapValues(kstreams.SelectKey(out.ToStream(), func(k kstreams.Windowed[string], _ *string) string {
+				return fmt.Sprintf("%s@%d/%d", k.Key, k.Window.Start, k.Window.End)
+			}), func(v *string) string {
+				if v == nil {
+					return "<null>"
+				}
+				return *v
+			}).To("out", kstreams.ProducedWith(serde.String(), serde.String()))
+			topo, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := sfDriver(t, topo)
+			pipe := kstreamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			for _, line := range c.in {
+				if ms, ok := strings.CutPrefix(line, "advance "); ok {
+					n, err := strconv.Atoi(ms)
+					if err != nil {
+						t.Fatalf("%q: %v", line, err)
+					}
+					if err := d.AdvanceWallClock(time.Duration(n) * time.Millisecond); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				r, err := parseRecord(line)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := pipe.PipeAt(r.Key, r.Value, r.Timestamp); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recs, err := strOut(d, "out").ReadRecords()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, fmt.Sprintf("%s:%s@%d", r.Key, r.Value, r.Timestamp))
+			}
+			if !slices.Equal(got, c.out) {
+				t.Errorf("line %d: got\n%s\nwant\n%s", c.line, strings.Join(got, "\n"), strings.Join(c.out, "\n"))
+			}
+		})
+	}
+}
+
+// windowedOps builds the windowed aggregation of a case of
+// testdata/windowed.txt: window is "tumbling SIZE GRACE", "hopping SIZE
+// ADVANCE GRACE" or "session GAP GRACE", with " close" appended to emit on
+// window close; agg is "count" or "reduce" (values joined by "|").
+func windowedOps(g kstreams.GroupedStream[string, string], window, agg string) (kstreams.Table[kstreams.Windowed[string], *string], error) {
+	var none kstreams.Table[kstreams.Windowed[string], *string]
+	f := strings.Fields(window)
+	ms := make([]time.Duration, 0, 3)
+	emit := kstreams.EmitOnWindowUpdate
+	for _, s := range f[1:] {
+		if s == "close" {
+			emit = kstreams.EmitOnWindowClose
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return none, fmt.Errorf("window %q: %v", window, err)
+		}
+		ms = append(ms, time.Duration(n)*time.Millisecond)
+	}
+	count := func(c int64) *string { s := strconv.FormatInt(c, 10); return &s }
+	reduce := func(a, v string) string { return a + "|" + v }
+	toPtr := func(v string) *string { return &v }
+	switch {
+	case f[0] == "tumbling" && len(ms) == 2, f[0] == "hopping" && len(ms) == 3:
+		w := kstreams.TimeWindowsOfSizeAndGrace(ms[0], ms[len(ms)-1])
+		if len(ms) == 3 {
+			w = w.AdvanceBy(ms[1])
+		}
+		tw := kstreams.WindowedBy(g, w).Emit(emit)
+		if agg == "count" {
+			return kstreams.MapTableValues(tw.Count(), count), nil
+		}
+		return kstreams.MapTableValues(tw.Reduce(reduce), toPtr), nil
+	case f[0] == "session" && len(ms) == 2:
+		sw := kstreams.WindowedBySession(g, kstreams.SessionWindowsOfInactivityGapAndGrace(ms[0], ms[1]))
+		if agg == "count" {
+			return kstreams.MapTableValues(sw.Count(), count), nil
+		}
+		return kstreams.MapTableValues(sw.Reduce(reduce), toPtr), nil
+	}
+	return none, fmt.Errorf("unknown window %q", window)
 }
