@@ -208,3 +208,46 @@ func windowedOps(g kstreams.GroupedStream[string, string], window, agg string) (
 	}
 	return none, fmt.Errorf("unknown window %q", window)
 }
+
+// TestSessionCountDropsLateAndNullKeys checks the dropped count of a
+// session count: a null key and a record whose session closed.
+func TestSessionCountDropsLateAndNullKeys(t *testing.T) {
+	b := kstreams.NewBuilder()
+	in := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.JSON[*string](), serde.String()))
+	w := kstreams.SessionWindowsOfInactivityGapWithNoGrace(10 * time.Millisecond)
+	sk := serde.SessionWindowed(serde.JSON[*string]())
+	kstreams.WindowedBySession(in.GroupByKey(), w).Count().ToStream().To("out", kstreams.ProducedWith(sk, serde.Int64()))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sfDriver(t, topo)
+	pipe := kstreamstest.NewInputTopic(d, "in", serde.JSON[*string](), serde.String())
+	a := "a"
+	for _, r := range []struct {
+		k  *string
+		ts int64
+	}{{&a, 1}, {nil, 2}, {&a, 40}, {&a, 15}, {&a, 35}} {
+		if err := pipe.PipeAt(r.k, "x", r.ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := kstreamstest.NewOutputTopic(d, "out", sk, serde.Int64()).ReadRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record at 15 would end a session at 15 < 40-10: dropped. The
+	// one at 35 merges into [40,40]: its tombstone (a null value, which
+	// serde.Int64 reads as 0), then [35,40].
+	var s []string
+	for _, r := range got {
+		s = append(s, fmt.Sprintf("%s@%d/%d=%d@%d", *r.Key.Key, r.Key.Window.Start, r.Key.Window.End, r.Value, r.Timestamp))
+	}
+	want := []string{"a@1/1=1@1", "a@40/40=1@40", "a@40/40=0@40", "a@35/40=2@40"}
+	if !slices.Equal(s, want) {
+		t.Errorf("got %q, want %q", s, want)
+	}
+	if n := d.Metrics().Dropped; n != 2 {
+		t.Errorf("Dropped = %d, want 2", n)
+	}
+}
