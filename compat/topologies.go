@@ -220,6 +220,19 @@ func kv(k, v str) kstreams.KeyValue[str, str] { return kstreams.KV(k, v) }
 // appendTo returns a+sep+v, for aggregators that show what they folded.
 func appendTo(a str, sep string, v str) str { return s(text(a) + sep + text(v)) }
 
+// nullableCounts turns counts into nullable longs, so that deletes (the
+// tombstones of merged sessions) are written as nulls.
+func nullableCounts[K any](t kstreams.Table[K, int64]) kstreams.Table[K, long] {
+	return kstreams.MapTableValues(t, func(c int64) long { return l(c) })
+}
+
+// windowKeys writes each windowed key as "key@start/end".
+func windowKeys[V any](st kstreams.Stream[kstreams.Windowed[str], V]) kstreams.Stream[str, V] {
+	return kstreams.SelectKey(st, func(k kstreams.Windowed[str], _ V) str {
+		return s(fmt.Sprintf("%s@%d/%d", text(k.Key), k.Window.Start, k.Window.End))
+	})
+}
+
 // topologies are the suite's topologies by name.
 var topologies = map[string]topology{
 	// --- stateless
@@ -404,6 +417,56 @@ var topologies = map[string]topology{
 	}},
 	"to-table-select-key": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.SelectKey(in(b), func(_, v str) str { return first(v) }).ToTable(matSS).ToStream())
+	}},
+
+	// --- windowed aggregations (keys written as "key@start/end")
+	"win-count-tumbling": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeWithNoGrace(10 * time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Count().ToStream()))
+	}},
+	"win-count-grace": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Count().ToStream()))
+	}},
+	"win-count-hopping": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 3*time.Millisecond).AdvanceBy(5 * time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Count().ToStream()))
+	}},
+	"win-reduce": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
+		toSS(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Reduce(func(a, v str) str { return appendTo(a, "|", v) }).ToStream()))
+	}},
+	"win-aggregate-hopping": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond).AdvanceBy(5 * time.Millisecond)
+		toSS(windowKeys(kstreams.WindowedAggregate(kstreams.WindowedBy(in(b).GroupByKey(grouped), w), func() str { return s("") },
+			func(_, v, a str) str { return appendTo(a, "+", v) }, kstreams.WindowedMaterialized[str, str]{Materialized: matSS}).ToStream()))
+	}},
+
+	"win-count-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).Count().ToStream()))
+	}},
+	"win-count-hopping-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeWithNoGrace(10 * time.Millisecond).AdvanceBy(5 * time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).Count().ToStream()))
+	}},
+	"session-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.SessionWindowsOfInactivityGapWithNoGrace(10 * time.Millisecond)
+		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).ToStream()))
+	}},
+	"session-count-grace": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
+		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).ToStream()))
+	}},
+	"session-reduce": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
+		toSS(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Reduce(func(a, v str) str { return appendTo(a, "|", v) }).ToStream()))
+	}},
+	"session-aggregate": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
+		toSS(windowKeys(kstreams.SessionAggregate(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w), func() str { return s("") },
+			func(_, v, a str) str { return appendTo(a, "+", v) },
+			func(_, a, b str) str { return appendTo(a, "&", b) }, kstreams.WindowedMaterialized[str, str]{Materialized: matSS}).ToStream()))
 	}},
 
 	// --- stream aggregations

@@ -16,6 +16,7 @@ import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KGroupedStream;
@@ -25,6 +26,9 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
@@ -147,6 +151,11 @@ final class Topologies {
 
     private static KTable<String, String> table(StreamsBuilder b) {
         return b.table("in", Consumed.with(S, S));
+    }
+
+    /** Writes each windowed key as "key@start/end". */
+    private static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
+        return s.selectKey((k, v) -> str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
     }
 
     private static void toSS(KStream<String, String> s) {
@@ -324,6 +333,47 @@ final class Topologies {
             toSS(in(b).selectKey((k, v) -> first(v)).toTable(Materialized.with(S, S)).toStream()));
 
         // --- stream aggregations
+        add("win-count-tumbling", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(10))).count().toStream())));
+        add("win-count-grace", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5))).count().toStream())));
+        add("win-count-hopping", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(3)).advanceBy(Duration.ofMillis(5)))
+                .count().toStream())));
+        add("win-reduce", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .reduce((a, v) -> str(a) + "|" + str(v)).toStream())));
+        add("win-aggregate-hopping", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)).advanceBy(Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), Materialized.with(S, S)).toStream())));
+        add("win-count-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
+        add("win-count-hopping-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(10)).advanceBy(Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
+        add("session-count", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(10))).count().toStream())));
+        add("session-count-grace", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5))).count().toStream())));
+        add("session-reduce", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .reduce((a, v) -> str(a) + "|" + str(v)).toStream())));
+        add("session-aggregate", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, v, a) -> str(a) + "+" + str(v), (k, a, c) -> str(a) + "&" + str(c), Materialized.with(S, S))
+                .toStream())));
         add("count", "in:S:S", "out:S:L", b ->
             toSL(in(b).groupByKey(Grouped.with(S, S)).count().toStream()));
         add("count-filter", "in:S:S", "out:S:L", b ->
