@@ -56,9 +56,13 @@ func AddStateStore[K, V any](to topologyHolder, sb StoreBuilder[K, V], processor
 	where := "state store " + quote(sb.Name)
 	k := pickSerde(b, where, "StoreBuilder", "key", sb.Key)
 	v := pickSerde(b, where, "StoreBuilder", "value", sb.Value)
-	typed := func(bs state.BytesStore) any { return state.NewKeyValueStore(bs, k, v) }
+	typed := func(bs state.BytesStore, topic string) any {
+		return state.NewKeyValueStore(bs, k, v, state.SerdeTopic(topic))
+	}
 	if sb.Timestamped {
-		typed = func(bs state.BytesStore) any { return state.NewTimestampedKeyValueStore(bs, k, v) }
+		typed = func(bs state.BytesStore, topic string) any {
+			return state.NewTimestampedKeyValueStore(bs, k, v, state.SerdeTopic(topic))
+		}
 	}
 	t.g.AddStore(&runtime.StoreSpec{
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging, ChangelogConfigs: sb.ChangelogConfigs,
@@ -122,7 +126,7 @@ func localTyped(a *App, name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return spec.Typed(ls), nil
+	return spec.Typed(ls, spec.Changelog().Resolve(a.cfg.appID)), nil
 }
 
 // valuesOnly is a read-only view of a timestamped store without the

@@ -125,6 +125,7 @@ type tableStore[K, V any] struct {
 	cache runtime.CachedStore
 	key   serde.Serde[K]
 	value serde.Serde[V]
+	// topic is the changelog topic, what the serdes are given.
 	topic string
 }
 
@@ -149,15 +150,14 @@ func materialize[K, V any](b *Builder, m Materialized[K, V], prefix, from string
 	where := fmt.Sprintf("store %q %s", name, after(from))
 	k := pickSerde(b, where, "Materialized", "key", m.Key, key)
 	v := pickSerde(b, where, "Materialized", "value", m.Value, value)
-	changelog := runtime.Topic{Name: name + "-changelog", Internal: true}
 	b.t.g.AddStore(&runtime.StoreSpec{
 		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
 		Cached: true, WriteThrough: m.DisableCaching, ChangelogConfigs: m.ChangelogConfigs,
-		Typed: func(bs state.BytesStore) any {
+		Typed: func(bs state.BytesStore, topic string) any {
 			cache, _ := bs.(runtime.CachedStore) // absent in query views
 			return &tableStore[K, V]{
-				TimestampedKeyValueStore: state.NewTimestampedKeyValueStore(bs, k, v),
-				bytes:                    bs, cache: cache, key: k, value: v, topic: changelog.Name,
+				TimestampedKeyValueStore: state.NewTimestampedKeyValueStore(bs, k, v, state.SerdeTopic(topic)),
+				bytes:                    bs, cache: cache, key: k, value: v, topic: topic,
 			}
 		},
 	})

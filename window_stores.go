@@ -56,7 +56,9 @@ func AddWindowStore[K, V any](to topologyHolder, sb WindowStoreBuilder[K, V], pr
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging,
 		ChangelogConfigs: runtime.WindowedChangelogConfigs(sb.Retention, sb.ChangelogConfigs),
 		Open:             runtime.WindowStoreOpen(opts),
-		Typed:            runtime.WindowStoreTyped(func(s state.WindowBytesStore) any { return state.NewWindowStore(s, k, v) }),
+		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
+			return state.NewWindowStore(s, k, v, state.SerdeTopic(topic))
+		}),
 	}, processors)
 }
 
@@ -91,7 +93,9 @@ func AddSessionStore[K, V any](to topologyHolder, sb SessionStoreBuilder[K, V], 
 		Name: sb.Name, Persistent: !sb.InMemory, Logged: !sb.DisableLogging,
 		ChangelogConfigs: runtime.WindowedChangelogConfigs(sb.Retention, sb.ChangelogConfigs),
 		Open:             runtime.SessionStoreOpen(opts),
-		Typed:            runtime.SessionStoreTyped(func(s state.SessionBytesStore) any { return state.NewSessionStore(s, k, v) }),
+		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore, topic string) any {
+			return state.NewSessionStore(s, k, v, state.SerdeTopic(topic))
+		}),
 	}, processors)
 }
 
@@ -149,7 +153,7 @@ func localSegmented[T any](a *App, name string) (T, error) {
 	if spec.Typed == nil {
 		return zero, fmt.Errorf("kstreams: state store %q has no typed view", name)
 	}
-	typed := spec.Typed(ls)
+	typed := spec.Typed(ls, spec.Changelog().Resolve(a.cfg.appID))
 	if s, ok := typed.(T); ok {
 		return s, nil
 	}

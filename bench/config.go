@@ -31,6 +31,11 @@ type RunSpec struct {
 	// MemTable, if not 0, is the Pebble memtable size of a Go worker's
 	// stores (kstreams.StoreOptions); the Java side ignores it.
 	MemTable uint64 `json:"memtable_bytes,omitempty"`
+	// Registry is the base URL of the Confluent-compatible schema registry
+	// of the Avro workloads; "" for the others.
+	Registry string `json:"registry,omitempty"`
+	// AvroSchema is the Avro schema of the values of the Avro workloads.
+	AvroSchema string `json:"avro_schema,omitempty"`
 }
 
 // ClientConfig are the client settings every application of a run uses, so

@@ -47,6 +47,7 @@ type flags struct {
 	verbose    bool
 	worker     bool
 	java       bool
+	registry   string
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -73,6 +74,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.BoolVar(&f.list, "list", false, "list the workloads and exit")
 	fs.BoolVar(&f.verbose, "v", false, "print each run and the applications' counters")
 	fs.BoolVar(&f.java, "java", false, "also run the Java Kafka Streams implementations (kafka-streams rows; builds bench/java with mvn once)")
+	fs.StringVar(&f.registry, "registry", "", "base `URL` of a Confluent-compatible schema registry: adds the filter-map-avro workload (scripts/registry.sh starts one)")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -122,6 +124,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.registry != "" {
+		registerAvro()
+	}
 	if f.java {
 		if err := setupJava(ctx, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: kafka-streams (Java) workloads skipped:", err)
@@ -168,7 +173,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	defer closeEnv()
 	env.Records, env.Partitions, env.Client = f.records, f.partitions, f.client
 	env.Timeout, env.CPUProfile, env.Keep = f.timeout, f.cpuProfile, f.keep
-	env.Settle, env.MemTable = f.settle, f.memtable
+	env.Settle, env.MemTable, env.Registry = f.settle, f.memtable, f.registry
 
 	printSetup(out, f, brokers)
 	if f.verbose && javaNote != "" {
@@ -182,7 +187,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_, _ = env.Admin.DeleteTopics(dctx, env.Input)
+			_, _ = env.Admin.DeleteTopics(dctx, env.Input, avroInputTopic(env.Input))
 		}()
 	}
 	fmt.Fprintf(out, "preloaded %d records into %s in %.2fs (%s records/s)\n\n",

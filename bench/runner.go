@@ -58,6 +58,8 @@ type Env struct {
 	Settle time.Duration
 	// MemTable, if not 0, is the Pebble memtable size of the Go workers.
 	MemTable uint64
+	// Registry is the schema registry of filter-map-avro; "" for none.
+	Registry string
 }
 
 func newEnv(brokers []string) (*Env, func(), error) {

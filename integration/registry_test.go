@@ -79,7 +79,7 @@ func encode[T any](t testing.TB, s serde.Serde[T], topic string, v T) []byte {
 func TestRegistryAvroTopology(t *testing.T) {
 	reg := newRegistry(t)
 	app := newAppID(t)
-	in, out := uniqueName(t, "in"), uniqueName(t, "out")
+	in, out, store := uniqueName(t, "in"), uniqueName(t, "out"), uniqueName(t, "totals")
 	createTopics(t, 2, in, out)
 	userK := avroSerde[regUserKey](t, reg, regUserKeySchema, registry.Key())
 	orderV := avroSerde[regOrder](t, reg, regOrderSchema)
@@ -94,7 +94,7 @@ func TestRegistryAvroTopology(t *testing.T) {
 		func(_ regRegionKey, o regOrder, a regTotals) regTotals {
 			return regTotals{Orders: a.Orders + 1, AmountCents: a.AmountCents + o.AmountCents}
 		},
-		kstreams.Materialized[regRegionKey, regTotals]{Name: "totals", Key: regionK, Value: totalsV})
+		kstreams.Materialized[regRegionKey, regTotals]{Name: store, Key: regionK, Value: totalsV})
 	totals.ToStream().To(out, kstreams.ProducedWith(regionK, totalsV))
 	topo, err := b.Build()
 	if err != nil {
@@ -137,19 +137,24 @@ func TestRegistryAvroTopology(t *testing.T) {
 		return true, ""
 	})
 	// The repartition topic's records were written with schemas registered
-	// under its own subjects, and so were the store's. Kafka Streams gives a
-	// store's serdes the changelog topic's name; kstreams gives them the
-	// store's name (state/kv.go), so either subject name is accepted.
+	// under its own subjects, and the store's under its changelog topic's
+	// (Kafka Streams gives a store's serdes the changelog topic's name), and
+	// under nothing else: no subject is named after the store alone.
 	subjects, err := reg.Client().Subjects(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, names := range [][]string{
-		{app + "-by-region-repartition-key"}, {app + "-by-region-repartition-value"},
-		{app + "-totals-changelog-key", "totals-key"}, {app + "-totals-changelog-value", "totals-value"},
+	for _, name := range []string{
+		app + "-by-region-repartition-key", app + "-by-region-repartition-value",
+		app + "-" + store + "-changelog-key", app + "-" + store + "-changelog-value",
 	} {
-		if !slices.ContainsFunc(names, func(s string) bool { return slices.Contains(subjects, s) }) {
-			t.Errorf("none of the subjects %q in the registry (subjects: %v)", names, subjects)
+		if !slices.Contains(subjects, name) {
+			t.Errorf("subject %q not in the registry (subjects: %v)", name, subjects)
+		}
+	}
+	for _, name := range []string{store + "-key", store + "-value"} {
+		if slices.Contains(subjects, name) {
+			t.Errorf("subject %q in the registry: a store's serdes were given its name, not its changelog topic", name)
 		}
 	}
 }

@@ -70,14 +70,41 @@ type KeyValueIterator[K, V any] interface {
 
 // NewKeyValueStore returns a typed store over store, turning keys and
 // values into bytes with keySerde and valueSerde. The serdes are given the
-// store's name as their topic. The typed store is safe for concurrent use
-// when store and the serdes are.
-func NewKeyValueStore[K, V any](store BytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) KeyValueStore[K, V] {
-	return &keyValueStore[K, V]{bytes: store, keys: keySerde, values: valueSerde}
+// store's name as their topic, or the topic of [SerdeTopic]. The typed
+// store is safe for concurrent use when store and the serdes are.
+func NewKeyValueStore[K, V any](store BytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...TypedOption) KeyValueStore[K, V] {
+	return &keyValueStore[K, V]{bytes: store, topic: serdeTopic(store.Name(), opts), keys: keySerde, values: valueSerde}
+}
+
+// TypedOption configures a typed store: [SerdeTopic].
+type TypedOption func(*typedOptions)
+
+type typedOptions struct{ topic string }
+
+// SerdeTopic makes a typed store give its serdes topic as the topic they
+// serialize for, in place of the store's name. The stores of a topology
+// pass their changelog topic, "<application id>-<store>-changelog" (logged
+// or not), as Kafka Streams' metered stores do, so that schema-registry
+// serdes in stores use the subjects Java uses
+// ("<application id>-<store>-changelog-value" under the topic name
+// strategy).
+func SerdeTopic(topic string) TypedOption {
+	return func(o *typedOptions) { o.topic = topic }
+}
+
+// serdeTopic returns the topic of the serdes of a typed store named name.
+func serdeTopic(name string, opts []TypedOption) string {
+	o := typedOptions{topic: name}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.topic
 }
 
 type keyValueStore[K, V any] struct {
-	bytes  BytesStore
+	bytes BytesStore
+	// topic is what the serdes are given.
+	topic  string
 	keys   serde.Serde[K]
 	values serde.Serde[V]
 }
@@ -91,7 +118,7 @@ func (s *keyValueStore[K, V]) fail(op string, key []byte, err error) error {
 
 // rawKey serializes key for operation op.
 func (s *keyValueStore[K, V]) rawKey(op string, key K) ([]byte, error) {
-	b, err := s.keys.Serialize(s.bytes.Name(), key)
+	b, err := s.keys.Serialize(s.topic, key)
 	if err != nil {
 		return nil, s.fail(op, nil, fmt.Errorf("serialize key: %w", err))
 	}
@@ -103,7 +130,7 @@ func (s *keyValueStore[K, V]) rawKey(op string, key K) ([]byte, error) {
 
 // rawValue serializes value.
 func (s *keyValueStore[K, V]) rawValue(value V) ([]byte, error) {
-	b, err := s.values.Serialize(s.bytes.Name(), value)
+	b, err := s.values.Serialize(s.topic, value)
 	if err != nil {
 		return nil, fmt.Errorf("serialize value: %w", err)
 	}
@@ -117,7 +144,7 @@ func (s *keyValueStore[K, V]) value(op string, key, raw []byte) (V, bool, error)
 	if raw == nil {
 		return zero, false, nil
 	}
-	v, err := s.values.Deserialize(s.bytes.Name(), raw)
+	v, err := s.values.Deserialize(s.topic, raw)
 	if err != nil {
 		return zero, false, s.fail(op, key, fmt.Errorf("deserialize value: %w", err))
 	}
@@ -254,7 +281,7 @@ func (it *keyValueIterator[K, V]) Next() bool {
 // decode deserializes one entry into it.key and it.value.
 func (it *keyValueIterator[K, V]) decode(k, v []byte) error {
 	s := it.store
-	key, err := s.keys.Deserialize(s.bytes.Name(), k)
+	key, err := s.keys.Deserialize(s.topic, k)
 	if err != nil {
 		return s.fail(it.op, k, fmt.Errorf("deserialize key: %w", err))
 	}

@@ -27,9 +27,10 @@ type TimestampedKeyValueStore[K, V any] = KeyValueStore[K, ValueAndTimestamp[V]]
 type ReadOnlyTimestampedKeyValueStore[K, V any] = ReadOnlyKeyValueStore[K, ValueAndTimestamp[V]]
 
 // NewTimestampedKeyValueStore returns a typed timestamped store over store.
-// Values are laid out as [TimestampedSerde] writes them.
-func NewTimestampedKeyValueStore[K, V any](store BytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) TimestampedKeyValueStore[K, V] {
-	return NewKeyValueStore(store, keySerde, TimestampedSerde(valueSerde))
+// Values are laid out as [TimestampedSerde] writes them; opts as for
+// [NewKeyValueStore].
+func NewTimestampedKeyValueStore[K, V any](store BytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...TypedOption) TimestampedKeyValueStore[K, V] {
+	return NewKeyValueStore(store, keySerde, TimestampedSerde(valueSerde), opts...)
 }
 
 // TimestampedSerde returns the serde of a value with its timestamp, in the

@@ -97,25 +97,32 @@ type SessionStore[K, V any] interface {
 
 // NewWindowStore returns a typed window store over store, turning keys
 // and values into bytes with keySerde and valueSerde (given the store's
-// name as topic). The value bytes are stored as they are: a timestamped
+// name as topic, or the topic of [SerdeTopic]). The value bytes are stored as they are: a timestamped
 // window store, whose values carry their record timestamp as Kafka
 // Streams' ValueAndTimestamp, is this store with a value serde that writes
 // that layout.
-func NewWindowStore[K, V any](store WindowBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) WindowStore[K, V] {
-	return &windowStoreOf[K, V]{codec: codec[K, V]{name: store.Name(), keys: keySerde, values: valueSerde}, bytes: store}
+func NewWindowStore[K, V any](store WindowBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...TypedOption) WindowStore[K, V] {
+	return &windowStoreOf[K, V]{codec: newCodec(store.Name(), keySerde, valueSerde, opts), bytes: store}
 }
 
 // NewSessionStore returns a typed session store over store, as
 // [NewWindowStore].
-func NewSessionStore[K, V any](store SessionBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V]) SessionStore[K, V] {
-	return &sessionStoreOf[K, V]{codec: codec[K, V]{name: store.Name(), keys: keySerde, values: valueSerde}, bytes: store}
+func NewSessionStore[K, V any](store SessionBytesStore, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...TypedOption) SessionStore[K, V] {
+	return &sessionStoreOf[K, V]{codec: newCodec(store.Name(), keySerde, valueSerde, opts), bytes: store}
 }
 
 // codec turns the keys and values of a typed store into bytes and back.
 type codec[K, V any] struct {
-	name   string
+	name string
+	// topic is what the serdes are given.
+	topic  string
 	keys   serde.Serde[K]
 	values serde.Serde[V]
+}
+
+// newCodec returns the codec of the typed store name.
+func newCodec[K, V any](name string, keys serde.Serde[K], values serde.Serde[V], opts []TypedOption) codec[K, V] {
+	return codec[K, V]{name: name, topic: serdeTopic(name, opts), keys: keys, values: values}
 }
 
 // fail returns the StoreError of operation op on key.
@@ -125,7 +132,7 @@ func (c codec[K, V]) fail(op string, key []byte, err error) error {
 
 // rawKey serializes key for operation op; a nil result is ErrNullKey.
 func (c codec[K, V]) rawKey(op string, key K) ([]byte, error) {
-	b, err := c.keys.Serialize(c.name, key)
+	b, err := c.keys.Serialize(c.topic, key)
 	if err != nil {
 		return nil, c.fail(op, nil, fmt.Errorf("serialize key: %w", err))
 	}
@@ -137,7 +144,7 @@ func (c codec[K, V]) rawKey(op string, key K) ([]byte, error) {
 
 // rawValue serializes value for operation op on key.
 func (c codec[K, V]) rawValue(op string, key []byte, value V) ([]byte, error) {
-	b, err := c.values.Serialize(c.name, value)
+	b, err := c.values.Serialize(c.topic, value)
 	if err != nil {
 		return nil, c.fail(op, key, fmt.Errorf("serialize value: %w", err))
 	}
@@ -150,7 +157,7 @@ func (c codec[K, V]) value(op string, key, raw []byte) (V, bool, error) {
 	if raw == nil {
 		return zero, false, nil
 	}
-	v, err := c.values.Deserialize(c.name, raw)
+	v, err := c.values.Deserialize(c.topic, raw)
 	if err != nil {
 		return zero, false, c.fail(op, key, fmt.Errorf("deserialize value: %w", err))
 	}
@@ -200,7 +207,7 @@ func (it *windowedIterator[K, V]) Next() bool {
 	}
 	c := it.codec
 	k := it.it.Key()
-	key, err := c.keys.Deserialize(c.name, k)
+	key, err := c.keys.Deserialize(c.topic, k)
 	if err != nil {
 		it.err = c.fail(it.op, k, fmt.Errorf("deserialize key: %w", err))
 		return false

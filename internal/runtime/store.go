@@ -34,8 +34,11 @@ type StoreSpec struct {
 	// the record timestamp back in front of the value.
 	Timestamped bool
 	// Typed makes what processors get from Context.StateStore out of the
-	// top byte store; nil gives them the byte store.
-	Typed func(state.BytesStore) any
+	// top byte store; nil gives them the byte store. topic is the store's
+	// changelog topic, "<application id>-<Name>-changelog" (also when not
+	// Logged): the topic its serdes are given, as Kafka Streams' metered
+	// stores give theirs (state.SerdeTopic).
+	Typed func(store state.BytesStore, topic string) any
 	// Open, when set, opens the bottom byte store in place of a key-value
 	// store: window and session stores (see windowstore.go). dir is the
 	// store's directory, "" unless Persistent.

@@ -116,7 +116,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	}
 	ts.typed = ts.top
 	if spec.Typed != nil {
-		ts.typed = spec.Typed(ts.top)
+		ts.typed = spec.Typed(ts.top, ts.changelog)
 	}
 	return ts, nil
 }
@@ -173,7 +173,7 @@ func (ts *taskStore) relink() {
 	default:
 		ts.top, ts.typed = ts.base, ts.base
 		if ts.spec.Typed != nil {
-			ts.typed = ts.spec.Typed(ts.top)
+			ts.typed = ts.spec.Typed(ts.top, ts.changelog)
 		}
 	}
 }

@@ -65,14 +65,14 @@ func SessionStoreOpen(opts state.SessionStoreOptions) func(name, dir string, peb
 // WindowStoreOpen: processors get wrap applied to a state.WindowBytesStore
 // writing through the store's layers, or that store itself if wrap is nil.
 // Over a spec without WindowStoreOpen they get the error instead.
-func WindowStoreTyped(wrap func(state.WindowBytesStore) any) func(state.BytesStore) any {
-	return func(top state.BytesStore) any {
+func WindowStoreTyped(wrap func(s state.WindowBytesStore, topic string) any) func(state.BytesStore, string) any {
+	return func(top state.BytesStore, topic string) any {
 		s, err := state.WindowStoreWritingTo(top)
 		switch {
 		case err != nil:
 			return err
 		case wrap != nil:
-			return wrap(s)
+			return wrap(s, topic)
 		}
 		return s
 	}
@@ -80,14 +80,14 @@ func WindowStoreTyped(wrap func(state.WindowBytesStore) any) func(state.BytesSto
 
 // SessionStoreTyped returns the StoreSpec.Typed of a session store opened
 // by SessionStoreOpen, as WindowStoreTyped.
-func SessionStoreTyped(wrap func(state.SessionBytesStore) any) func(state.BytesStore) any {
-	return func(top state.BytesStore) any {
+func SessionStoreTyped(wrap func(s state.SessionBytesStore, topic string) any) func(state.BytesStore, string) any {
+	return func(top state.BytesStore, topic string) any {
 		s, err := state.SessionStoreWritingTo(top)
 		switch {
 		case err != nil:
 			return err
 		case wrap != nil:
-			return wrap(s)
+			return wrap(s, topic)
 		}
 		return s
 	}

@@ -16,8 +16,10 @@
 // # Subjects and versions
 //
 // By default a serde registers its schema on first use under
-// "<topic>-value" ([Key] makes it "<topic>-key"), and caches the id; the
-// strategies [RecordName] and [TopicRecordName] name subjects after the
+// "<topic>-value" ([Key] makes it "<topic>-key"), and caches the id. In a
+// store the topic is the store's changelog topic, as in Kafka Streams, so a
+// store "totals" of application "shop" registers "shop-totals-changelog-value"
+// (logged or not), as a Java application would. The strategies [RecordName] and [TopicRecordName] name subjects after the
 // record instead. [UseLatest] and [UseVersion] write with a schema already
 // registered instead of the serde's own. [Compatibility] sets a subject's
 // compatibility level before the first registration.

@@ -114,6 +114,17 @@ public final class Bench {
             .mapValues(v -> v)
             .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
         break;
+      case "filter-map-avro": {
+        // As bench/avro.go: filter-map on Avro values in Confluent's wire
+        // format through the run's registry; each value is decoded into a
+        // GenericRecord and encoded again.
+        ConfluentAvroSerde values = new ConfluentAvroSerde(spec.path("registry").asText(), spec.path("avro_schema").asText());
+        b.stream(input, Consumed.with(Serdes.String(), values))
+            .filter((k, v) -> k != null && k.startsWith(KEY_PREFIX) && v != null && Boolean.TRUE.equals(v.get("valid")))
+            .mapValues(v -> v)
+            .to(output, Produced.with(Serdes.String(), values));
+        break;
+      }
       case "get-put": {
         // As bench/stateful.go: a Processor API processor on a persistent
         // (RocksDB) store with a changelog and no cache, the defaults of
