@@ -49,7 +49,7 @@ func (a *App) readStore(name, key, from, to string, skip, limit int) ([]BrowsedE
 	if err != nil {
 		return nil, false, err
 	}
-	store := reflect.ValueOf(spec.Typed(ls))
+	store := reflect.ValueOf(spec.Typed(ls, spec.Changelog().Resolve(a.cfg.appID)))
 	get := store.MethodByName("Get")
 	if !get.IsValid() {
 		return nil, false, fmt.Errorf("kstreams: state store %q is not a key-value store", name)

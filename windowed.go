@@ -165,8 +165,8 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
 		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
 		Open:             runtime.WindowStoreOpen(opts),
-		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore) any {
-			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v)), key: k, value: v, topic: name + "-changelog"}
+		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
+			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
 		}),
 	})
 	n := b.t.g.NextName(prefix)

@@ -130,8 +130,8 @@ func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix s
 		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging,
 		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
 		Open:             runtime.SessionStoreOpen(opts),
-		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore) any {
-			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v), key: k, value: v, topic: name + "-changelog"}
+		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore, topic string) any {
+			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v, state.SerdeTopic(topic)), key: k, value: v, topic: topic}
 		}),
 	})
 	n := b.t.g.NextName(prefix)

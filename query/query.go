@@ -360,7 +360,7 @@ func (s *KeyValue[K, V]) GetStandby(key K, maxLag int64) (V, bool, error) {
 	if err != nil {
 		return zero, false, &UnavailableError{Store: s.name, Reason: err.Error()}
 	}
-	typed, ok := spec.Typed(ls).(state.ReadOnlyKeyValueStore[K, V])
+	typed, ok := spec.Typed(ls, spec.Changelog().Resolve(s.q.e.AppID())).(state.ReadOnlyKeyValueStore[K, V])
 	if !ok {
 		return zero, false, fmt.Errorf("kstreams: store %q is not a key-value store of these types", s.name)
 	}
