@@ -239,7 +239,13 @@ func (p *suppress[K, V]) Process(r processor.Record[K, Change[V]]) error {
 	if p.end != nil {
 		t = p.end(r.Key)
 	}
-	size := int64(len(kb) + rowOverhead + p.valueBytes(r.Value.New) + p.valueBytes(r.Value.Old))
+	size := int64(len(kb) + rowOverhead)
+	if r.Value.HasNew {
+		size += int64(p.valueBytes(r.Value.New))
+	}
+	if r.Value.HasOld {
+		size += int64(p.valueBytes(r.Value.Old))
+	}
 	if b, ok := p.index[string(kb)]; ok {
 		p.size += size - b.size
 		b.rec, b.size = r, size
