@@ -32,6 +32,8 @@ type Table[K, V any] struct {
 	// lookup reads the rows of a table without a store of its own (an
 	// unmaterialized filter or value mapper) from its parent's.
 	lookup lookupSpec[K, V]
+	// win is set on windowed tables, for [UntilWindowCloses].
+	win *windowInfo
 }
 
 // oldValues says whether the updates a table node forwards carry the value
@@ -481,7 +483,7 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, m *Materialized[K, V
 // store when m names one (Kafka Streams materializes a filter or value
 // mapper only then).
 func (t Table[K, V]) derived(n string, m *Materialized[K, V], key serde.Serde[K], value serde.Serde[V]) (Table[K, V], string) {
-	out := Table[K, V]{b: t.b, node: n, key: key, value: value}
+	out := Table[K, V]{b: t.b, node: n, key: key, value: value, win: t.win}
 	named := m != nil && m.Name != ""
 	if named {
 		out.store, out.key, out.value = materialize(t.b, *m, "", t.node, key, value)
@@ -577,7 +579,7 @@ func MapTableValuesMaterialized[K, V, V2 any](t Table[K, V], fn func(V) V2, m Ma
 func mapTableValues[K, V, V2 any](t Table[K, V], fn func(V) V2, m *Materialized[K, V2], names []Named) Table[K, V2] {
 	n := t.b.name(names, "KTABLE-MAPVALUES")
 	t.b.checkFn("MapTableValues", n, t.node, "function", fn)
-	parent := Table[K, V2]{b: t.b, node: t.node, key: t.key, old: t.old}
+	parent := Table[K, V2]{b: t.b, node: t.node, key: t.key, old: t.old, win: t.win}
 	out, st := parent.derived(n, m, t.key, nil)
 	mapFn := func(_ K, v V, has bool) (V2, bool) {
 		var zero V2

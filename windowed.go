@@ -180,7 +180,7 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 	if k != nil {
 		key = serde.TimeWindowed(k, t.w.size)
 	}
-	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old}
+	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.grace)}
 }
 
 // windowAggregate is Kafka Streams' KStreamWindowAggregate for time

@@ -146,7 +146,7 @@ func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix s
 	if k != nil {
 		key = serde.SessionWindowed(k)
 	}
-	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old}
+	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.gap + t.w.grace)}
 }
 
 // sessionAggregate is Kafka Streams' KStreamSessionWindowAggregate,

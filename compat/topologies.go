@@ -469,6 +469,31 @@ var topologies = map[string]topology{
 			func(_, a, b str) str { return appendTo(a, "&", b) }, kstreams.WindowedMaterialized[str, str]{Materialized: matSS}).ToStream()))
 	}},
 
+	// --- suppression
+	"suppress-win-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
+		toSI(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Count().Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer())).ToStream()))
+	}},
+	"suppress-win-close-hopping": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		w := kstreams.TimeWindowsOfSizeWithNoGrace(10 * time.Millisecond).AdvanceBy(5 * time.Millisecond)
+		toSS(windowKeys(kstreams.WindowedBy(in(b).GroupByKey(grouped), w).Reduce(func(a, v str) str { return appendTo(a, "|", v) }).
+			Filter(func(_ kstreams.Windowed[str], v str) bool { return !startsWith(v, "x") }).
+			Suppress(kstreams.UntilWindowCloses(kstreams.BufferConfig{})).ToStream()))
+	}},
+	"suppress-session-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
+		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer())).ToStream()))
+	}},
+	"suppress-time-limit": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(in(b).ToTable().Suppress(kstreams.UntilTimeLimit(10*time.Millisecond, kstreams.UnboundedBuffer())).ToStream())
+	}},
+	"suppress-time-limit-records": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+		toSS(in(b).ToTable().Suppress(kstreams.UntilTimeLimit(100*time.Millisecond, kstreams.MaxRecords(2))).ToStream())
+	}},
+	"suppress-count-time-limit": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+		toSI(in(b).GroupByKey(grouped).Count().Suppress(kstreams.UntilTimeLimit(10*time.Millisecond, kstreams.BufferConfig{})).ToStream())
+	}},
+
 	// --- stream aggregations
 	"count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		toSI(in(b).GroupByKey(grouped).Count().ToStream())

@@ -27,6 +27,7 @@ import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.Cancellable;
@@ -327,6 +328,27 @@ final class Topologies {
         add("table-map-values", "in:S:S", "out:S:S", b -> toSS(table(b).mapValues(Topologies::upper).toStream()));
         add("table-map-values-filter", "in:S:S", "out:S:S", b ->
             toSS(table(b).mapValues(Topologies::upper).filter((k, v) -> startsWith(v, "A")).toStream()));
+        add("suppress-win-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5))).count()
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())).toStream())));
+        add("suppress-win-close-hopping", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(10)).advanceBy(Duration.ofMillis(5)))
+                .reduce((a, v) -> str(a) + "|" + str(v))
+                .filter((k, v) -> !startsWith(v, "x"))
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())).toStream())));
+        add("suppress-session-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5))).count()
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())).toStream())));
+        add("suppress-time-limit", "in:S:S", "out:S:S", b ->
+            toSS(in(b).toTable().suppress(Suppressed.untilTimeLimit(Duration.ofMillis(10), Suppressed.BufferConfig.unbounded())).toStream()));
+        add("suppress-time-limit-records", "in:S:S", "out:S:S", b ->
+            toSS(in(b).toTable().suppress(Suppressed.untilTimeLimit(Duration.ofMillis(100), Suppressed.BufferConfig.maxRecords(2))).toStream()));
+        add("suppress-count-time-limit", "in:S:S", "out:S:L", b ->
+            toSL(in(b).groupByKey(Grouped.with(S, S)).count()
+                .suppress(Suppressed.untilTimeLimit(Duration.ofMillis(10), Suppressed.BufferConfig.unbounded())).toStream()));
         add("to-table", "in:S:S", "out:S:S", b -> toSS(in(b).toTable().toStream()));
         add("to-table-filter", "in:S:S", "out:S:S", b -> toSS(in(b).toTable().filter((k, v) -> longer(v, 1)).toStream()));
         add("to-table-select-key", "in:S:S", "out:S:S", b ->

@@ -1,0 +1,115 @@
+package kstreams_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/kstreamstest"
+	"github.com/kstreams-go/kstreams/serde"
+)
+
+// TestSuppressBuildProblems checks the suppressions Build refuses.
+func TestSuppressBuildProblems(t *testing.T) {
+	windowed := func(b *kstreams.Builder) kstreams.Table[kstreams.Windowed[string], int64] {
+		in := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String()))
+		return kstreams.WindowedBy(in.GroupByKey(), kstreams.TimeWindowsOfSizeWithNoGrace(time.Second)).Count()
+	}
+	plain := func(b *kstreams.Builder) kstreams.Table[string, string] {
+		return kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String())).ToTable()
+	}
+	for _, tc := range []struct {
+		name  string
+		build func(b *kstreams.Builder)
+		want  string // "" for no problem
+	}{
+		{"window closes on a windowed table", func(b *kstreams.Builder) {
+			windowed(b).Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer()))
+		}, ""},
+		{"window closes, bounded, shut down", func(b *kstreams.Builder) {
+			windowed(b).Suppress(kstreams.UntilWindowCloses(kstreams.MaxRecords(5).ShutDownWhenFull()))
+		}, ""},
+		{"window closes on a plain table", func(b *kstreams.Builder) {
+			plain(b).Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer()))
+		}, "UntilWindowCloses needs a windowed table"},
+		{"window closes emitting early", func(b *kstreams.Builder) {
+			windowed(b).Suppress(kstreams.UntilWindowCloses(kstreams.MaxBytes(100)))
+		}, "UntilWindowCloses cannot emit early"},
+		{"negative buffer limit", func(b *kstreams.Builder) {
+			plain(b).Suppress(kstreams.UntilTimeLimit(time.Second, kstreams.MaxRecords(-1)))
+		}, "negative buffer limit"},
+		{"negative time limit", func(b *kstreams.Builder) {
+			plain(b).Suppress(kstreams.UntilTimeLimit(-time.Second, kstreams.BufferConfig{}))
+		}, "negative time limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := kstreams.NewBuilder()
+			tc.build(b)
+			_, err := b.Build()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Build: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Build error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// suppressDriver pipes records of keys at timestamps 0, 1, ... into a
+// table suppressed by s and returns the input and the output.
+func suppressDriver(t *testing.T, s kstreams.Suppressed) (*kstreamstest.InputTopic[string, string], *kstreamstest.OutputTopic[string, string]) {
+	b := kstreams.NewBuilder()
+	kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.String(), serde.String())).ToTable().
+		Suppress(s, "sup").ToStream().To("out", kstreams.ProducedWith(serde.String(), serde.String()))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sfDriver(t, topo)
+	return kstreamstest.NewInputTopic(d, "in", serde.String(), serde.String()), kstreamstest.NewOutputTopic(d, "out", serde.String(), serde.String())
+}
+
+// TestSuppressShutDownWhenFull checks the error of a full buffer that
+// shuts down: it names the node and the limit.
+func TestSuppressShutDownWhenFull(t *testing.T) {
+	in, _ := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxRecords(2).ShutDownWhenFull()))
+	for i, k := range []string{"a", "b", "a"} {
+		if err := in.PipeAt(k, "v", int64(i)); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	err := in.PipeAt("c", "v", 3)
+	var full *kstreams.BufferFullError
+	if !errors.Is(err, kstreams.ErrBufferFull) || !errors.As(err, &full) {
+		t.Fatalf("error = %v, want a BufferFullError", err)
+	}
+	if full.Node != "sup" || full.Records != 3 || full.MaxRecords != 2 {
+		t.Errorf("error = %+v, want node sup, 3 records of 2", full)
+	}
+	if !strings.Contains(err.Error(), `"sup"`) || !strings.Contains(err.Error(), "max 2") {
+		t.Errorf("error text %q does not name the buffer and its limit", err)
+	}
+}
+
+// TestSuppressMaxBytesEmitsEarly checks that a buffer bounded by bytes
+// forwards its oldest rows when over: a row of a one-byte key and value
+// counts 30 bytes.
+func TestSuppressMaxBytesEmitsEarly(t *testing.T) {
+	in, out := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxBytes(60)))
+	for i, kv := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "2"}, {"c", "1"}, {"d", "1"}} {
+		if err := in.PipeAt(kv[0], kv[1], int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := out.ReadKeyValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []kstreams.KeyValue[string, string]{kstreams.KV("a", "2"), kstreams.KV("b", "1")}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("forwarded %v, want %v", got, want)
+	}
+}
