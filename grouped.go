@@ -342,18 +342,11 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 	c := Change[A]{Old: agg, HasOld: found}
 	var newTs int64
 	c.New, c.HasNew, newTs = p.fold(p, r.Key, r.Value, state.ValueAndTimestamp[A]{Value: agg, Timestamp: ts}, found, r.Timestamp)
-	if c.HasNew {
-		c.HasNew, err = p.put(kb, c.New, newTs)
-	} else {
+	if !c.HasNew {
 		var zero A
 		c.New = zero
-		err = p.remove(kb)
 	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, newTs, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, newTs, r.Headers)
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], state.ValueAndTimestamp[A], bool, int64) (A, bool, int64), m Materialized[K, A]) Table[K, A] {

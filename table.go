@@ -308,6 +308,23 @@ func (p *tableProc[K, V]) remove(kb []byte) error {
 	return nil
 }
 
+// write stores c's new value under kb, or deletes kb when c has none, and
+// forwards c stamped ts. A new value that serializes to null deletes kb and
+// is forwarded as a delete.
+func (p *tableProc[K, V]) write(k K, kb []byte, c Change[V], ts int64, h []processor.Header) error {
+	var err error
+	if c.HasNew {
+		c.HasNew, err = p.put(kb, c.New, ts)
+	} else {
+		err = p.remove(kb)
+	}
+	if err != nil {
+		return err
+	}
+	p.forward(k, c, ts, h)
+	return nil
+}
+
 func (p *tableProc[K, V]) Close() error { return nil }
 
 // optional is a value that may be a Kafka null.
@@ -355,18 +372,10 @@ func (p *tableSource[K, VIn, V]) Process(r processor.Record[K, VIn]) error {
 			return err
 		}
 	}
-	v, ok := p.unwrap(r.Value)
-	if ok {
-		c.New = v
-		c.HasNew, err = p.put(kb, v, r.Timestamp)
-	} else {
-		err = p.remove(kb)
+	if v, ok := p.unwrap(r.Value); ok {
+		c.New, c.HasNew = v, true
 	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, r.Timestamp, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, r.Timestamp, r.Headers)
 }
 
 // TableFrom reads topic as a table: each record sets its key's value and a
@@ -550,16 +559,7 @@ func (p *tableMapper[K, V, V2]) Process(r processor.Record[K, Change[V]]) error 
 		p.fctx.Forward(processor.Record[K, Change[V2]]{Key: r.Key, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
 		return nil
 	}
-	if c.HasNew {
-		c.HasNew, err = p.put(kb, c.New, r.Timestamp)
-	} else {
-		err = p.remove(kb)
-	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, r.Timestamp, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, r.Timestamp, r.Headers)
 }
 
 // MapTableValues turns each row's value into a new value.
