@@ -115,7 +115,7 @@ func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) err
 
 func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	if p.isNull != nil && p.isNull(r.Value) {
-		p.drop("null value")
+		dropRecord(p.ctx, "null value")
 		return nil
 	}
 	kb, err := p.rawKey(r.Key)

@@ -255,16 +255,9 @@ func (p *tableProc[K, V]) rawKey(k K) ([]byte, error) {
 		return nil, &state.StoreError{Store: p.store, Op: "put", Err: fmt.Errorf("serialize key: %w", err)}
 	}
 	if b == nil {
-		p.drop("null key")
+		dropRecord(p.ctx, "null key")
 	}
 	return b, nil
-}
-
-// drop counts and logs a record the processor skips.
-func (p *tableProc[K, V]) drop(reason string) {
-	if d, ok := p.ctx.(interface{ DropRecord(reason string) }); ok {
-		d.DropRecord(reason)
-	}
 }
 
 // get returns the value of kb, its timestamp, and whether it is there.

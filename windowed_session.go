@@ -182,7 +182,7 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return &state.StoreError{Store: p.store, Op: "put", Err: fmt.Errorf("serialize key: %w", err)}
 	}
 	if kb == nil {
-		p.drop("null key")
+		dropRecord(p.ctx, "null key")
 		return nil
 	}
 	ts := r.Timestamp
@@ -219,7 +219,7 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return err
 	}
 	if window.End < closeTime {
-		p.drop(fmt.Sprintf("expired session [%d,%d]: timestamp %d, sessions ending before %d (stream time %d minus gap and grace) are closed, %d ms late",
+		dropRecord(p.ctx, fmt.Sprintf("expired session [%d,%d]: timestamp %d, sessions ending before %d (stream time %d minus gap and grace) are closed, %d ms late",
 			window.Start, window.End, ts, closeTime, p.observed, closeTime-window.End))
 		return nil
 	}
@@ -248,13 +248,6 @@ func (p *sessionAggregate[K, V, A]) forward(k Windowed[K], c Change[A], h []proc
 		c.Old, c.HasOld = zero, false
 	}
 	p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: k, Value: c, Timestamp: k.Window.End, Headers: h})
-}
-
-// drop counts and logs a record the processor skips.
-func (p *sessionAggregate[K, V, A]) drop(reason string) {
-	if d, ok := p.ctx.(interface{ DropRecord(reason string) }); ok {
-		d.DropRecord(reason)
-	}
 }
 
 func (p *sessionAggregate[K, V, A]) Close() error { return nil }
