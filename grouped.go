@@ -78,12 +78,7 @@ func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K
 	if mm.Value == nil {
 		mm.Value = g.s.value
 	}
-	return aggregateStream(g, "KSTREAM-REDUCE", nil, nil, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	return aggregateStream(g, "KSTREAM-REDUCE", nil, nil, reduceFold[K](reduce), mm)
 }
 
 // Aggregate folds the records of each key into an aggregate: init gives the
@@ -140,6 +135,17 @@ func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	p.forward(r.Key, c, newTs, r.Headers)
 	return nil
+}
+
+// reduceFold is the fold of a reduce: the first value starts the aggregate,
+// each later one is combined with reduce(aggregate, value).
+func reduceFold[K, V any](reduce func(agg, v V) V) func(K, V, V, bool) V {
+	return func(_ K, v V, agg V, found bool) V {
+		if !found {
+			return v
+		}
+		return reduce(agg, v)
+	}
 }
 
 func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], init func() A, fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {

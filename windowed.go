@@ -86,12 +86,7 @@ func (t TimeWindowedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...WindowedM
 	if mm.Value == nil {
 		mm.Value = t.g.s.value
 	}
-	return windowAggregateStream(t, "KSTREAM-REDUCE", nil, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	return windowAggregateStream(t, "KSTREAM-REDUCE", nil, reduceFold[K](reduce), mm)
 }
 
 // WindowedAggregate folds the records of each key in each window into an

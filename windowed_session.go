@@ -53,12 +53,7 @@ func (t SessionWindowedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Window
 			return b
 		}
 		return reduce(a, b)
-	}, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	}, reduceFold[K](reduce), mm)
 }
 
 // SessionAggregate folds the records of each session into an aggregate:
