@@ -160,6 +160,9 @@ type sessionAggregate[K, V, A any] struct {
 	st    *sessionTableStore[K, A]
 	// observed is the largest timestamp seen, -1 before the first record.
 	observed int64
+	// merged holds the sessions a record merges, reused from one record
+	// to the next.
+	merged []KeyValue[Windowed[K], A]
 }
 
 func (p *sessionAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -190,22 +193,19 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		agg, found = p.start(), true
 	}
 	window := Window{Start: ts, End: ts}
-	type session struct {
-		key   Windowed[K]
-		value A
-	}
-	var merged []session
+	merged := p.merged[:0]
 	it, err := p.st.FindSessions(r.Key, ts-gap, ts+gap)
 	if err != nil {
 		return err
 	}
 	for it.Next() {
-		s := session{it.Key(), it.Value()}
+		s := KV(it.Key(), it.Value())
 		merged = append(merged, s)
-		agg = p.merge(r.Key, agg, s.value, found, true)
+		agg = p.merge(r.Key, agg, s.Value, found, true)
 		found = true
-		window.Start, window.End = min(window.Start, s.key.Window.Start), max(window.End, s.key.Window.End)
+		window.Start, window.End = min(window.Start, s.Key.Window.Start), max(window.End, s.Key.Window.End)
 	}
+	p.merged = merged
 	err = it.Err()
 	if cerr := it.Close(); err == nil {
 		err = cerr
@@ -220,10 +220,10 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	if window != (Window{Start: ts, End: ts}) {
 		for _, s := range merged {
-			if err := p.st.Remove(s.key); err != nil {
+			if err := p.st.Remove(s.Key); err != nil {
 				return err
 			}
-			p.forward(s.key, Change[A]{Old: s.value, HasOld: true}, r.Headers)
+			p.forward(s.Key, Change[A]{Old: s.Value, HasOld: true}, r.Headers)
 		}
 	}
 	agg = p.fold(r.Key, r.Value, agg, found)
