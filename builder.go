@@ -254,9 +254,7 @@ func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string
 		isNull := nilCheck[K]()
 		parent = addFn(s.b, base+"-repartition-filter", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 			if isNull != nil && isNull(r.Key) {
-				if d, ok := ctx.(interface{ DropRecord(reason string) }); ok {
-					d.DropRecord("null key")
-				}
+				dropRecord(ctx, "null key")
 				return nil
 			}
 			ctx.Forward(r)

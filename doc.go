@@ -42,6 +42,16 @@
 // marks the stream so that a later grouping repartitions it first, through an
 // internal topic, as in Kafka Streams.
 //
+// # Joins and windows
+//
+// [StreamTableJoin] and [StreamTableLeftJoin] look each stream record up in
+// a table; [TableJoin], [TableLeftJoin] and [TableOuterJoin] join two tables
+// by key. [WindowedBy] aggregates a grouped stream per time window and
+// [WindowedBySession] per session, into a table keyed by [Windowed] keys;
+// [AddWindowStore] and [AddSessionStore] give Processor API processors
+// window and session stores. Package query serves the stores of all the
+// instances of an application, each key from the instance that hosts it.
+//
 // # Running
 //
 // [New] takes the topology and options ([ApplicationID], [Brokers],

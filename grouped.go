@@ -78,12 +78,7 @@ func (g GroupedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Materialized[K
 	if mm.Value == nil {
 		mm.Value = g.s.value
 	}
-	return aggregateStream(g, "KSTREAM-REDUCE", nil, nil, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	return aggregateStream(g, "KSTREAM-REDUCE", nil, nil, reduceFold[K](reduce), mm)
 }
 
 // Aggregate folds the records of each key into an aggregate: init gives the
@@ -115,7 +110,7 @@ func (p *streamAggregate[K, V, A]) Init(ctx processor.Context[K, Change[A]]) err
 
 func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	if p.isNull != nil && p.isNull(r.Value) {
-		p.drop("null value")
+		dropRecord(p.ctx, "null value")
 		return nil
 	}
 	kb, err := p.rawKey(r.Key)
@@ -140,6 +135,17 @@ func (p *streamAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	p.forward(r.Key, c, newTs, r.Headers)
 	return nil
+}
+
+// reduceFold is the fold of a reduce: the first value starts the aggregate,
+// each later one is combined with reduce(aggregate, value).
+func reduceFold[K, V any](reduce func(agg, v V) V) func(K, V, V, bool) V {
+	return func(_ K, v V, agg V, found bool) V {
+		if !found {
+			return v
+		}
+		return reduce(agg, v)
+	}
 }
 
 func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value serde.Serde[A], init func() A, fold func(K, V, A, bool) A, m Materialized[K, A]) Table[K, A] {
@@ -342,18 +348,11 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 	c := Change[A]{Old: agg, HasOld: found}
 	var newTs int64
 	c.New, c.HasNew, newTs = p.fold(p, r.Key, r.Value, state.ValueAndTimestamp[A]{Value: agg, Timestamp: ts}, found, r.Timestamp)
-	if c.HasNew {
-		c.HasNew, err = p.put(kb, c.New, newTs)
-	} else {
+	if !c.HasNew {
 		var zero A
 		c.New = zero
-		err = p.remove(kb)
 	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, newTs, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, newTs, r.Headers)
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], state.ValueAndTimestamp[A], bool, int64) (A, bool, int64), m Materialized[K, A]) Table[K, A] {

@@ -459,15 +459,5 @@ func (p *tableJoinMerger[K, V]) Process(r processor.Record[K, Change[V]]) error 
 	if kb == nil {
 		return err
 	}
-	c := r.Value
-	if c.HasNew {
-		c.HasNew, err = p.put(kb, c.New, r.Timestamp)
-	} else {
-		err = p.remove(kb)
-	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, r.Timestamp, r.Headers)
-	return nil
+	return p.write(r.Key, kb, r.Value, r.Timestamp, r.Headers)
 }

@@ -257,16 +257,9 @@ func (p *tableProc[K, V]) rawKey(k K) ([]byte, error) {
 		return nil, &state.StoreError{Store: p.store, Op: "put", Err: fmt.Errorf("serialize key: %w", err)}
 	}
 	if b == nil {
-		p.drop("null key")
+		dropRecord(p.ctx, "null key")
 	}
 	return b, nil
-}
-
-// drop counts and logs a record the processor skips.
-func (p *tableProc[K, V]) drop(reason string) {
-	if d, ok := p.ctx.(interface{ DropRecord(reason string) }); ok {
-		d.DropRecord(reason)
-	}
 }
 
 // get returns the value of kb, its timestamp, and whether it is there.
@@ -307,6 +300,23 @@ func (p *tableProc[K, V]) remove(kb []byte) error {
 	if err := p.st.bytes.Put(kb, nil); err != nil {
 		return &state.StoreError{Store: p.store, Op: "delete", Key: kb, Err: err}
 	}
+	return nil
+}
+
+// write stores c's new value under kb, or deletes kb when c has none, and
+// forwards c stamped ts. A new value that serializes to null deletes kb and
+// is forwarded as a delete.
+func (p *tableProc[K, V]) write(k K, kb []byte, c Change[V], ts int64, h []processor.Header) error {
+	var err error
+	if c.HasNew {
+		c.HasNew, err = p.put(kb, c.New, ts)
+	} else {
+		err = p.remove(kb)
+	}
+	if err != nil {
+		return err
+	}
+	p.forward(k, c, ts, h)
 	return nil
 }
 
@@ -357,18 +367,10 @@ func (p *tableSource[K, VIn, V]) Process(r processor.Record[K, VIn]) error {
 			return err
 		}
 	}
-	v, ok := p.unwrap(r.Value)
-	if ok {
-		c.New = v
-		c.HasNew, err = p.put(kb, v, r.Timestamp)
-	} else {
-		err = p.remove(kb)
+	if v, ok := p.unwrap(r.Value); ok {
+		c.New, c.HasNew = v, true
 	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, r.Timestamp, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, r.Timestamp, r.Headers)
 }
 
 // TableFrom reads topic as a table: each record sets its key's value and a
@@ -552,16 +554,7 @@ func (p *tableMapper[K, V, V2]) Process(r processor.Record[K, Change[V]]) error 
 		p.fctx.Forward(processor.Record[K, Change[V2]]{Key: r.Key, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
 		return nil
 	}
-	if c.HasNew {
-		c.HasNew, err = p.put(kb, c.New, r.Timestamp)
-	} else {
-		err = p.remove(kb)
-	}
-	if err != nil {
-		return err
-	}
-	p.forward(r.Key, c, r.Timestamp, r.Headers)
-	return nil
+	return p.write(r.Key, kb, c, r.Timestamp, r.Headers)
 }
 
 // MapTableValues turns each row's value into a new value.

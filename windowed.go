@@ -86,12 +86,7 @@ func (t TimeWindowedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...WindowedM
 	if mm.Value == nil {
 		mm.Value = t.g.s.value
 	}
-	return windowAggregateStream(t, "KSTREAM-REDUCE", nil, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	return windowAggregateStream(t, "KSTREAM-REDUCE", nil, reduceFold[K](reduce), mm)
 }
 
 // WindowedAggregate folds the records of each key in each window into an
@@ -225,7 +220,7 @@ func (p *windowAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return &state.StoreError{Store: p.store, Op: "put", Err: fmt.Errorf("serialize key: %w", err)}
 	}
 	if kb == nil {
-		p.drop("null key")
+		dropRecord(p.ctx, "null key")
 		return nil
 	}
 	p.observed = max(p.observed, r.Timestamp)
@@ -233,7 +228,7 @@ func (p *windowAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	for _, w := range p.windows.WindowsFor(r.Timestamp) {
 		if w.End <= closeTime {
 			grace := p.windows.grace.Milliseconds()
-			p.drop(fmt.Sprintf("expired window [%d,%d): timestamp %d, window closed at %d (end plus grace), stream time %d, %d ms late",
+			dropRecord(p.ctx, fmt.Sprintf("expired window [%d,%d): timestamp %d, window closed at %d (end plus grace), stream time %d, %d ms late",
 				w.Start, w.End, r.Timestamp, w.End+grace, p.observed, p.observed-(w.End+grace)))
 			continue
 		}
@@ -333,13 +328,6 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 		p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
 	}
 	return nil
-}
-
-// drop counts and logs a record the processor skips.
-func (p *windowAggregate[K, V, A]) drop(reason string) {
-	if d, ok := p.ctx.(interface{ DropRecord(reason string) }); ok {
-		d.DropRecord(reason)
-	}
 }
 
 func (p *windowAggregate[K, V, A]) Close() error { return nil }

@@ -53,12 +53,7 @@ func (t SessionWindowedStream[K, V]) Reduce(reduce func(agg, v V) V, m ...Window
 			return b
 		}
 		return reduce(a, b)
-	}, func(_ K, v V, agg V, found bool) V {
-		if !found {
-			return v
-		}
-		return reduce(agg, v)
-	}, mm)
+	}, reduceFold[K](reduce), mm)
 }
 
 // SessionAggregate folds the records of each session into an aggregate:
@@ -165,6 +160,9 @@ type sessionAggregate[K, V, A any] struct {
 	st    *sessionTableStore[K, A]
 	// observed is the largest timestamp seen, -1 before the first record.
 	observed int64
+	// merged holds the sessions a record merges, reused from one record
+	// to the next.
+	merged []KeyValue[Windowed[K], A]
 }
 
 func (p *sessionAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -182,7 +180,7 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return &state.StoreError{Store: p.store, Op: "put", Err: fmt.Errorf("serialize key: %w", err)}
 	}
 	if kb == nil {
-		p.drop("null key")
+		dropRecord(p.ctx, "null key")
 		return nil
 	}
 	ts := r.Timestamp
@@ -195,22 +193,19 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		agg, found = p.start(), true
 	}
 	window := Window{Start: ts, End: ts}
-	type session struct {
-		key   Windowed[K]
-		value A
-	}
-	var merged []session
+	merged := p.merged[:0]
 	it, err := p.st.FindSessions(r.Key, ts-gap, ts+gap)
 	if err != nil {
 		return err
 	}
 	for it.Next() {
-		s := session{it.Key(), it.Value()}
+		s := KV(it.Key(), it.Value())
 		merged = append(merged, s)
-		agg = p.merge(r.Key, agg, s.value, found, true)
+		agg = p.merge(r.Key, agg, s.Value, found, true)
 		found = true
-		window.Start, window.End = min(window.Start, s.key.Window.Start), max(window.End, s.key.Window.End)
+		window.Start, window.End = min(window.Start, s.Key.Window.Start), max(window.End, s.Key.Window.End)
 	}
+	p.merged = merged
 	err = it.Err()
 	if cerr := it.Close(); err == nil {
 		err = cerr
@@ -219,16 +214,16 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return err
 	}
 	if window.End < closeTime {
-		p.drop(fmt.Sprintf("expired session [%d,%d]: timestamp %d, sessions ending before %d (stream time %d minus gap and grace) are closed, %d ms late",
+		dropRecord(p.ctx, fmt.Sprintf("expired session [%d,%d]: timestamp %d, sessions ending before %d (stream time %d minus gap and grace) are closed, %d ms late",
 			window.Start, window.End, ts, closeTime, p.observed, closeTime-window.End))
 		return nil
 	}
 	if window != (Window{Start: ts, End: ts}) {
 		for _, s := range merged {
-			if err := p.st.Remove(s.key); err != nil {
+			if err := p.st.Remove(s.Key); err != nil {
 				return err
 			}
-			p.forward(s.key, Change[A]{Old: s.value, HasOld: true}, r.Headers)
+			p.forward(s.Key, Change[A]{Old: s.Value, HasOld: true}, r.Headers)
 		}
 	}
 	agg = p.fold(r.Key, r.Value, agg, found)
@@ -248,13 +243,6 @@ func (p *sessionAggregate[K, V, A]) forward(k Windowed[K], c Change[A], h []proc
 		c.Old, c.HasOld = zero, false
 	}
 	p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: k, Value: c, Timestamp: k.Window.End, Headers: h})
-}
-
-// drop counts and logs a record the processor skips.
-func (p *sessionAggregate[K, V, A]) drop(reason string) {
-	if d, ok := p.ctx.(interface{ DropRecord(reason string) }); ok {
-		d.DropRecord(reason)
-	}
 }
 
 func (p *sessionAggregate[K, V, A]) Close() error { return nil }

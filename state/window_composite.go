@@ -71,18 +71,23 @@ func (s compositeWindowStore) Fetch(key []byte, windowStart int64) ([]byte, erro
 	return nil, nil
 }
 
-// each returns the iterator of every part opened by open; firstOnly keeps
-// only the first that is not empty.
+// concatParts returns the iterator of every part opened by open; firstOnly
+// keeps only the first that is not empty.
+func concatParts[P any](parts []P, firstOnly bool, open func(P) (WindowIterator, error)) *concatIterator {
+	opens := make([]func() (WindowIterator, error), len(parts))
+	for i, part := range parts {
+		opens[i] = func() (WindowIterator, error) { return open(part) }
+	}
+	return &concatIterator{opens: opens, firstOnly: firstOnly}
+}
+
+// each is concatParts over the window store's parts.
 func (s compositeWindowStore) each(firstOnly bool, open func(WindowBytesStore) (WindowIterator, error)) (WindowIterator, error) {
 	parts, err := windowParts(s.p)
 	if err != nil {
 		return nil, err
 	}
-	opens := make([]func() (WindowIterator, error), len(parts))
-	for i, part := range parts {
-		opens[i] = func() (WindowIterator, error) { return open(part) }
-	}
-	return &concatIterator{opens: opens, firstOnly: firstOnly}, nil
+	return concatParts(parts, firstOnly, open), nil
 }
 
 func (s compositeWindowStore) FetchTimeRange(key []byte, from, to int64) (WindowIterator, error) {
@@ -166,17 +171,13 @@ func (s compositeSessionStore) FetchSession(key []byte, w serde.Window) ([]byte,
 	return nil, nil
 }
 
-// each is compositeWindowStore.each for sessions.
+// each is concatParts over the session store's parts.
 func (s compositeSessionStore) each(firstOnly bool, open func(SessionBytesStore) (WindowIterator, error)) (WindowIterator, error) {
 	parts, err := sessionParts(s.p)
 	if err != nil {
 		return nil, err
 	}
-	opens := make([]func() (WindowIterator, error), len(parts))
-	for i, part := range parts {
-		opens[i] = func() (WindowIterator, error) { return open(part) }
-	}
-	return &concatIterator{opens: opens, firstOnly: firstOnly}, nil
+	return concatParts(parts, firstOnly, open), nil
 }
 
 func (s compositeSessionStore) FindSessions(key []byte, earliestEnd, latestStart int64) (WindowIterator, error) {

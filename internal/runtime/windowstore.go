@@ -28,36 +28,35 @@ const WindowChangelogAdditionalRetention = 24 * time.Hour
 // WindowStoreOpen returns the StoreSpec.Open of a window store with opts,
 // on Pebble when the spec is Persistent (dir set), in memory otherwise.
 func WindowStoreOpen(opts state.WindowStoreOptions) func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error) {
-	return func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error) {
-		var s state.WindowBytesStore
-		var err error
-		if dir != "" {
-			s, err = state.OpenPebbleWindowStore(name, dir, opts, pebble)
-		} else {
-			s, err = state.NewMemoryWindowStore(name, opts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return state.WindowStoreBytes(s)
-	}
+	return segmentedOpen(opts, state.OpenPebbleWindowStore, state.NewMemoryWindowStore, state.WindowStoreBytes)
 }
 
 // SessionStoreOpen returns the StoreSpec.Open of a session store with
 // opts, as WindowStoreOpen.
 func SessionStoreOpen(opts state.SessionStoreOptions) func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error) {
+	return segmentedOpen(opts, state.OpenPebbleSessionStore, state.NewMemorySessionStore, state.SessionStoreBytes)
+}
+
+// segmentedOpen is the StoreSpec.Open of a window or session store: on
+// Pebble with onDisk when dir is set, in memory otherwise, seen as a
+// BytesStore through asBytes.
+func segmentedOpen[O, S any](opts O,
+	onDisk func(name, dir string, opts O, pebble *state.PebbleOptions) (S, error),
+	inMemory func(name string, opts O) (S, error),
+	asBytes func(S) (state.BytesStore, error),
+) func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error) {
 	return func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error) {
-		var s state.SessionBytesStore
+		var s S
 		var err error
 		if dir != "" {
-			s, err = state.OpenPebbleSessionStore(name, dir, opts, pebble)
+			s, err = onDisk(name, dir, opts, pebble)
 		} else {
-			s, err = state.NewMemorySessionStore(name, opts)
+			s, err = inMemory(name, opts)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return state.SessionStoreBytes(s)
+		return asBytes(s)
 	}
 }
 
