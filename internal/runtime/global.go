@@ -93,10 +93,10 @@ func (g *Graph) AddGlobal(s GlobalSpec) {
 // Globals returns the global stores declared, in declaration order.
 func (g *Graph) Globals() []GlobalSpec { return append([]GlobalSpec(nil), g.globals...) }
 
-// NewGlobalStores returns an empty store for each global store of g, by name.
-func (g *Graph) NewGlobalStores() map[string]*GlobalStore {
-	m := make(map[string]*GlobalStore, len(g.globals))
-	for _, s := range g.globals {
+// NewGlobalStores returns an empty store for each global store of p, by name.
+func (p *Plan) NewGlobalStores() map[string]*GlobalStore {
+	m := make(map[string]*GlobalStore, len(p.Globals))
+	for _, s := range p.Globals {
 		m[s.Name] = NewGlobalStore(s)
 	}
 	return m
