@@ -107,6 +107,10 @@ func TestGlobalTableTopologyErrors(t *testing.T) {
 			kstreams.GlobalTableFrom(b, "g1", ss, kstreams.Materialized[string, string]{Name: "st"})
 			kstreams.GlobalTableFrom(b, "g2", ss, kstreams.Materialized[string, string]{Name: "st"})
 		}, `global store "st" declared twice`},
+		{"topic also a stream source", func(b *kstreams.Builder) {
+			kstreams.GlobalTableFrom(b, "g", ss, kstreams.Materialized[string, string]{Name: "gs"})
+			kstreams.StreamFrom(b, "g", ss).To("out")
+		}, `topic "g" is read by source "KSTREAM-SOURCE-0000000002" and by global store "gs"`},
 		{"nil key selector", func(b *kstreams.Builder) {
 			g := kstreams.GlobalTableFrom(b, "g", ss)
 			kstreams.StreamGlobalTableJoin(kstreams.StreamFrom(b, "s", ss), g, nil, concat).To("out")

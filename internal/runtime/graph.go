@@ -295,6 +295,13 @@ func (g *Graph) checkTopics() []error {
 			readBy[t] = n.Name
 		}
 	}
+	for _, gl := range g.globals {
+		if gl.Topic == "" {
+			errs = append(errs, fmt.Errorf("global store %q: empty topic name", gl.Name))
+		} else if other, dup := readBy[Topic{Name: gl.Topic}]; dup {
+			errs = append(errs, fmt.Errorf("topic %q is read by source %q and by global store %q", gl.Topic, other, gl.Name))
+		}
+	}
 	return errs
 }
 
