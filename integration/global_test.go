@@ -8,6 +8,7 @@ import (
 
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/serde"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // globalJoinTopology joins orders (key: order id, value: customer id) with
@@ -40,14 +41,20 @@ func TestGlobalTableRestoredBeforeFirstJoin(t *testing.T) {
 	createTopics(t, 2, orders, out)
 	createTopics(t, 3, customers)
 	const n = 30
-	produceRound := func(round, version int, deleted int) {
+	produceRound := func(round, version int, deleted int, txn bool) {
+		var recs []*kgo.Record
 		for i := range n {
 			cust := fmt.Sprintf("cust-%d", i)
 			v := []byte(fmt.Sprintf("name%d-v%d", i, version))
 			if i == deleted {
 				v = nil
 			}
-			produce(t, rec(customers, int32(i%3), []byte(cust), v, int64(1000*round+i)))
+			recs = append(recs, rec(customers, int32(i%3), []byte(cust), v, int64(1000*round+i)))
+		}
+		if txn {
+			produceTxn(t, recs)
+		} else {
+			produce(t, recs...)
 		}
 		for i := range n {
 			produce(t, rec(orders, int32(i%2), []byte(fmt.Sprintf("o%d-%d", round, i)), []byte(fmt.Sprintf("cust-%d", i)), int64(1000*round+500+i)))
@@ -56,8 +63,6 @@ func TestGlobalTableRestoredBeforeFirstJoin(t *testing.T) {
 	check := func(round, version, deleted, total int) {
 		t.Helper()
 		got := consumeUntil(t, out, total, 60*time.Second)
-		time.Sleep(time.Second) // nothing more may come
-		got = consumeUntil(t, out, total, 30*time.Second)
 		if len(got) != total {
 			t.Fatalf("round %d: %d records in %q, want %d:\n%s", round, len(got), out, total, describeRecords(got))
 		}
@@ -82,17 +87,42 @@ func TestGlobalTableRestoredBeforeFirstJoin(t *testing.T) {
 	}
 	dir := t.TempDir()
 
-	produceRound(1, 1, -1)
+	produceRound(1, 1, -1, false)
 	r := runApp(t, globalJoinTopology(t, orders, customers, out), kstreams.ApplicationID(app), kstreams.StateDir(dir))
 	check(1, 1, -1, n)
 	r.stopOK(t)
 
 	// While the instance is down: every customer renamed, one deleted,
-	// and a new order for each.
-	produceRound(2, 2, 7)
+	// in a transaction (each partition of the global topic then ends with
+	// a commit marker, which the restore must count as read), and a new
+	// order for each.
+	produceRound(2, 2, 7, true)
 	r = runApp(t, globalJoinTopology(t, orders, customers, out), kstreams.ApplicationID(app), kstreams.StateDir(dir))
 	check(2, 2, 7, 2*n-1)
 	r.stopOK(t)
+}
+
+// produceTxn writes recs, each to the partition it names, in one
+// committed transaction.
+func produceTxn(t testing.TB, recs []*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(uniqueName(t, "txn")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := ctxFor(t, 30*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func btoi(b bool) int {

@@ -243,6 +243,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.globals = e.plan.NewGlobalStores()
 	global, err := e.newGlobalThread(runCtx, e.globals)
 	if err != nil {
+		if ctx.Err() != nil { // stopped while restoring: a clean shutdown
+			e.setState(PendingShutdown)
+			e.setState(NotRunning)
+			return nil
+		}
 		e.setState(Error)
 		return err
 	}

@@ -70,7 +70,10 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		return nil, fmt.Errorf("kstreams: global thread: %w", lookErr)
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...), kgo.ConsumePartitions(from),
-		kgo.ClientID(e.cfg.AppID + "-global")}, e.cfg.ClientOpts...)
+		kgo.ClientID(e.cfg.AppID + "-global"),
+		// Transaction markers count as read: a partition whose last
+		// offsets are markers is restored once they are reached.
+		kgo.KeepControlRecords()}, e.cfg.ClientOpts...)
 	if g.cl, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("kstreams: global thread: client: %w", err)
 	}
@@ -100,8 +103,9 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 // exist.
 var ErrGlobalTopicMissing = errors.New("kstreams: the topic of a global table does not exist")
 
-// apply writes the records of fs to their stores, calling each after a
-// record is applied; fetch errors are logged (the client retries).
+// apply writes the records of fs to their stores (control records, which
+// are not data, are only passed to each), calling each after a record;
+// fetch errors are logged (the client retries).
 func (g *globalThread) apply(fs kgo.Fetches, each func(*kgo.Record)) {
 	fs.EachError(func(t string, p int32, err error) {
 		if !errors.Is(err, context.Canceled) {
@@ -109,7 +113,7 @@ func (g *globalThread) apply(fs kgo.Fetches, each func(*kgo.Record)) {
 		}
 	})
 	fs.EachRecord(func(rec *kgo.Record) {
-		if st := g.stores[rec.Topic]; st != nil {
+		if st := g.stores[rec.Topic]; st != nil && !rec.Attrs.IsControl() {
 			st.Apply(rec.Key, rec.Value, rec.Timestamp.UnixMilli())
 		}
 		if each != nil {
