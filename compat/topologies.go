@@ -654,6 +654,18 @@ var topologies = map[string]topology{
 	"stream-table-left-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.StreamTableLeftJoin(in(b), tableOf(b, "tab"), joined))
 	}},
+	"global-join": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss))
+		toSS(kstreams.StreamGlobalTableJoin(in(b), g, func(_, v str) str { return first(v) }, joined))
+	}},
+	"global-left-join": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss))
+		toSS(kstreams.StreamGlobalTableLeftJoin(in(b), g, func(_, v str) str { return first(v) }, joined))
+	}},
+	"global-left-join-by-key": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss), kstreams.Materialized[str, str]{Name: "g"})
+		toSS(kstreams.StreamGlobalTableLeftJoin(in(b).Filter(func(_, v str) bool { return v == nil || text(v) != "drop" }), g, func(k, _ str) str { return k }, joined))
+	}},
 	"stream-table-join-rekey": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 		st := kstreams.SelectKey(in(b), func(_, v str) str { return first(v) })
 		toSS(kstreams.StreamTableJoin(st, tableOf(b, "tab"), joined, kstreams.Joined[str, str]{Key: ss, Value: ss}))

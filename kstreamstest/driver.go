@@ -36,6 +36,8 @@ type Driver struct {
 	counters runtime.Counters
 	stateDir string
 	closed   bool
+	// globals are the global stores, by the topic each copies.
+	globals map[string]*runtime.GlobalStore
 }
 
 type clock struct{ now int64 }
@@ -97,9 +99,17 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	for _, it := range plan.InternalTopics {
 		d.internal[runtime.Topic{Name: it.Name, Internal: true}.Resolve(s.appID)] = true
 	}
+	d.globals = map[string]*runtime.GlobalStore{}
+	globals := map[string]*runtime.GlobalStore{}
+	for _, g := range plan.Globals {
+		st := runtime.NewGlobalStore(g)
+		globals[g.Name] = st
+		d.globals[g.Topic] = st
+	}
 	for _, st := range plan.Subtopologies {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
-			AppID: s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
+			Globals: globals,
+			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
 			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
@@ -139,6 +149,16 @@ func (c collector) Send(rec *kgo.Record, kind runtime.SendKind) {
 func (d *Driver) pipe(rec *kgo.Record) error {
 	if d.closed {
 		return ErrClosed
+	}
+	if g := d.globals[rec.Topic]; g != nil {
+		// As Kafka Streams' test driver, the record goes straight into the
+		// global store, before the next stream record.
+		rec.Offset = d.offsets[rec.Topic]
+		d.offsets[rec.Topic]++
+		if !g.Apply(rec.Key, rec.Value, rec.Timestamp.UnixMilli()) {
+			d.counters.Dropped.Add(1)
+		}
+		return nil
 	}
 	if d.taskOf[rec.Topic] == nil {
 		return fmt.Errorf("kstreamstest: no source reads topic %q", rec.Topic)

@@ -110,6 +110,9 @@ type Engine struct {
 
 	registry registry
 	hostMap  hostMap
+	// globals are the global stores, by name, set by Run before the
+	// stream threads start.
+	globals map[string]*GlobalStore
 }
 
 // NewEngine returns an engine for plan; Run starts it.
@@ -235,6 +238,27 @@ func (e *Engine) Run(ctx context.Context) error {
 	// The watch exists before the clients, whose group callbacks read it.
 	e.watch = newFreezeWatch(freezeTick)
 	go e.watch.run(runCtx)
+	// Global stores are restored before any stream thread exists, so
+	// that no task processes a record before they are.
+	e.globals = e.plan.NewGlobalStores()
+	global, err := e.newGlobalThread(runCtx, e.globals)
+	if err != nil {
+		if ctx.Err() != nil { // stopped while restoring: a clean shutdown
+			e.setState(PendingShutdown)
+			e.setState(NotRunning)
+			return nil
+		}
+		e.setState(Error)
+		return err
+	}
+	if global != nil {
+		globalDone := make(chan struct{})
+		go func() {
+			defer close(globalDone)
+			global.run(runCtx)
+		}()
+		defer func() { cancel(nil); <-globalDone }()
+	}
 	threads := make([]*thread, 0, e.cfg.Threads)
 	defer func() {
 		if len(threads) < e.cfg.Threads { // a thread could not be made

@@ -76,6 +76,7 @@ type Graph struct {
 	stores   map[string]*StoreSpec
 	connect  [][2]string
 	copart   [][]string
+	globals  []GlobalSpec
 	problems []error
 	counter  int
 }
@@ -148,6 +149,8 @@ type Plan struct {
 	// Copartitioned are the groups of topics that must have the same
 	// partition count (see Graph.Copartition), each in name order.
 	Copartitioned [][]Topic
+	// Globals are the global stores, each a copy of a whole topic.
+	Globals []GlobalSpec
 }
 
 // Subtopology is a connected part of the graph: the unit a task runs.
@@ -292,6 +295,13 @@ func (g *Graph) checkTopics() []error {
 			readBy[t] = n.Name
 		}
 	}
+	for _, gl := range g.globals {
+		if gl.Topic == "" {
+			errs = append(errs, fmt.Errorf("global store %q: empty topic name", gl.Name))
+		} else if other, dup := readBy[Topic{Name: gl.Topic}]; dup {
+			errs = append(errs, fmt.Errorf("topic %q is read by source %q and by global store %q", gl.Topic, other, gl.Name))
+		}
+	}
 	return errs
 }
 
@@ -384,7 +394,7 @@ func (g *Graph) plan() *Plan {
 		}
 	}
 	byRoot := map[string]*Subtopology{}
-	plan := &Plan{}
+	plan := &Plan{Globals: g.Globals()}
 	for _, n := range g.topoOrder() {
 		r := find(n.Name)
 		st := byRoot[r]

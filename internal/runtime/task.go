@@ -70,6 +70,9 @@ type TaskConfig struct {
 	Registry *registry
 	// Debug, if set, receives the debug-level metrics.
 	Debug *DebugMetrics
+	// Globals are the instance's global stores, by name, shared by all
+	// its tasks.
+	Globals map[string]*GlobalStore
 }
 
 type queued struct {

@@ -535,6 +535,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Counters:      th.counters,
 		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
+		Globals:       th.e.globals,
 	}
 }
 

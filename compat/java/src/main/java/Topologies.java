@@ -481,6 +481,14 @@ final class Topologies {
             toSS(in(b).join(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r))));
         add("stream-table-left-join", "in:S:S,tab:S:S", "out:S:S", b ->
             toSS(in(b).leftJoin(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r))));
+        add("global-join", "in:S:S,glob:S:S", "out:S:S", b ->
+            toSS(in(b).join(b.globalTable("glob", Consumed.with(S, S)), (k, v) -> first(v), (k, l, r) -> joined(k, l, r))));
+        add("global-left-join", "in:S:S,glob:S:S", "out:S:S", b ->
+            toSS(in(b).leftJoin(b.globalTable("glob", Consumed.with(S, S)), (k, v) -> first(v), (k, l, r) -> joined(k, l, r))));
+        add("global-left-join-by-key", "in:S:S,glob:S:S", "out:S:S", b ->
+            toSS(in(b).filter((k, v) -> v == null || !v.equals("drop")).leftJoin(
+                b.globalTable("glob", Consumed.with(S, S), Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("g").withKeySerde(S).withValueSerde(S)),
+                (k, v) -> k, (k, l, r) -> joined(k, l, r))));
         add("stream-table-join-rekey", "in:S:S,tab:S:S", "out:S:S", b ->
             toSS(in(b).selectKey((k, v) -> first(v)).join(tableOf(b, "tab"), (k, l, r) -> joined(k, l, r), Joined.with(S, S, S))));
         add("stream-table-left-join-rekey", "in:S:S,tab:S:S", "out:S:S", b ->
