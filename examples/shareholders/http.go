@@ -11,7 +11,7 @@ import (
 
 // Shareholders returns the US shareholders held by this instance (the
 // partitions of [StoreUSShareHolders] it runs): client -> ids of the
-// client's open NASDAQ positions. It reads the store as of the last commit.
+// client's open NASDAQ positions.
 // The error matches [kstreams.ErrStoreNotAvailable] while the instance holds
 // no partition of the store.
 func Shareholders(app *kstreams.App) (map[string][]string, error) {
