@@ -281,13 +281,14 @@ func startInstance(t *testing.T, cfg config) *instance {
 	return in
 }
 
-// waitRunning waits until in answers GET /shareholders: it runs tasks of
-// the aggregation.
+// waitRunning waits until in answers GET /shareholders?scope=local: it
+// runs tasks of the aggregation (the routed GET /shareholders answers once
+// the instance runs, possibly none of the aggregation's tasks).
 func waitRunning(t *testing.T, in *instance) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		_, err := getShareholders(in.url)
+		_, err := getShareholders(in.local)
 		if err == nil {
 			return
 		}

@@ -78,8 +78,9 @@ func AllShareholders(ctx context.Context, srv *query.Server) (map[string][]strin
 
 // shareholdersHandler serves GET /shareholders: the JSON object of every
 // instance's shareholders ([AllShareholders]), or with ?scope=local this
-// instance's only ([Shareholders]); 503 while they cannot be read
-// (rebalancing, restoring, an instance not answering), 500 on other
+// instance's only ([Shareholders]); 503 while they cannot be read (the
+// instance is not running: before its first assignment, rebalancing; an
+// instance restoring or not answering), 500 on other
 // errors; errors as {"error": "..."}.
 func shareholdersHandler(app *kstreams.App, srv *query.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +92,12 @@ func shareholdersHandler(app *kstreams.App, srv *query.Server) http.Handler {
 		case "local":
 			holders, err = Shareholders(app)
 		case "", "all":
+			// Before its first assignment, and during a rebalance, the
+			// instance knows no host (or stale ones) of the store.
+			if st := app.State(); st != kstreams.Running {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "instance is " + st.String() + "; retry"})
+				return
+			}
 			holders, err = AllShareholders(r.Context(), srv)
 		default:
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("scope %q: want all or local", scope)})
