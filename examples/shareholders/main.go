@@ -10,7 +10,9 @@
 // task emails the clients of its own partition once per period (-period, a
 // week by default): with several instances, the partition assignment shards
 // the emails, and each client gets one email per period. GET /shareholders
-// on -http lists the US shareholders this instance holds.
+// on -http lists the US shareholders; with -query-addr set on every
+// instance, any instance lists them all, gathered through the query
+// package's server (?scope=local lists this instance's only).
 //
 // With no flags it starts an embedded broker (data kept under -data-dir),
 // creates the topic, runs a generator that publishes position events, runs
