@@ -84,8 +84,9 @@ func ProcessWithStores[K, V, K2, V2 any](s Stream[K, V], supplier processor.Supp
 }
 
 // LocalStore returns a read-only view of the store name over the
-// partitions this instance runs. It reads below the record cache, so it sees
-// the updates of the last commit (all updates when caching is off). Calls
+// partitions this instance runs. It reads through the record cache, as
+// Kafka Streams does: it sees every update the instance has processed,
+// committed or not. Calls
 // fail with an error matching [ErrStoreNotAvailable] while the instance holds
 // none of the store's partitions (before the first assignment, during a
 // rebalance). On a timestamped store (those of DSL tables and aggregations)

@@ -311,3 +311,34 @@ func checkServerAll(t *testing.T, srv *query.Server, truth map[string]int64) {
 		}
 	}
 }
+
+// TestLocalStoreReadsThroughTheCache: with a large record cache and a
+// commit interval longer than the test, nothing reaches the store below
+// the cache, yet LocalStore answers every processed count, as Kafka
+// Streams' queries read through the cache.
+func TestLocalStoreReadsThroughTheCache(t *testing.T) {
+	in := uniqueName(t, "in")
+	createTopics(t, 4, in)
+	r := runApp(t, countTopology(t, in, nil), kstreams.ApplicationID(newAppID(t)),
+		kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(time.Hour), kstreams.CacheMaxBytes(64<<20))
+	truth := keyedCounts(t, in, 4, 500)
+	waitStore(t, r.app, countStore, 60*time.Second, func(m map[string]int64) (bool, string) {
+		bad, ex := 0, ""
+		for k, want := range truth {
+			if m[k] != want {
+				bad++
+				ex = fmt.Sprintf("%s=%d, want %d", k, m[k], want)
+			}
+		}
+		return bad == 0 && len(m) == len(truth), fmt.Sprintf("%d of %d keys wrong (e.g. %s), %d keys", bad, len(truth), ex, len(m))
+	})
+	st, err := kstreams.LocalStore[string, int64](r.app, countStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range truth {
+		if v, ok, err := st.Get(k); err != nil || !ok || v != want {
+			t.Fatalf("Get(%q) = %d, %v, %v; want %d", k, v, ok, err, want)
+		}
+	}
+}

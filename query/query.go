@@ -360,10 +360,15 @@ func (s *KeyValue[K, V]) GetStandby(key K, maxLag int64) (V, bool, error) {
 	if err != nil {
 		return zero, false, &UnavailableError{Store: s.name, Reason: err.Error()}
 	}
-	typed, ok := spec.Typed(ls, spec.Changelog().Resolve(s.q.e.AppID())).(state.ReadOnlyKeyValueStore[K, V])
-	if !ok {
-		return zero, false, fmt.Errorf("kstreams: store %q is not a key-value store of these types", s.name)
+	// As kstreams.LocalStore: a plain store answers its value, a
+	// timestamped one (a DSL table's) its value without the timestamp.
+	switch typed := spec.Typed(ls, spec.Changelog().Resolve(s.q.e.AppID())).(type) {
+	case state.ReadOnlyKeyValueStore[K, V]:
+		v, found, err := typed.Get(key)
+		return v, found, s.wrap(err)
+	case state.ReadOnlyTimestampedKeyValueStore[K, V]:
+		vt, found, err := typed.Get(key)
+		return vt.Value, found, s.wrap(err)
 	}
-	v, found, err := typed.Get(key)
-	return v, found, s.wrap(err)
+	return zero, false, fmt.Errorf("kstreams: store %q is not a key-value store of these types", s.name)
 }

@@ -42,8 +42,9 @@ const e2ePeriod = 3 * time.Second
 // one, emailing through the SMTP server of KSTREAMS_TEST_SMTP or a fake one.
 // The first instance publishes a fixed number of generated position events.
 // Once the application has processed them all, the test checks that
-// GET /shareholders on the two instances splits the expected US
-// shareholders between them, and that over two whole periods each of them
+// GET /shareholders?scope=local on the two instances splits the expected US
+// shareholders between them, that GET /shareholders on each instance (routed
+// through the query servers) lists them all, and that over two whole periods each of them
 // got exactly one email per period, listing its current NASDAQ positions,
 // sent by the instance that holds it, and that nobody else got one.
 func TestEndToEnd(t *testing.T) {
@@ -248,38 +249,46 @@ func deleteTopicsAndGroup(cfg config) {
 
 // instance is one running program.
 type instance struct {
-	cfg  config
-	url  string
-	stop context.CancelFunc
-	done chan error
+	cfg config
+	// url is GET /shareholders, every instance's; local, this instance's.
+	url   string
+	local string
+	stop  context.CancelFunc
+	done  chan error
 }
 
 // startInstance runs the program with cfg, a state directory of its own
-// and an HTTP port of its own, until the test ends.
+// and an HTTP port and a query port of its own, until the test ends.
 func startInstance(t *testing.T, cfg config) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listening for instance %s: %v", cfg.Instance, err)
 	}
-	cfg.httpListener = ln
+	qln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening for instance %s: %v", cfg.Instance, err)
+	}
+	cfg.httpListener, cfg.queryListener = ln, qln
 	cfg.StateDir = t.TempDir()
 	cfg.DataDir = t.TempDir()
 	cfg.Out = &testLog{t: t, prefix: "[" + cfg.Instance + "] "}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cfg: cfg, url: "http://" + ln.Addr().String() + "/shareholders", stop: cancel, done: make(chan error, 1)}
+	url := "http://" + ln.Addr().String() + "/shareholders"
+	in := &instance{cfg: cfg, url: url, local: url + "?scope=local", stop: cancel, done: make(chan error, 1)}
 	go func() { in.done <- run(ctx, cfg) }()
 	t.Cleanup(func() { stopAll(t, []*instance{in}) })
 	return in
 }
 
-// waitRunning waits until in answers GET /shareholders: it runs tasks of
-// the aggregation.
+// waitRunning waits until in answers GET /shareholders?scope=local: it
+// runs tasks of the aggregation (the routed GET /shareholders answers once
+// the instance runs, possibly none of the aggregation's tasks).
 func waitRunning(t *testing.T, in *instance) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		_, err := getShareholders(in.url)
+		_, err := getShareholders(in.local)
 		if err == nil {
 			return
 		}
@@ -310,9 +319,10 @@ func stopAll(t *testing.T, ins []*instance) {
 
 // waitSettled waits until the group is stable with every instance as a
 // member, the application has committed the end of every topic its group
-// reads (the input and the repartition topic), and the instances'
-// GET /shareholders together list exactly want, each client once. It
-// returns each instance's answer.
+// reads (the input and the repartition topic), the instances'
+// GET /shareholders?scope=local together list exactly want, each client
+// once, and every instance's GET /shareholders lists want. It returns each
+// instance's local answer.
 func waitSettled(t *testing.T, cfg config, ins []*instance, want map[string][]string) []map[string][]string {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
@@ -385,14 +395,24 @@ func lag(ctx context.Context, adm *kadm.Client, group string) string {
 	return strings.Join(behind, "; ")
 }
 
-// queryAll asks every instance for its shareholders and returns the
-// answers, or why they are not yet want, split between the instances. An
-// instance that holds no partition of the store (503) answers none.
+// queryAll asks every instance for its own shareholders and returns the
+// answers, or why they are not yet want, split between the instances, or
+// why an instance's answer for all of them is not want. An instance that
+// holds no partition of the store (503) answers none of its own.
 func queryAll(ins []*instance, want map[string][]string) ([]map[string][]string, string) {
+	for _, in := range ins {
+		got, err := getShareholders(in.url)
+		if err != nil {
+			return nil, fmt.Sprintf("instance %s, all: %v", in.cfg.Instance, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			return nil, fmt.Sprintf("GET /shareholders on %s:\n got %v\nwant %v", in.cfg.Instance, got, want)
+		}
+	}
 	var answers []map[string][]string
 	union := map[string][]string{}
 	for _, in := range ins {
-		got, err := getShareholders(in.url)
+		got, err := getShareholders(in.local)
 		if errors.Is(err, errNotAvailable) {
 			got, err = map[string][]string{}, nil
 		}
@@ -408,7 +428,7 @@ func queryAll(ins []*instance, want map[string][]string) ([]map[string][]string,
 		answers = append(answers, got)
 	}
 	if !reflect.DeepEqual(union, want) {
-		return nil, fmt.Sprintf("GET /shareholders:\n got %v\nwant %v", union, want)
+		return nil, fmt.Sprintf("GET /shareholders?scope=local:\n got %v\nwant %v", union, want)
 	}
 	return answers, ""
 }

@@ -10,7 +10,9 @@
 // task emails the clients of its own partition once per period (-period, a
 // week by default): with several instances, the partition assignment shards
 // the emails, and each client gets one email per period. GET /shareholders
-// on -http lists the US shareholders this instance holds.
+// on -http lists the US shareholders; with -query-addr set on every
+// instance, any instance lists them all, gathered through the query
+// package's server (?scope=local lists this instance's only).
 //
 // With no flags it starts an embedded broker (data kept under -data-dir),
 // creates the topic, runs a generator that publishes position events, runs
@@ -65,6 +67,11 @@ type config struct {
 	SMTP string
 	// HTTP is the address GET /shareholders is served on; empty: none.
 	HTTP string
+	// Query is this instance's query address (kstreams.ApplicationServer),
+	// where the query package's server answers the other instances;
+	// with it, GET /shareholders on any instance lists every instance's
+	// shareholders. Empty: only this instance's.
+	Query string
 	// Instance names this instance in the emails.
 	Instance string
 	// RunFor stops the run this long after the topics are ready; 0 runs
@@ -82,6 +89,9 @@ type config struct {
 	// httpListener, if set, serves HTTP instead of listening on HTTP (for
 	// tests, which listen on a free port first).
 	httpListener net.Listener
+	// queryListener, if set, serves the query server instead of
+	// listening on Query, and sets Query to its address (for tests).
+	queryListener net.Listener
 }
 
 func main() {
@@ -117,6 +127,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.Period, "period", DefaultPeriod, "period between two emails to a client")
 	fs.StringVar(&cfg.SMTP, "smtp", "", "host:port of an SMTP server to send the emails to (default: print them)")
 	fs.StringVar(&cfg.HTTP, "http", "", "address to serve GET /shareholders on, e.g. :8080 (default: none)")
+	fs.StringVar(&cfg.Query, "query-addr", "", "host:port where this instance answers the other instances' queries, advertised to the group; with it GET /shareholders on any instance lists them all (default: none, this instance's only)")
 	fs.DurationVar(&cfg.RunFor, "run-for", 0, "stop after this long (default: until Ctrl-C)")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "print only state changes, emails and counters, not every update")
 	if err := fs.Parse(args); err != nil {

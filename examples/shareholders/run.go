@@ -189,7 +189,11 @@ func (s *session) newApp(brokers []string) error {
 	}
 	s.running = make(chan struct{})
 	var once sync.Once
+	if s.cfg.queryListener != nil {
+		s.cfg.Query = s.cfg.queryListener.Addr().String()
+	}
 	s.app, err = kstreams.New(topo,
+		kstreams.ApplicationServer(s.cfg.Query),
 		kstreams.ApplicationID(s.cfg.AppID),
 		kstreams.Brokers(brokers...),
 		kstreams.CommitInterval(s.cfg.CommitInterval),
@@ -282,37 +286,61 @@ func (s *session) run(ctx context.Context) error {
 	return errors.Join(genErr, appFailed(s.appErr))
 }
 
-// serveHTTP serves GET /shareholders if an address is set, and returns
-// the function that stops it.
+// serveHTTP serves the query server on the query address and
+// GET /shareholders on the HTTP address, those that are set, and returns
+// the function that stops them.
 func (s *session) serveHTTP() (func(), error) {
-	ln := s.cfg.httpListener
-	if ln == nil {
-		if s.cfg.HTTP == "" {
-			return func() {}, nil
+	qs, err := newQueryServer(s.app)
+	if err != nil {
+		return nil, fmt.Errorf("query server: %w", err)
+	}
+	var stops []func()
+	stop := func() {
+		for _, f := range stops {
+			f()
 		}
-		var err error
+	}
+	qln := s.cfg.queryListener
+	if qln == nil && s.cfg.Query != "" {
+		if qln, err = net.Listen("tcp", s.cfg.Query); err != nil {
+			return nil, fmt.Errorf("query server: %w", err)
+		}
+	}
+	if qln != nil {
+		stops = append(stops, s.serve(qln, qs.Handler(), "query server"))
+		s.p.printf("answering the other instances' queries on %s", qln.Addr())
+	}
+	ln := s.cfg.httpListener
+	if ln == nil && s.cfg.HTTP != "" {
 		if ln, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
+			stop()
 			return nil, fmt.Errorf("http: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: newMux(s.app), ReadHeaderTimeout: 5 * time.Second}
+	if ln != nil {
+		stops = append(stops, s.serve(ln, newMux(s.app, qs), "http"))
+		s.p.printf("serving GET http://%s/shareholders", ln.Addr())
+	}
+	var once sync.Once
+	return func() { once.Do(stop) }, nil
+}
+
+// serve serves h on ln until the returned function is called.
+func (s *session) serve(ln net.Listener, h http.Handler, what string) func() {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.p.printf("http: %v", err)
+			s.p.printf("%s: %v", what, err)
 		}
 	}()
-	s.p.printf("serving GET http://%s/shareholders", ln.Addr())
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			<-done
-		})
-	}, nil
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
 }
 
 // generate publishes position events until ctx ends, the generator is

@@ -523,17 +523,24 @@ func TestShareholdersHandlerNotAvailable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(newMux(app))
+	qs, err := newQueryServer(app)
+	if err != nil {
+		t.Fatalf("newQueryServer: %v", err)
+	}
+	srv := httptest.NewServer(newMux(app, qs))
 	defer srv.Close()
 	tests := []struct {
-		method string
-		status int
+		method, query string
+		status        int
 	}{
-		{http.MethodGet, http.StatusServiceUnavailable},
-		{http.MethodPost, http.StatusMethodNotAllowed},
+		{http.MethodGet, "", http.StatusServiceUnavailable},
+		{http.MethodGet, "?scope=local", http.StatusServiceUnavailable},
+		{http.MethodGet, "?scope=all", http.StatusServiceUnavailable},
+		{http.MethodGet, "?scope=mine", http.StatusBadRequest},
+		{http.MethodPost, "", http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
-		req, _ := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/shareholders", nil)
+		req, _ := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/shareholders"+tt.query, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s /shareholders: %v", tt.method, err)
@@ -542,10 +549,10 @@ func TestShareholdersHandlerNotAvailable(t *testing.T) {
 		decErr := json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		if resp.StatusCode != tt.status {
-			t.Errorf("%s /shareholders: status %d, want %d", tt.method, resp.StatusCode, tt.status)
+			t.Errorf("%s /shareholders%s: status %d, want %d", tt.method, tt.query, resp.StatusCode, tt.status)
 		}
-		if tt.status == http.StatusServiceUnavailable && (decErr != nil || body["error"] == "") {
-			t.Errorf("%s /shareholders: body %v (%v), want a JSON error", tt.method, body, decErr)
+		if tt.status != http.StatusMethodNotAllowed && (decErr != nil || body["error"] == "") {
+			t.Errorf("%s /shareholders%s: body %v (%v), want a JSON error", tt.method, tt.query, body, decErr)
 		}
 	}
 }

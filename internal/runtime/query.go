@@ -88,8 +88,8 @@ func (r *registry) stores(name string) []state.BytesStore {
 }
 
 // LocalStore is a read-only byte store over every local partition of a
-// store. It reads the stores below their caches: it sees updates up to the
-// last commit (every update when caching is off).
+// store. It reads each partition's query view (taskStore.queryView):
+// through the record cache of a cached store, so it sees every update.
 type LocalStore struct {
 	name string
 	reg  *registry

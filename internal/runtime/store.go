@@ -149,6 +149,9 @@ type cachedStore struct {
 	dirty map[string]*cacheEntry
 	order []string
 	size  int64
+	// flushing holds the entries flushCache is writing below, so that
+	// queries (cacheView) still see them until they are all written.
+	flushing map[string]*cacheEntry
 
 	// last is the last entry the task read from the store below, until
 	// the next write (write-through only): an aggregation reads a key and
@@ -271,7 +274,17 @@ func (c *cachedStore) flushCache() error {
 	c.mu.Lock()
 	order, dirty := c.order, c.dirty
 	c.order, c.dirty, c.size = nil, map[string]*cacheEntry{}, 0
+	if len(order) > 0 {
+		c.flushing = dirty
+	}
 	c.mu.Unlock()
+	if len(order) > 0 {
+		defer func() {
+			c.mu.Lock()
+			c.flushing = nil
+			c.mu.Unlock()
+		}()
+	}
 	for _, k := range order {
 		e := dirty[k]
 		if err := c.write([]byte(k), e.value, e.ts); err != nil {

@@ -167,7 +167,7 @@ func (t *Task) init() error {
 	}
 	if t.cfg.Registry != nil {
 		for _, ts := range t.stores {
-			t.cfg.Registry.add(ts.spec.Name, t.id, ts.base)
+			t.cfg.Registry.add(ts.spec.Name, t.id, ts.queryView())
 		}
 	}
 	inst := make(map[string]Node, len(t.st.Nodes))

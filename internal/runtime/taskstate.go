@@ -121,6 +121,15 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	return ts, nil
 }
 
+// queryView is the store that local queries of an active task read: the
+// bottom store, through the record cache when the store has one.
+func (ts *taskStore) queryView() state.BytesStore {
+	if ts.cache == nil {
+		return ts.base
+	}
+	return &cacheView{cache: ts.cache, below: ts.base}
+}
+
 func (ts *taskStore) openBase() error {
 	if ts.spec.Open != nil {
 		b, err := ts.spec.Open(ts.spec.Name, ts.dir, ts.pebble)
@@ -344,7 +353,7 @@ func (c *Changelog) Reset() error {
 		return err
 	}
 	if r := c.task.cfg.Registry; r != nil && !c.task.standby {
-		r.add(c.store.spec.Name, c.task.id, c.store.base)
+		r.add(c.store.spec.Name, c.task.id, c.store.queryView())
 	} else if r != nil {
 		r.addStandby(c.store.spec.Name, c.task.id, c.store.base, &c.store.lag)
 	}
