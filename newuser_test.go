@@ -230,6 +230,10 @@ func TestMissingSerdeHints(t *testing.T) {
 			t := kstreams.TableFrom(b, "t", kstreams.Consumed[string, string]{Name: "tsrc"})
 			kstreams.GroupTableBy(t, func(k, v string) kstreams.KeyValue[string, order] { return kstreams.KV(k, order{}) }).Count()
 		}, []string{"GroupTableBy after node", "set Grouped.Value"}},
+		{"ToTable after Map", func(b *kstreams.Builder) {
+			s := kstreams.StreamFrom(b, "in", kstreams.Consumed[string, string]{Name: "src"})
+			kstreams.Map(s, func(k, v string) (string, order) { return k, order{} }, "to-order").ToTable()
+		}, []string{`ToTable after node "to-order"`, "set Materialized.Value"}},
 		{"sink", func(b *kstreams.Builder) {
 			s := kstreams.StreamFrom(b, "in", kstreams.Consumed[string, string]{Name: "src"})
 			kstreams.MapValues(s, func(string) order { return order{} }, "mv").To("out")

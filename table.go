@@ -404,7 +404,7 @@ func (s Stream[K, V]) ToTable(m ...Materialized[K, V]) Table[K, V] {
 	mm := first(m)
 	in := s
 	if s.keyChanged {
-		in = s.Repartition(Repartitioned[K, V]{Key: mm.Key, Value: mm.Value})
+		in = s.repartition(Repartitioned[K, V]{Key: mm.Key, Value: mm.Value}, "ToTable", "Materialized", s.node, false)
 	}
 	store, key, value := materialize(s.b, mm, "KSTREAM-TOTABLE", s.node, in.key, in.value)
 	old := sourceOld(mm.Name != "")
