@@ -359,9 +359,19 @@ func endOffsets(t testing.TB, topic string) map[int32]int64 {
 	t.Helper()
 	ctx, cancel := ctxFor(t, 10*time.Second)
 	defer cancel()
-	l, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = l.Error()
+	// Errors are retried until the deadline: right after a broker comes
+	// back, its partitions answer LEADER_NOT_AVAILABLE for a moment.
+	var l kadm.ListedOffsets
+	var err error
+	for {
+		l, err = adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = l.Error()
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
 		t.Fatalf("listing end offsets of %q: %v", topic, err)
@@ -386,6 +396,10 @@ func committed(t testing.TB, group, topic string) map[int32]int64 {
 	ctx, cancel := ctxFor(t, 10*time.Second)
 	defer cancel()
 	resps, err := adm.FetchOffsets(ctx, group)
+	for err != nil && kerr.IsRetriable(err) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond) // a coordinator that just came back
+		resps, err = adm.FetchOffsets(ctx, group)
+	}
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return map[int32]int64{} // no member has joined yet
 	}
