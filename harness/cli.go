@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,11 +63,16 @@ func Command(ctx context.Context, args []string, self []string, stdout, stderr i
 	clusterScript := fs.String("cluster-script", "", "run: scripts/kafka.sh, called as <script> cluster kill|restart N")
 	clusterSize := fs.Int("cluster-size", 3, "run: brokers in the cluster")
 	interval := fs.Duration("fault-interval", 3*time.Second, "run: mean time between faults")
+	tolerate := fs.String("tolerate", "", "verify, run: comma-separated outputs whose problems are reported but do not fail (a known limitation)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "run: how long to wait for the outputs to verify")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	g, err := ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
+	tol, err := tolerated(*tolerate)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,11 @@ func Command(ctx context.Context, args []string, self []string, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		return report(stdout, Verify(ds, g))
+		r := Verify(ds, g)
+		for o, why := range tol {
+			r.Tolerate(o, why)
+		}
+		return report(stdout, r)
 	case "run":
 		if *stateDir == "" {
 			*stateDir, err = os.MkdirTemp("", "kstreams-harness-")
@@ -122,7 +132,7 @@ func Command(ctx context.Context, args []string, self []string, stdout, stderr i
 			Partitions: int32(*partitions), Replication: int16(*replication), Rate: *rate,
 			Instances: *instances, AppCommand: self, StateRoot: *stateDir,
 			InstanceKills: *kills, BrokerKills: *brokerKills, ClusterScript: *clusterScript, ClusterSize: *clusterSize,
-			FaultInterval: *interval, Timeout: *timeout, Log: stderr,
+			FaultInterval: *interval, Timeout: *timeout, Log: stderr, Tolerate: tol,
 		})
 		if err != nil {
 			return err
@@ -131,6 +141,20 @@ func Command(ctx context.Context, args []string, self []string, stdout, stderr i
 	}
 	fmt.Fprintln(stderr, Usage)
 	return fmt.Errorf("kstreams/harness: unknown mode %q", args[0])
+}
+
+func tolerated(list string) (map[Output]string, error) {
+	out := map[Output]string{}
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if !slices.Contains(Outputs, Output(o)) {
+			return nil, fmt.Errorf("kstreams/harness: -tolerate: unknown output %q", o)
+		}
+		out[Output(o)] = "-tolerate"
+	}
+	return out, nil
 }
 
 func report(w io.Writer, r *Report) error {

@@ -61,6 +61,10 @@ type OutputReport struct {
 	Lost       int // expected records (or their effect) missing
 	Duplicated int // records (or effects) beyond the expected ones
 	Wrong      int // keys or records whose value is wrong
+	Problems   int // problems found in this output
+	// Tolerated, when set, is why this output's problems do not fail the
+	// run (see [Report.Tolerate]).
+	Tolerated string `json:",omitempty"`
 	// Note says what was checked when the guarantee allows inexact values.
 	Note string `json:",omitempty"`
 }
@@ -88,9 +92,25 @@ type Report struct {
 	LeaderMoves   int
 }
 
-// OK reports whether the run passed: no problem at all. Under
-// at-least-once duplicates are not problems.
-func (r *Report) OK() bool { return r.ProblemCount == 0 }
+// OK reports whether the run passed: no problem but those of tolerated
+// outputs. Under at-least-once duplicates are not problems.
+func (r *Report) OK() bool {
+	n := r.ProblemCount
+	for _, or := range r.Outputs {
+		if or.Tolerated != "" {
+			n -= or.Problems
+		}
+	}
+	return n == 0
+}
+
+// Tolerate makes the problems of output o not fail the run, for the given
+// reason (a known limitation under repair); they are still reported.
+func (r *Report) Tolerate(o Output, reason string) {
+	if or := r.Outputs[o]; or != nil {
+		or.Tolerated = reason
+	}
+}
 
 func (r *Report) problem(format string, args ...any) {
 	r.ProblemCount++
@@ -119,6 +139,9 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "  %-10s records %7d  lost %5d  duplicated %5d  wrong %4d", o, or.Records, or.Lost, or.Duplicated, or.Wrong)
 		if or.Note != "" {
 			fmt.Fprintf(&b, "  (%s)", or.Note)
+		}
+		if or.Tolerated != "" && or.Problems > 0 {
+			fmt.Fprintf(&b, "  [%d problems tolerated: %s]", or.Problems, or.Tolerated)
 		}
 		b.WriteByte('\n')
 	}
@@ -202,6 +225,7 @@ type checker struct {
 }
 
 func (c *checker) problem(format string, args ...any) {
+	c.or.Problems++
 	c.r.problem(string(c.o)+": "+format, args...)
 }
 
