@@ -257,6 +257,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 	}
 	d.logf("waiting for the application to commit the input and for the outputs to verify")
 	deadline := time.Now().Add(c.Timeout)
+	d.waitCommitted(ctx, adm, deadline)
 	for {
 		ds, err := Read(ctx, c.Brokers, c.Topics, c.AppID, c.Spec)
 		if err == nil && c.verify(ds).OK() {
@@ -266,7 +267,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 			d.logf("the outputs do not verify after %v; stopping anyway", c.Timeout)
 			break
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(5 * time.Second)
 	}
 	d.stop()
 	d.logf("instances stopped; verifying")
@@ -285,6 +286,27 @@ func (c *RunConfig) verify(ds *Dataset) *Report {
 		r.Tolerate(o, why)
 	}
 	return r
+}
+
+// waitCommitted waits (until deadline) for the application's committed
+// offsets to reach the end of the input: reading every output back is far
+// dearer than asking for offsets.
+func (d *driver) waitCommitted(ctx context.Context, adm *kadm.Client, deadline time.Time) {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		ends, err := adm.ListEndOffsets(ctx, d.c.Topics.Input())
+		offs, err2 := adm.FetchOffsets(ctx, d.c.AppID)
+		if err == nil && err2 == nil {
+			behind := false
+			ends.Each(func(e kadm.ListedOffset) {
+				o, ok := offs.Lookup(e.Topic, e.Partition)
+				behind = behind || !ok || o.At < e.Offset
+			})
+			if !behind {
+				return
+			}
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // waitStable waits (at most 30s) until the application's group is stable
