@@ -18,6 +18,11 @@
 # stop_services stops it too. The 60 s broker stall runs only on demand:
 #   KSTREAMS_TEST_LONG=1 scripts/test.sh -run 'TestBrokerStallLong' -v
 #
+# The harness's short run (harness/run_test.go: three application processes,
+# two SIGKILLs, every output verified) is part of the integration run; the
+# broker-bounce and long runs start a three-node cluster and are documented
+# commands: scripts/harness.sh bounce|long (harness/README.md).
+#
 # Extra arguments are passed to both `go test` runs, e.g.
 #   scripts/test.sh -run TestWordCount -v
 # Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA / KAFKA_VERSION /
