@@ -165,6 +165,9 @@ func Read(ctx context.Context, brokers []string, t Topics, appID string, spec Sp
 		return nil, err
 	}
 	offs, err := adm.FetchOffsets(ctx, appID)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		offs, err = nil, nil // the application never committed
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kstreams/harness: committed offsets of %s: %w", appID, err)
 	}
