@@ -466,6 +466,10 @@ func (c *checker) atLeast(k string, got []float64, want int64) {
 	case !ok:
 		c.or.Lost++
 		c.problem("key %s: no output, want %d", k, want)
+	case last < float64(want) && slices.Max(got) >= float64(want):
+		c.or.Wrong++
+		c.problem("key %s: final %v below the closed form %d, which an earlier output reached (%v): "+
+			"a replayed record emitted a partial sum of a window already closed", k, last, want, slices.Max(got))
 	case last < float64(want):
 		c.or.Lost++
 		c.problem("key %s: final %v below the closed form %d (input lost)", k, last, want)

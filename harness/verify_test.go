@@ -189,6 +189,17 @@ func TestVerifyFaults(t *testing.T) {
 			alos: want{problem: "dif: key k3: final 1"},
 		},
 		{
+			name: "window sum regressed by a replay",
+			mutate: func(ds *Dataset) {
+				recs := ds.Outputs[WSum]
+				last := recs[len(recs)-1]
+				part, _ := serde.Int64().Serialize("", 599)
+				ds.Outputs[WSum] = append(recs, Record{Offset: last.Offset + 1, Key: recs[0].Key, Value: part})
+			},
+			eos:  want{problem: "wsum: key k0@1700000000000: 51 outputs, want 50"},
+			alos: want{problem: "a replayed record emitted a partial sum"},
+		},
+		{
 			name:   "transaction left open",
 			mutate: func(ds *Dataset) { ds.OpenTransactions = []string{"app-0 (Ongoing)"} },
 			eos:    want{problem: "transaction left open"},

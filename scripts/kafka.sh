@@ -645,11 +645,41 @@ cluster_start() {
 	echo "KAFKA_BROKERS=$(cluster_list 0 '127.0.0.1:%.0s%s')"
 }
 
+# cluster_stop: TERM every node at once (one by one, the last ones would wait
+# for a quorum that is gone), KILL what still runs after 20 s, wipe the data.
 cluster_stop() {
-	local n
+	local n i pid pids=()
 	for ((n = 1; n <= CLUSTER_NODES; n++)); do
 		node_env "$n"
-		do_stop
+		if pid=$(running_pid); then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	if ((${#pids[@]} > 0)); then
+		log "stopping cluster nodes (pids ${pids[*]}) ..."
+	fi
+	for ((i = 0; i < 40; i++)); do
+		for pid in "${pids[@]}"; do
+			if kill -0 "$pid" 2>/dev/null; then
+				sleep 0.5
+				continue 2
+			fi
+		done
+		break
+	done
+	for pid in "${pids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			log "node (pid $pid) did not stop within 20 s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	done
+	for ((n = 1; n <= CLUSTER_NODES; n++)); do
+		node_env "$n"
+		wipe_data
 	done
 	if [[ -d "$KAFKA_CLUSTER_DATA" ]]; then
 		rmdir "$KAFKA_CLUSTER_DATA" 2>/dev/null || true
