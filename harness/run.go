@@ -292,21 +292,26 @@ func (c *RunConfig) verify(ds *Dataset) *Report {
 // offsets to reach the end of the input: reading every output back is far
 // dearer than asking for offsets.
 func (d *driver) waitCommitted(ctx context.Context, adm *kadm.Client, deadline time.Time) {
+	var behind []string
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		ends, err := adm.ListEndOffsets(ctx, d.c.Topics.Input())
 		offs, err2 := adm.FetchOffsets(ctx, d.c.AppID)
-		if err == nil && err2 == nil {
-			behind := false
+		if err = errors.Join(err, err2); err != nil {
+			behind = []string{err.Error()}
+		} else {
+			behind = behind[:0]
 			ends.Each(func(e kadm.ListedOffset) {
-				o, ok := offs.Lookup(e.Topic, e.Partition)
-				behind = behind || !ok || o.At < e.Offset
+				if o, ok := offs.Lookup(e.Topic, e.Partition); e.Offset > 0 && (!ok || o.At < e.Offset) {
+					behind = append(behind, fmt.Sprintf("%d: committed %d of %d", e.Partition, o.At, e.Offset))
+				}
 			})
-			if !behind {
+			if len(behind) == 0 {
 				return
 			}
 		}
 		time.Sleep(time.Second)
 	}
+	d.logf("the input is not committed in full: %v", behind)
 }
 
 // waitStable waits (at most 30s) until the application's group is stable

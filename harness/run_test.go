@@ -59,12 +59,12 @@ func shortRun(t *testing.T, g Guarantee) {
 	_, _ = rand.Read(suffix)
 	prefix := fmt.Sprintf("harness-%s-%s", g, hex.EncodeToString(suffix))
 	spec := DefaultSpec()
-	spec.Keys, spec.Values = 10, 600
+	spec.Keys, spec.Values = 10, 800
 	// A grace far above what a kill makes the application replay (about a
 	// commit interval): a record replayed into a window closed already
 	// emits a partial sum (harness/README.md, "Known limitations"), which
 	// the long runs show and this short run must not trip on by chance.
-	spec.Grace = 400 * time.Millisecond
+	spec.Grace = 200 * time.Millisecond
 	cfg := RunConfig{
 		Brokers: strings.Split(env, ","), Topics: Topics{Prefix: prefix}, AppID: prefix + "-app",
 		Guarantee: g, Spec: spec, Partitions: 4, Replication: -1, Rate: 1000,

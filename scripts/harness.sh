@@ -44,7 +44,7 @@ prefix="harness-$mode-$GUARANTEE-$(date +%s)"
 case "$mode" in
 short)
 	cluster=false
-	args=(-keys 10 -values 1000 -rate 1000 -kills 2 -fault-interval 3s -timeout 60s)
+	args=(-keys 10 -values 1000 -rate 1000 -grace 200ms -kills 2 -fault-interval 3s -timeout 60s)
 	;;
 bounce)
 	cluster=true
