@@ -100,7 +100,7 @@ func Topology(t Topics, spec Spec) (*kstreams.Topology, error) {
 
 	topo, err := b.Build()
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: building the test application: %w", err)
+		return nil, fmt.Errorf("kstreams: harness: building the test application: %w", err)
 	}
 	return topo, nil
 }

@@ -19,7 +19,7 @@ import (
 func NewAdmin(brokers []string) (*kadm.Client, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: admin client: %w", err)
+		return nil, fmt.Errorf("kstreams: harness: admin client: %w", err)
 	}
 	return kadm.NewClient(cl), nil
 }
@@ -29,11 +29,11 @@ func NewAdmin(brokers []string) (*kadm.Client, error) {
 func CreateTopics(ctx context.Context, adm *kadm.Client, t Topics, partitions int32, replication int16) error {
 	resps, err := adm.CreateTopics(ctx, partitions, replication, nil, t.All()...)
 	if err != nil {
-		return fmt.Errorf("kstreams/harness: creating topics: %w", err)
+		return fmt.Errorf("kstreams: harness: creating topics: %w", err)
 	}
 	for _, r := range resps.Sorted() {
 		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("kstreams/harness: creating topic %s: %w", r.Topic, r.Err)
+			return fmt.Errorf("kstreams: harness: creating topic %s: %w", r.Topic, r.Err)
 		}
 	}
 	return nil
@@ -65,7 +65,7 @@ func ReadSummary(path string) (Summary, error) {
 		return s, err
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("kstreams/harness: summary %s: %w", path, err)
+		return s, fmt.Errorf("kstreams: harness: summary %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -81,7 +81,7 @@ func Generate(ctx context.Context, brokers []string, topic string, spec Spec, ra
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
-		return sum, fmt.Errorf("kstreams/harness: producer: %w", err)
+		return sum, fmt.Errorf("kstreams: harness: producer: %w", err)
 	}
 	defer cl.Close()
 	var failed error
@@ -112,17 +112,17 @@ func Generate(ctx context.Context, brokers []string, topic string, spec Spec, ra
 		})
 		select {
 		case failed = <-errc:
-			return sum, fmt.Errorf("kstreams/harness: producing to %s: %w", topic, failed)
+			return sum, fmt.Errorf("kstreams: harness: producing to %s: %w", topic, failed)
 		default:
 		}
 		sum.Records++
 	}
 	if err := cl.Flush(ctx); err != nil {
-		return sum, fmt.Errorf("kstreams/harness: flushing %s: %w", topic, err)
+		return sum, fmt.Errorf("kstreams: harness: flushing %s: %w", topic, err)
 	}
 	select {
 	case failed = <-errc:
-		return sum, fmt.Errorf("kstreams/harness: producing to %s: %w", topic, failed)
+		return sum, fmt.Errorf("kstreams: harness: producing to %s: %w", topic, failed)
 	default:
 	}
 	sum.Finished = time.Now().UTC()
@@ -146,14 +146,14 @@ func Read(ctx context.Context, brokers []string, t Topics, appID string, spec Sp
 		err = lso.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: last stable offsets: %w", err)
+		return nil, fmt.Errorf("kstreams: harness: last stable offsets: %w", err)
 	}
 	hw, err := adm.ListEndOffsets(ctx, topics...)
 	if err == nil {
 		err = hw.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: high watermarks: %w", err)
+		return nil, fmt.Errorf("kstreams: harness: high watermarks: %w", err)
 	}
 	lso.Each(func(o kadm.ListedOffset) {
 		if h, ok := hw.Lookup(o.Topic, o.Partition); ok && h.Offset != o.Offset {
@@ -169,7 +169,7 @@ func Read(ctx context.Context, brokers []string, t Topics, appID string, spec Sp
 		offs, err = nil, nil // the application never committed
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: committed offsets of %s: %w", appID, err)
+		return nil, fmt.Errorf("kstreams: harness: committed offsets of %s: %w", appID, err)
 	}
 	ds.Committed = map[int32]int64{}
 	offs.Each(func(o kadm.OffsetResponse) {
@@ -197,7 +197,7 @@ func readOpenTransactions(ctx context.Context, adm *kadm.Client, appID string, d
 		return nil // an old broker: the unstable offsets still show open transactions
 	}
 	if err != nil {
-		return fmt.Errorf("kstreams/harness: listing transactions: %w", err)
+		return fmt.Errorf("kstreams: harness: listing transactions: %w", err)
 	}
 	for _, tx := range txns.Sorted() {
 		if strings.HasPrefix(tx.TxnID, appID) {
@@ -227,7 +227,7 @@ func consume(ctx context.Context, brokers []string, end kadm.ListedOffsets) (map
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(parts),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(500*time.Millisecond))
 	if err != nil {
-		return nil, fmt.Errorf("kstreams/harness: consumer: %w", err)
+		return nil, fmt.Errorf("kstreams: harness: consumer: %w", err)
 	}
 	defer cl.Close()
 	idleSince := time.Now()

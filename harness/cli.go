@@ -29,7 +29,7 @@ Run "kstreams-harness <mode> -h" for the flags of a mode.`
 
 // ErrFailed is returned by [Command] when a verification fails; use
 // errors.Is.
-var ErrFailed = errors.New("kstreams/harness: verification failed")
+var ErrFailed = errors.New("kstreams: harness: verification failed")
 
 // Command runs the command-line tool: args are the arguments after the
 // program name, self the command that starts this tool again (for run's
@@ -37,7 +37,7 @@ var ErrFailed = errors.New("kstreams/harness: verification failed")
 func Command(ctx context.Context, args []string, self []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, Usage)
-		return errors.New("kstreams/harness: no mode")
+		return errors.New("kstreams: harness: no mode")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -140,7 +140,7 @@ func Command(ctx context.Context, args []string, self []string, stdout, stderr i
 		return report(stdout, r)
 	}
 	fmt.Fprintln(stderr, Usage)
-	return fmt.Errorf("kstreams/harness: unknown mode %q", args[0])
+	return fmt.Errorf("kstreams: harness: unknown mode %q", args[0])
 }
 
 func tolerated(list string) (map[Output]string, error) {
@@ -150,7 +150,7 @@ func tolerated(list string) (map[Output]string, error) {
 			continue
 		}
 		if !slices.Contains(Outputs, Output(o)) {
-			return nil, fmt.Errorf("kstreams/harness: -tolerate: unknown output %q", o)
+			return nil, fmt.Errorf("kstreams: harness: -tolerate: unknown output %q", o)
 		}
 		out[Output(o)] = "-tolerate"
 	}

@@ -147,7 +147,7 @@ func (d *driver) start(i int) error {
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		out.Close()
-		return fmt.Errorf("kstreams/harness: starting instance %d: %w", i, err)
+		return fmt.Errorf("kstreams: harness: starting instance %d: %w", i, err)
 	}
 	in := &instance{i: i, cmd: cmd, done: make(chan struct{}), out: out}
 	go func() {
@@ -220,7 +220,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 		return nil, err
 	}
 	if c.Instances < 1 || len(c.AppCommand) == 0 {
-		return nil, errors.New("kstreams/harness: Run needs Instances and an AppCommand")
+		return nil, errors.New("kstreams: harness: Run needs Instances and an AppCommand")
 	}
 	d := &driver{c: &c, instances: make([]*instance, c.Instances)}
 	adm, err := NewAdmin(c.Brokers)
@@ -253,7 +253,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 		return nil, err
 	}
 	if crashed := d.exited(); len(crashed) > 0 {
-		return nil, fmt.Errorf("kstreams/harness: instances %v exited on their own (see their logs in %s)", crashed, c.StateRoot)
+		return nil, fmt.Errorf("kstreams: harness: instances %v exited on their own (see their logs in %s)", crashed, c.StateRoot)
 	}
 	d.logf("waiting for the application to commit the input and for the outputs to verify")
 	deadline := time.Now().Add(c.Timeout)
@@ -349,7 +349,7 @@ func (d *driver) faults(ctx context.Context, adm *kadm.Client, genDone <-chan er
 		case <-time.After(wait):
 		}
 		if crashed := d.exited(); len(crashed) > 0 {
-			return fmt.Errorf("kstreams/harness: instances %v exited on their own (see their logs in %s)", crashed, d.c.StateRoot)
+			return fmt.Errorf("kstreams: harness: instances %v exited on their own (see their logs in %s)", crashed, d.c.StateRoot)
 		}
 		d.waitStable(ctx, adm)
 		instancesLeft := d.c.InstanceKills - d.report.InstanceKills
@@ -412,12 +412,12 @@ func (d *driver) bounceBroker(ctx context.Context, adm *kadm.Client) error {
 
 func (d *driver) cluster(ctx context.Context, verb string, n int) error {
 	if d.c.ClusterScript == "" {
-		return errors.New("kstreams/harness: broker faults need a cluster script")
+		return errors.New("kstreams: harness: broker faults need a cluster script")
 	}
 	d.logf("broker %d: %s", n, verb)
 	out, err := exec.CommandContext(ctx, d.c.ClusterScript, "cluster", verb, strconv.Itoa(n)).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("kstreams/harness: %s cluster %s %d: %w\n%s", d.c.ClusterScript, verb, n, err, out)
+		return fmt.Errorf("kstreams: harness: %s cluster %s %d: %w\n%s", d.c.ClusterScript, verb, n, err, out)
 	}
 	return nil
 }

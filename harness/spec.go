@@ -45,7 +45,7 @@ func DefaultSpec() Spec {
 }
 
 // ErrSpec is the error of an invalid spec; use errors.Is.
-var ErrSpec = errors.New("kstreams/harness: invalid spec")
+var ErrSpec = errors.New("kstreams: harness: invalid spec")
 
 // Validate reports every problem of the spec at once.
 func (s Spec) Validate() error {

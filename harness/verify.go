@@ -26,7 +26,7 @@ func ParseGuarantee(s string) (Guarantee, error) {
 	case AtLeastOnce, ExactlyOnce:
 		return g, nil
 	}
-	return "", fmt.Errorf("kstreams/harness: unknown guarantee %q: use alos or eos", s)
+	return "", fmt.Errorf("kstreams: harness: unknown guarantee %q: use alos or eos", s)
 }
 
 // Record is a record as read back: where it is, its key and raw value.
