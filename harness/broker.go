@@ -207,6 +207,9 @@ func readOpenTransactions(ctx context.Context, adm *kadm.Client, appID string, d
 	return nil
 }
 
+// readTimeout bounds reading the topics back.
+const readTimeout = 5 * time.Minute
+
 // consume reads every partition of end's topics from the start up to its
 // offset in end, with read_committed. A partition whose last records are
 // transaction markers or aborted never reaches end: reading stops when
@@ -230,8 +233,11 @@ func consume(ctx context.Context, brokers []string, end kadm.ListedOffsets) (map
 		return nil, fmt.Errorf("kstreams: harness: consumer: %w", err)
 	}
 	defer cl.Close()
-	idleSince := time.Now()
+	idleSince, giveUp := time.Now(), time.Now().Add(readTimeout)
 	for len(left) > 0 && time.Since(idleSince) < 3*time.Second {
+		if time.Now().After(giveUp) {
+			return nil, fmt.Errorf("kstreams: harness: reading back: %d partitions not read to their end after %v", len(left), readTimeout)
+		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fs := cl.PollFetches(pctx)
 		cancel()
