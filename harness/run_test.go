@@ -61,9 +61,9 @@ func shortRun(t *testing.T, g Guarantee) {
 	spec := DefaultSpec()
 	spec.Keys, spec.Values = 10, 800
 	// A grace far above what a kill makes the application replay (about a
-	// commit interval): a record replayed into a window closed already
-	// emits a partial sum (harness/README.md, "Known limitations"), which
-	// the long runs show and this short run must not trip on by chance.
+	// commit interval), so that replays into closed windows (reported as
+	// duplicates under at-least-once: harness/README.md, "Known
+	// limitations") stay rare in the short run.
 	spec.Grace = 200 * time.Millisecond
 	cfg := RunConfig{
 		Brokers: strings.Split(env, ","), Topics: Topics{Prefix: prefix}, AppID: prefix + "-app",

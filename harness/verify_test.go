@@ -197,7 +197,7 @@ func TestVerifyFaults(t *testing.T) {
 				ds.Outputs[WSum] = append(recs, Record{Offset: last.Offset + 1, Key: recs[0].Key, Value: part})
 			},
 			eos:  want{problem: "wsum: key k0@1700000000000: 51 outputs, want 50"},
-			alos: want{problem: "a replayed record emitted a partial sum"},
+			alos: want{ok: true, problem: "re-emitted a partial sum after a replay"},
 		},
 		{
 			name:   "transaction left open",
