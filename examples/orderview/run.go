@@ -342,4 +342,3 @@ func createTopic(ctx context.Context, adm *kadm.Client, partitions int32, config
 	}
 	return nil
 }
-
