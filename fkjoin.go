@@ -148,7 +148,7 @@ func foreignKeyJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk
 	lookP := lookupOf(t, op)
 	resolver := names.get("-subscription-response-resolver", "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR")
 	AddProcessor(b.t, resolver, func() processor.Processor[[]byte, []byte, K, optional[VR]] {
-		return &fkResolve[K, V, VO, VR]{look: lookP, pk: pk, pv: pv, fv: fv, joiner: joiner, left: left, topic: respTopic}
+		return &fkResolve[K, V, VO, VR]{look: lookP, pk: pk, pv: pv, fv: fv, joiner: joiner, left: left, topic: respTopic, subTopic: subTopic}
 	}, respSrc)
 	connectLookup(b, lookP, resolver)
 
@@ -191,7 +191,10 @@ func fkPassThrough[K, VR any](b *Builder, name, parent string, key serde.Serde[K
 	return Table[K, VR]{b: b, node: name, key: key, value: value, old: old}
 }
 
-// fkSend is Kafka Streams' SubscriptionSendProcessorSupplier (4.x): for
+// fkSend is Kafka Streams' SubscriptionSendProcessorSupplier (4.x). As
+// there, values are serialized for hashing as for the pseudo topic
+// "<subscription topic>-vh" and primary keys as for "...-pk" (what a
+// schema-registry serde registers its subjects under). For
 // each update of a primary row it sends subscriptions to the foreign key
 // it leaves (no answer wanted, except when the row is deleted or loses
 // its foreign key in an inner join) and to the one it refers to (always
@@ -237,13 +240,13 @@ func (p *fkSend[K, V, KO]) Process(r processor.Record[K, Change[V]]) error {
 	}
 	var hash *fkwire.Hash
 	if c.HasNew {
-		vb, err := p.pv.Serialize(p.name, c.New)
+		vb, err := p.pv.Serialize(p.name+"-vh", c.New)
 		if err != nil {
 			return fmt.Errorf("serialize value to hash: %w", err)
 		}
 		hash = fkwire.ValueHash(vb)
 	}
-	kb, err := p.pk.Serialize(p.name, r.Key)
+	kb, err := p.pk.Serialize(p.name+"-pk", r.Key)
 	if err != nil {
 		return fmt.Errorf("serialize key: %w", err)
 	}
@@ -495,7 +498,11 @@ type fkResolve[K, V, VO, VR any] struct {
 	left   bool
 	topic  runtime.Topic
 	name   string
-	ctx    processor.Context[K, optional[VR]]
+	// subTopic names the topic the hashed values are serialized for:
+	// "<subscription topic>-vh", as Kafka Streams.
+	subTopic runtime.Topic
+	hashName string
+	ctx      processor.Context[K, optional[VR]]
 }
 
 func (p *fkResolve[K, V, VO, VR]) Init(ctx processor.Context[K, optional[VR]]) error {
@@ -504,6 +511,7 @@ func (p *fkResolve[K, V, VO, VR]) Init(ctx processor.Context[K, optional[VR]]) e
 		return err
 	}
 	p.get, p.ctx, p.name = get, ctx, p.topic.Resolve(ctx.ApplicationID())
+	p.hashName = p.subTopic.Resolve(ctx.ApplicationID()) + "-vh"
 	return nil
 }
 
@@ -522,7 +530,7 @@ func (p *fkResolve[K, V, VO, VR]) Process(r processor.Record[[]byte, []byte]) er
 	}
 	var cur *fkwire.Hash
 	if found {
-		vb, err := p.pv.Serialize(p.name, v)
+		vb, err := p.pv.Serialize(p.hashName, v)
 		if err != nil {
 			return fmt.Errorf("serialize value to hash: %w", err)
 		}
