@@ -260,6 +260,8 @@ func (k SendKind) String() string {
 		return "dead letter"
 	case SendChangelog:
 		return "changelog record"
+	case SendOutputToPartition:
+		return "output record to a chosen partition"
 	}
 	return fmt.Sprintf("SendKind(%d)", int(k))
 }

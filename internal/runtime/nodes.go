@@ -240,11 +240,23 @@ type sinkNode[K, V any] struct {
 	value   serde.Serde[V]
 	t       *Task
 	fixed   string
+	// partition, when set, picks the record's partition; a negative
+	// answer leaves it to the partitioner.
+	partition func(processor.Record[K, V]) int32
 }
 
 // NewSink returns the factory of a sink node writing to topic.
 func NewSink[K, V any](name string, topic Topic, key serde.Serde[K], value serde.Serde[V]) func() Node {
 	return func() Node { return &sinkNode[K, V]{name: name, topic: topic, key: key, value: value} }
+}
+
+// NewPartitionedSink returns the factory of a sink node writing to topic
+// at the partition partition picks for each record (a negative one: the
+// default partitioner's).
+func NewPartitionedSink[K, V any](name string, topic Topic, key serde.Serde[K], value serde.Serde[V], partition func(processor.Record[K, V]) int32) func() Node {
+	return func() Node {
+		return &sinkNode[K, V]{name: name, topic: topic, key: key, value: value, partition: partition}
+	}
 }
 
 // NewDynamicSink returns the factory of a sink node writing each record to
@@ -283,11 +295,18 @@ func (s *sinkNode[K, V]) receive(rec processor.Record[K, V]) {
 		s.t.fail(s.name, fmt.Errorf("serializing value for topic %q: %w", topic, err))
 		return
 	}
-	s.t.cfg.Collector.Send(&kgo.Record{
+	out := &kgo.Record{
 		Topic:     topic,
 		Key:       kb,
 		Value:     vb,
 		Timestamp: time.UnixMilli(rec.Timestamp),
 		Headers:   toKgoHeaders(rec.Headers),
-	}, SendOutput)
+	}
+	kind := SendOutput
+	if s.partition != nil {
+		if p := s.partition(rec); p >= 0 {
+			out.Partition, kind = p, SendOutputToPartition
+		}
+	}
+	s.t.cfg.Collector.Send(out, kind)
 }

@@ -42,6 +42,11 @@ const (
 	// SendChangelog is a store update for rec.Partition of a changelog: a
 	// failure stops the task.
 	SendChangelog
+	// SendOutputToPartition is a record of a sink that chose its partition
+	// (rec.Partition), as the response of a foreign-key join, sent back to
+	// the partition of the row that asked: a failure follows the production
+	// policy.
+	SendOutputToPartition
 )
 
 // Extractor returns a record's timestamp (ms); partitionTime is the largest

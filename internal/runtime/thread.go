@@ -36,9 +36,10 @@ type sendCtx struct {
 // kindCtx holds, per SendKind, the context of records produced outside
 // any input record, so that they cost no allocation.
 var kindCtx = [...]*sendCtx{
-	SendOutput:     {Context: context.Background(), kind: SendOutput, inOffset: -1},
-	SendDeadLetter: {Context: context.Background(), kind: SendDeadLetter, inOffset: -1},
-	SendChangelog:  {Context: context.Background(), kind: SendChangelog, inOffset: -1},
+	SendOutput:            {Context: context.Background(), kind: SendOutput, inOffset: -1},
+	SendDeadLetter:        {Context: context.Background(), kind: SendDeadLetter, inOffset: -1},
+	SendChangelog:         {Context: context.Background(), kind: SendChangelog, inOffset: -1},
+	SendOutputToPartition: {Context: context.Background(), kind: SendOutputToPartition, inOffset: -1},
 }
 
 func sendInfo(rec *kgo.Record) *sendCtx {
@@ -453,7 +454,7 @@ func commitSync(ctx context.Context, cl *kgo.Client, offsets map[string]map[int3
 // the production-error policy. The record carries what it is and which
 // input record it comes from.
 func (th *thread) Send(rec *kgo.Record, kind SendKind) {
-	if kind != SendChangelog {
+	if kind != SendChangelog && kind != SendOutputToPartition {
 		rec.Partition = -1 // until the partitioner picks one
 	}
 	th.cl.Produce(th.sendContext(kind), rec, th.produced)
@@ -489,7 +490,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 	perr := &ProduceError{Topic: rec.Topic, Partition: rec.Partition, Kind: info.kind,
 		InputTopic: info.inTopic, InputPartition: info.inPartition, InputOffset: info.inOffset, Err: err}
 	policy := th.e.cfg.OnProduceError
-	if info.kind != SendOutput {
+	if info.kind != SendOutput && info.kind != SendOutputToPartition {
 		policy = Policy{Kind: PolicyFail}
 	}
 	switch policy.Kind {

@@ -92,7 +92,7 @@ final class Topologies {
         return m;
     }
 
-    private static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
+    static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
         if (ALL.put(name, new Topo(topics(inputs), topics(outputs), build)) != null) {
             throw new IllegalStateException("topology " + name + " defined twice");
         }
@@ -216,6 +216,7 @@ final class Topologies {
     }
 
     static {
+        TopologiesFkjoin.register();
         // --- stateless
         add("filter", "in:S:S", "out:S:S", b -> toSS(in(b).filter((k, v) -> longer(v, 1))));
         add("filter-not", "in:S:S", "out:S:S", b -> toSS(in(b).filterNot((k, v) -> longer(v, 1))));
