@@ -96,9 +96,10 @@ func TestSuppressShutDownWhenFull(t *testing.T) {
 
 // TestSuppressMaxBytesEmitsEarly checks that a buffer bounded by bytes
 // forwards its oldest rows when over: a row of a one-byte key and value
-// counts 30 bytes.
+// from topic "in" counts 32 bytes (8 buffer time, 1 key, 1 value, 20
+// record context, 2 topic), as Kafka Streams counts it.
 func TestSuppressMaxBytesEmitsEarly(t *testing.T) {
-	in, out := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxBytes(60)))
+	in, out := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxBytes(64)))
 	for i, kv := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "2"}, {"c", "1"}, {"d", "1"}} {
 		if err := in.PipeAt(kv[0], kv[1], int64(i)); err != nil {
 			t.Fatal(err)
