@@ -200,6 +200,9 @@ func (t Table[K, V]) Suppress(s Suppressed, name ...Named) Table[K, V] {
 			t.b.t.g.Problem(fmt.Errorf("%s: UntilWindowCloses cannot emit early: give an unbounded buffer or ShutDownWhenFull", where))
 		}
 	}
+	// As Kafka Streams', the buffer keeps old values (their bytes count
+	// toward MaxBytes): the parent sends them.
+	t.old.enableSend(true)
 	out := Table[K, V]{b: t.b, node: n, key: t.key, value: t.value, win: t.win}
 	out.old = derivedOld(t.old, false)
 	final, limit := s.final, s.limit.Milliseconds()
