@@ -27,13 +27,15 @@ const (
 )
 
 // suppressTopology is the final windowed count from in to out; slow, if
-// set, is called on each input record.
+// set, is called on each input record. The topology, and so its generated
+// store names, is the same either way.
 func suppressTopology(t testing.TB, in, out string, slow func()) *kstreams.Topology {
 	b := kstreams.NewBuilder()
-	s := kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String()))
-	if slow != nil {
-		s = s.Peek(func(string, string) { slow() })
-	}
+	s := kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String())).Peek(func(string, string) {
+		if slow != nil {
+			slow()
+		}
+	})
 	counts := kstreams.WindowedBy(s.GroupByKey(), kstreams.TimeWindowsOfSizeAndGrace(time.Second, suppressGrace)).Count()
 	final := counts.Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer()), suppressName)
 	kstreams.Map(final.ToStream(), func(k kstreams.Windowed[string], n int64) (string, int64) {
@@ -293,6 +295,8 @@ func testSuppressKilled(t *testing.T, g kstreams.Guarantee) {
 	waitCaughtUp(t, app, 90*time.Second, in)
 	got := finalResults(t, out, si.exact, 30*time.Second)
 	r.stopOK(t)
+	m := r.app.Metrics()
+	t.Logf("the new instance restored %d records, processed %d, dropped %d", m.Restored, m.Processed, m.Dropped)
 	if extra := slices.Collect(maps.Keys(got)); len(extra) != len(si.exact) {
 		t.Errorf("results for %d windows, want %d", len(extra), len(si.exact))
 	}
