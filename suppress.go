@@ -8,7 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
+	"github.com/kstreams-go/kstreams/serde"
+	"github.com/kstreams-go/kstreams/state"
 )
 
 // ErrBufferFull is the error (use errors.Is) with which a suppression whose
@@ -19,16 +22,16 @@ var ErrBufferFull = errors.New("kstreams: suppression buffer full")
 
 // BufferFullError says which suppression buffer went over which limit.
 type BufferFullError struct {
-	// Node is the suppression's node name.
-	Node string
+	// Node is the suppression's node name, Store its buffer store's.
+	Node, Store string
 	// Records and Bytes are what the buffer held; MaxRecords and MaxBytes
 	// its limits (0: none).
 	Records, MaxRecords, Bytes, MaxBytes int64
 }
 
 func (e *BufferFullError) Error() string {
-	return fmt.Sprintf("%v: buffer of %q over its limit: %d records (max %s), %d bytes (max %s)",
-		ErrBufferFull, e.Node, e.Records, limitText(e.MaxRecords), e.Bytes, limitText(e.MaxBytes))
+	return fmt.Sprintf("%v: buffer %q of suppression %q over its limit: %d records (max %s), %d bytes (max %s)",
+		ErrBufferFull, e.Store, e.Node, e.Records, limitText(e.MaxRecords), e.Bytes, limitText(e.MaxBytes))
 }
 
 func (e *BufferFullError) Unwrap() error { return ErrBufferFull }
@@ -57,13 +60,22 @@ const (
 // Suppressed.BufferConfig. A zero limit is no limit: the zero BufferConfig
 // is an unbounded buffer, Kafka Streams' BufferConfig.unbounded(). The
 // buffer is over its limit when it holds more than MaxRecords rows or more
-// than MaxBytes bytes (the key and the serialized new and old values of
-// each row, plus a fixed overhead per row for its time and record context;
-// close to, but not exactly, Kafka Streams' estimate).
+// than MaxBytes bytes. A row's bytes are counted as Kafka Streams counts
+// them: its buffer time (8), the key, the serialized values (the old value
+// of the key's first buffered update, and the old and new values of its
+// latest) and the record context (timestamp, offset and partition: 20; the
+// topic's length; the headers' keys and values).
 type BufferConfig struct {
 	MaxRecords int64
 	MaxBytes   int64
 	WhenFull   BufferFull
+	// DisableLogging keeps the buffer without a changelog topic, as Kafka
+	// Streams' BufferConfig#withLoggingDisabled: the rows it holds when an
+	// instance stops or loses the task are lost.
+	DisableLogging bool
+	// ChangelogConfigs are extra topic configs of the buffer's changelog,
+	// as Kafka Streams' BufferConfig#withLoggingEnabled.
+	ChangelogConfigs map[string]string
 }
 
 // UnboundedBuffer returns an unbounded buffer; it fits [UntilWindowCloses].
@@ -86,6 +98,16 @@ func (c BufferConfig) ShutDownWhenFull() BufferConfig { c.WhenFull = ShutDownWhe
 
 // EmitEarlyWhenFull returns c emitting early when full.
 func (c BufferConfig) EmitEarlyWhenFull() BufferConfig { c.WhenFull = EmitEarlyWhenFull; return c }
+
+// WithLoggingDisabled returns c without a changelog.
+func (c BufferConfig) WithLoggingDisabled() BufferConfig { c.DisableLogging = true; return c }
+
+// WithLoggingEnabled returns c logged to a changelog with the extra topic
+// configs given (nil for none).
+func (c BufferConfig) WithLoggingEnabled(configs map[string]string) BufferConfig {
+	c.DisableLogging, c.ChangelogConfigs = false, configs
+	return c
+}
 
 // Suppressed says which updates [Table.Suppress] holds back; make one with
 // [UntilWindowCloses] or [UntilTimeLimit].
@@ -135,11 +157,17 @@ func windowEnds[K any](close time.Duration) *windowInfo {
 // suppression has seen. A forwarded update keeps the timestamp and headers
 // it arrived with.
 //
-// The buffer is kept in memory only: unlike Kafka Streams', it has no
-// changelog topic yet, so the rows it holds when an instance stops are lost
-// (issue 10 item 5).
+// The buffer is a state store, as Kafka Streams': named "<name>-store" when
+// the suppression is named, else KTABLE-SUPPRESS-STATE-STORE-<n>, kept in
+// memory and logged to the changelog topic "<application id>-<store
+// name>-changelog" (unless the BufferConfig disables logging), from which a
+// restarted or migrated task restores it before processing.
 func (t Table[K, V]) Suppress(s Suppressed, name ...Named) Table[K, V] {
 	n := t.b.name(name, "KTABLE-SUPPRESS")
+	storeName := n + "-store"
+	if len(name) == 0 || name[0] == "" {
+		storeName = t.b.t.g.NextName("KTABLE-SUPPRESS-STATE-STORE")
+	}
 	where := fmt.Sprintf("Suppress %q %s", n, after(t.node))
 	c := s.buffer
 	if c.MaxRecords < 0 || c.MaxBytes < 0 {
@@ -148,8 +176,18 @@ func (t Table[K, V]) Suppress(s Suppressed, name ...Named) Table[K, V] {
 	if s.limit < 0 {
 		t.b.t.g.Problem(fmt.Errorf("%s: negative time limit %v", where, s.limit))
 	}
-	if t.key == nil {
-		t.b.t.g.Problem(fmt.Errorf("%s: the table has no key serde (the buffer orders and sizes rows by their bytes)", where))
+	key, value := t.key, t.value
+	if key == nil {
+		key = serde.Default[K]()
+	}
+	if value == nil {
+		value = serde.Default[V]()
+	}
+	if key == nil {
+		t.b.t.g.Problem(fmt.Errorf("%s: the table has no key serde (the buffer orders, sizes and logs rows by their bytes)", where))
+	}
+	if value == nil {
+		t.b.t.g.Problem(fmt.Errorf("%s: the table has no value serde (the buffer logs values to its changelog): give the upstream table one", where))
 	}
 	bounded := c.MaxRecords > 0 || c.MaxBytes > 0
 	var win *windowInfo
@@ -162,70 +200,111 @@ func (t Table[K, V]) Suppress(s Suppressed, name ...Named) Table[K, V] {
 			t.b.t.g.Problem(fmt.Errorf("%s: UntilWindowCloses cannot emit early: give an unbounded buffer or ShutDownWhenFull", where))
 		}
 	}
+	// As Kafka Streams', the buffer keeps old values (their bytes count
+	// toward MaxBytes): the parent sends them.
+	t.old.enableSend(true)
 	out := Table[K, V]{b: t.b, node: n, key: t.key, value: t.value, win: t.win}
 	out.old = derivedOld(t.old, false)
-	key, value, final, limit := t.key, t.value, s.final, s.limit.Milliseconds()
+	final, limit := s.final, s.limit.Milliseconds()
 	if win != nil {
 		limit = win.close.Milliseconds()
 	}
 	AddProcessor(t.b.t, n, func() processor.Processor[K, Change[V], K, Change[V]] {
-		p := &suppress[K, V]{node: n, cfg: c, final: final, limit: limit, observed: -1, index: map[string]*buffered[K, V]{}}
-		p.keyBytes = func(k K) ([]byte, error) { return key.Serialize(n+"-store-changelog", k) }
-		p.valueBytes = func(v V) int {
-			if value == nil {
-				return 0
-			}
-			b, _ := value.Serialize(n+"-store-changelog", v)
-			return len(b)
-		}
+		p := &suppress[K, V]{node: n, store: storeName, cfg: c, final: final, limit: limit, observed: -1,
+			key: key, value: value, index: map[string]*buffered{}}
 		if win != nil {
 			p.end = win.end
 		}
 		return p
 	}, t.node)
+	t.b.t.g.AddStore(&runtime.StoreSpec{
+		Name: storeName, Logged: !c.DisableLogging, ChangelogConfigs: c.ChangelogConfigs,
+		Cached: true, ChangelogHeaders: bufferChangelogHeaders,
+		Typed: func(bs state.BytesStore, _ string) any { return bufferStore{bs} },
+	})
+	t.b.t.g.Connect(storeName, n)
 	return out
 }
 
-// rowOverhead is what a buffered row costs beyond its key and values: its
-// time (8 bytes) and the timestamp, offset and partition of its record
-// context (20 bytes), as Kafka Streams counts them.
-const rowOverhead = 28
-
-// buffered is one row of a suppression buffer: the key's latest update and
-// the time it was first buffered at.
-type buffered[K, V any] struct {
+// buffered is where a row of a suppression buffer is: its key's bytes,
+// its buffer time and its size. The row itself is in the buffer store.
+type buffered struct {
 	kb   []byte
 	time int64
-	rec  processor.Record[K, Change[V]]
 	size int64
 }
 
-// suppress is Kafka Streams' KTableSuppressProcessor over its in-memory
-// time-ordered buffer: rows ordered by buffer time, then key bytes; a key
-// updated again keeps its place and takes the new update.
+// suppress is Kafka Streams' KTableSuppressProcessor over its time-ordered
+// buffer: rows ordered by buffer time, then key bytes; a key updated again
+// keeps its place and takes the new update. The rows are in the buffer
+// store (logged, so restored); the processor keeps their order in memory,
+// rebuilt from the store before the first record it processes (after the
+// task's restoration).
 type suppress[K, V any] struct {
-	node       string
-	cfg        BufferConfig
-	final      bool
-	limit      int64
-	end        func(any) int64
-	keyBytes   func(K) ([]byte, error)
-	valueBytes func(V) int
-	ctx        processor.Context[K, Change[V]]
-	observed   int64
-	rows       []*buffered[K, V]
-	index      map[string]*buffered[K, V]
-	size       int64
+	node     string
+	store    string
+	cfg      BufferConfig
+	final    bool
+	limit    int64
+	end      func(any) int64
+	key      serde.Serde[K]
+	value    serde.Serde[V]
+	ctx      processor.Context[K, Change[V]]
+	buf      bufferStore
+	topic    string
+	loaded   bool
+	observed int64
+	rows     []*buffered
+	index    map[string]*buffered
+	size     int64
+	scratch  []byte
 }
 
 func (p *suppress[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	p.ctx = ctx
+	buf, err := processor.Store[bufferStore](ctx, p.store)
+	if err != nil {
+		return err
+	}
+	p.buf = buf
+	p.topic = runtime.Topic{Name: p.store + "-changelog", Internal: true}.Resolve(ctx.ApplicationID())
+	return nil
+}
+
+// load rebuilds the buffer's order from the rows of its store.
+func (p *suppress[K, V]) load() error {
+	p.loaded = true
+	it, err := p.buf.All()
+	if err != nil {
+		return fmt.Errorf("kstreams: suppress %q: reading buffer store %q: %w", p.node, p.store, err)
+	}
+	defer it.Close()
+	for it.Next() {
+		kb := append([]byte{}, it.Key()...)
+		r, err := decodeStoredRow(p.store, kb, it.Value())
+		if err != nil {
+			return err
+		}
+		b := &buffered{kb: kb, time: r.time, size: r.size(kb)}
+		p.rows = append(p.rows, b)
+		p.index[string(kb)] = b
+		p.size += b.size
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("kstreams: suppress %q: reading buffer store %q: %w", p.node, p.store, err)
+	}
+	slices.SortFunc(p.rows, compareRows)
 	return nil
 }
 
 func (p *suppress[K, V]) Process(r processor.Record[K, Change[V]]) error {
+	if !p.loaded {
+		if err := p.load(); err != nil {
+			return err
+		}
+	}
 	p.observed = max(p.observed, r.Timestamp)
-	kb, err := p.keyBytes(r.Key)
+	kb, err := p.key.Serialize(p.topic, r.Key)
 	if err != nil {
 		return fmt.Errorf("kstreams: suppress %q: serialize key: %w", p.node, err)
 	}
@@ -235,44 +314,83 @@ func (p *suppress[K, V]) Process(r processor.Record[K, Change[V]]) error {
 		}
 		return nil
 	}
-	t := r.Timestamp
-	if p.end != nil {
-		t = p.end(r.Key)
-	}
-	size := int64(len(kb) + rowOverhead)
-	if r.Value.HasNew {
-		size += int64(p.valueBytes(r.Value.New))
-	}
-	if r.Value.HasOld {
-		size += int64(p.valueBytes(r.Value.Old))
-	}
-	if b, ok := p.index[string(kb)]; ok {
-		p.size += size - b.size
-		b.rec, b.size = r, size
-	} else {
-		b := &buffered[K, V]{kb: kb, time: t, rec: r, size: size}
-		i, _ := slices.BinarySearchFunc(p.rows, b, compareRows[K, V])
-		p.rows = slices.Insert(p.rows, i, b)
-		p.index[string(kb)] = b
-		p.size += size
+	if err := p.put(kb, r); err != nil {
+		return err
 	}
 	expiry := p.observed - p.limit
 	for len(p.rows) > 0 && p.rows[0].time <= expiry {
-		p.emit()
+		if err := p.emit(); err != nil {
+			return err
+		}
 	}
 	if !p.full() {
 		return nil
 	}
 	if p.cfg.WhenFull == ShutDownWhenFull {
-		return &BufferFullError{Node: p.node, Records: int64(len(p.rows)), MaxRecords: p.cfg.MaxRecords, Bytes: p.size, MaxBytes: p.cfg.MaxBytes}
+		return &BufferFullError{Node: p.node, Store: p.store, Records: int64(len(p.rows)), MaxRecords: p.cfg.MaxRecords, Bytes: p.size, MaxBytes: p.cfg.MaxBytes}
 	}
 	for p.full() {
-		p.emit()
+		if err := p.emit(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func compareRows[K, V any](a, b *buffered[K, V]) int {
+// put buffers the update r of the key whose bytes are kb.
+func (p *suppress[K, V]) put(kb []byte, r processor.Record[K, Change[V]]) error {
+	row := &bufferRow{timestamp: r.Timestamp, offset: -1, partition: -1, headers: r.Headers}
+	if md, ok := p.ctx.RecordMetadata(); ok {
+		row.topic, row.partition, row.offset = md.Topic, md.Partition, md.Offset
+	}
+	var err error
+	if r.Value.HasNew {
+		if row.new, err = p.value.Serialize(p.topic, r.Value.New); err != nil {
+			return fmt.Errorf("kstreams: suppress %q: serialize value: %w", p.node, err)
+		}
+	}
+	if r.Value.HasOld {
+		if row.old, err = p.value.Serialize(p.topic, r.Value.Old); err != nil {
+			return fmt.Errorf("kstreams: suppress %q: serialize old value: %w", p.node, err)
+		}
+	}
+	b, ok := p.index[string(kb)]
+	if ok {
+		stored, err := p.buf.Get(kb)
+		if err != nil {
+			return fmt.Errorf("kstreams: suppress %q: reading buffer store %q: %w", p.node, p.store, err)
+		}
+		prev, err := decodeStoredRow(p.store, kb, stored)
+		if err != nil {
+			return err
+		}
+		row.prior, row.time = prev.prior, b.time
+	} else {
+		row.time = r.Timestamp
+		if p.end != nil {
+			row.time = p.end(r.Key)
+		}
+		row.prior, row.oldIsPrior = row.old, true
+	}
+	p.scratch = row.encode(p.scratch[:0])
+	if err := p.buf.Put(kb, p.scratch); err != nil {
+		return fmt.Errorf("kstreams: suppress %q: writing buffer store %q: %w", p.node, p.store, err)
+	}
+	size := row.size(kb)
+	if ok {
+		p.size += size - b.size
+		b.size = size
+		return nil
+	}
+	b = &buffered{kb: kb, time: row.time, size: size}
+	i, _ := slices.BinarySearchFunc(p.rows, b, compareRows)
+	p.rows = slices.Insert(p.rows, i, b)
+	p.index[string(kb)] = b
+	p.size += size
+	return nil
+}
+
+func compareRows(a, b *buffered) int {
 	if c := cmp.Compare(a.time, b.time); c != 0 {
 		return c
 	}
@@ -285,18 +403,45 @@ func (p *suppress[K, V]) full() bool {
 		(p.cfg.MaxBytes > 0 && p.size > p.cfg.MaxBytes)
 }
 
-// emit removes the first row of the buffer and forwards its update; final
-// results forward no delete.
-func (p *suppress[K, V]) emit() {
+// emit removes the first row of the buffer (a tombstone in its changelog)
+// and forwards its update with the timestamp and headers it came with;
+// final results forward no delete.
+func (p *suppress[K, V]) emit() error {
 	b := p.rows[0]
 	p.rows[0] = nil
 	p.rows = p.rows[1:]
 	delete(p.index, string(b.kb))
 	p.size -= b.size
-	if p.final && !b.rec.Value.HasNew {
-		return
+	stored, err := p.buf.Delete(b.kb)
+	if err != nil {
+		return fmt.Errorf("kstreams: suppress %q: writing buffer store %q: %w", p.node, p.store, err)
 	}
-	p.ctx.Forward(b.rec)
+	row, err := decodeStoredRow(p.store, b.kb, stored)
+	if err != nil {
+		return err
+	}
+	if p.final && row.new == nil {
+		return nil
+	}
+	k, err := p.key.Deserialize(p.topic, b.kb)
+	if err != nil {
+		return fmt.Errorf("kstreams: suppress %q: deserialize buffered key: %w", p.node, err)
+	}
+	var c Change[V]
+	if row.new != nil {
+		if c.New, err = p.value.Deserialize(p.topic, row.new); err != nil {
+			return fmt.Errorf("kstreams: suppress %q: deserialize buffered value: %w", p.node, err)
+		}
+		c.HasNew = true
+	}
+	if row.old != nil {
+		if c.Old, err = p.value.Deserialize(p.topic, row.old); err != nil {
+			return fmt.Errorf("kstreams: suppress %q: deserialize buffered old value: %w", p.node, err)
+		}
+		c.HasOld = true
+	}
+	p.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Value: c, Timestamp: row.timestamp, Headers: row.headers})
+	return nil
 }
 
 func (p *suppress[K, V]) Close() error { return nil }

@@ -40,6 +40,11 @@ func TestSuppressBuildProblems(t *testing.T) {
 		{"negative buffer limit", func(b *kstreams.Builder) {
 			plain(b).Suppress(kstreams.UntilTimeLimit(time.Second, kstreams.MaxRecords(-1)))
 		}, "negative buffer limit"},
+		{"no value serde", func(b *kstreams.Builder) {
+			type point struct{ X, Y int }
+			kstreams.MapTableValues(plain(b), func(string) point { return point{} }).
+				Suppress(kstreams.UntilTimeLimit(time.Second, kstreams.UnboundedBuffer()))
+		}, "the table has no value serde"},
 		{"negative time limit", func(b *kstreams.Builder) {
 			plain(b).Suppress(kstreams.UntilTimeLimit(-time.Second, kstreams.BufferConfig{}))
 		}, "negative time limit"},
@@ -73,32 +78,52 @@ func suppressDriver(t *testing.T, s kstreams.Suppressed) (*kstreamstest.InputTop
 }
 
 // TestSuppressShutDownWhenFull checks the error of a full buffer that
-// shuts down: it names the node and the limit.
+// shuts down, over its record or its byte limit: it names the node, the
+// buffer store and the limit, as Kafka Streams' StreamsException does.
 func TestSuppressShutDownWhenFull(t *testing.T) {
-	in, _ := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxRecords(2).ShutDownWhenFull()))
-	for i, k := range []string{"a", "b", "a"} {
-		if err := in.PipeAt(k, "v", int64(i)); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-	}
-	err := in.PipeAt("c", "v", 3)
-	var full *kstreams.BufferFullError
-	if !errors.Is(err, kstreams.ErrBufferFull) || !errors.As(err, &full) {
-		t.Fatalf("error = %v, want a BufferFullError", err)
-	}
-	if full.Node != "sup" || full.Records != 3 || full.MaxRecords != 2 {
-		t.Errorf("error = %+v, want node sup, 3 records of 2", full)
-	}
-	if !strings.Contains(err.Error(), `"sup"`) || !strings.Contains(err.Error(), "max 2") {
-		t.Errorf("error text %q does not name the buffer and its limit", err)
+	for _, tc := range []struct {
+		name   string
+		buffer kstreams.BufferConfig
+		// want are the fields of the error after the fourth record.
+		wantRecords, wantBytes int64
+		wantText               string
+	}{
+		// Rows of one-byte keys and values from topic "in": 32 bytes, and
+		// the update of a, 33 (its old value too).
+		{"records", kstreams.MaxRecords(2).ShutDownWhenFull(), 3, 32 + 33 + 32, "3 records (max 2)"},
+		{"bytes", kstreams.MaxBytes(90).ShutDownWhenFull(), 3, 32 + 33 + 32, "97 bytes (max 90)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, _ := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, tc.buffer))
+			for i, k := range []string{"a", "b", "a"} {
+				if err := in.PipeAt(k, "v", int64(i)); err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+			}
+			err := in.PipeAt("c", "v", 3)
+			var full *kstreams.BufferFullError
+			if !errors.Is(err, kstreams.ErrBufferFull) || !errors.As(err, &full) {
+				t.Fatalf("error = %v, want a BufferFullError", err)
+			}
+			if full.Node != "sup" || full.Store != "sup-store" || full.Records != tc.wantRecords || full.Bytes != tc.wantBytes {
+				t.Errorf("error = %+v, want node sup, store sup-store, %d records, %d bytes", full, tc.wantRecords, tc.wantBytes)
+			}
+			for _, want := range []string{`"sup"`, `"sup-store"`, tc.wantText} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error text %q does not contain %q", err, want)
+				}
+			}
+		})
 	}
 }
 
 // TestSuppressMaxBytesEmitsEarly checks that a buffer bounded by bytes
 // forwards its oldest rows when over: a row of a one-byte key and value
-// counts 30 bytes.
+// from topic "in" counts 32 bytes (8 buffer time, 1 key, 1 value, 20
+// record context, 2 topic), as Kafka Streams counts it, and the update of
+// a 33 (its old value too), which takes the buffer over 64 at once.
 func TestSuppressMaxBytesEmitsEarly(t *testing.T) {
-	in, out := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxBytes(60)))
+	in, out := suppressDriver(t, kstreams.UntilTimeLimit(time.Hour, kstreams.MaxBytes(64)))
 	for i, kv := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "2"}, {"c", "1"}, {"d", "1"}} {
 		if err := in.PipeAt(kv[0], kv[1], int64(i)); err != nil {
 			t.Fatal(err)

@@ -255,8 +255,9 @@ func TestCasesAreWellFormed(t *testing.T) {
 	}
 }
 
-// javaTopology matches a topology's declaration in Topologies.java:
-// add("name", "inputs", "outputs", ...).
+// javaTopology matches a topology's declaration in Topologies*.java:
+// add("name", "inputs", "outputs", ...), or Topologies.add(...) outside
+// Topologies.java.
 var javaTopology = regexp.MustCompile(`(?m)^\s*(?:Topologies\.)?add\("([^"]+)", "([^"]+)", "([^"]+)"`)
 
 // TestTopologiesMatchJava checks that Go and Java define the same topology

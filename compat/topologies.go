@@ -482,7 +482,7 @@ var topologies = map[string]topology{
 	}},
 	"suppress-session-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
-		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer())).ToStream()))
+		toSI(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count().Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer())).ToStream()))
 	}},
 	"suppress-time-limit": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(in(b).ToTable().Suppress(kstreams.UntilTimeLimit(10*time.Millisecond, kstreams.UnboundedBuffer())).ToStream())

@@ -43,6 +43,10 @@ type StoreSpec struct {
 	// store: window and session stores (see windowstore.go). dir is the
 	// store's directory, "" unless Persistent.
 	Open func(name, dir string, pebble *state.PebbleOptions) (state.BytesStore, error)
+	// ChangelogHeaders are put on every changelog record but tombstones:
+	// the suppression buffer marks its value layout with them, as Kafka
+	// Streams' ("v" = 3).
+	ChangelogHeaders []kgo.RecordHeader
 }
 
 // Changelog returns the store's changelog topic.
@@ -76,6 +80,8 @@ type loggedStore struct {
 	// timestamped: values start with their timestamp, which the changelog
 	// record carries as its own timestamp instead of the value bytes.
 	timestamped bool
+	// headers go on every record but tombstones.
+	headers []kgo.RecordHeader
 }
 
 func (s *loggedStore) log(key, value []byte) {
@@ -90,6 +96,9 @@ func (s *loggedStore) log(key, value []byte) {
 		Topic: s.topic, Partition: s.partition,
 		Key: append([]byte(nil), key...), Value: cloneOrNil(value),
 		Timestamp: time.UnixMilli(ts),
+	}
+	if value != nil {
+		rec.Headers = s.headers
 	}
 	s.last = rec
 	s.out.Send(rec, SendChangelog)

@@ -103,7 +103,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	}
 	ts.top = ts.base
 	if spec.Logged {
-		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped}
+		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, headers: spec.ChangelogHeaders}
 		ts.top = ts.logged
 	}
 	if spec.Cached {

@@ -98,8 +98,8 @@ final class Topologies {
         }
     }
 
-    private static final Serde<String> S = Serdes.String();
-    private static final Serde<Long> L = Serdes.Long();
+    static final Serde<String> S = Serdes.String();
+    static final Serde<Long> L = Serdes.Long();
 
     // Null-safe helpers, the same as in topologies.go.
     static boolean longer(String v, int n) {
@@ -130,7 +130,7 @@ final class Topologies {
         return v == null ? List.of() : List.of(v.split(",", -1));
     }
 
-    private static KStream<String, String> in(StreamsBuilder b) {
+    static KStream<String, String> in(StreamsBuilder b) {
         return b.stream("in", Consumed.with(S, S));
     }
 
@@ -155,15 +155,15 @@ final class Topologies {
     }
 
     /** Writes each windowed key as "key@start/end". */
-    private static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
+    static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
         return s.selectKey((k, v) -> str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
     }
 
-    private static void toSS(KStream<String, String> s) {
+    static void toSS(KStream<String, String> s) {
         s.to("out", Produced.with(S, S));
     }
 
-    private static void toSL(KStream<String, Long> s) {
+    static void toSL(KStream<String, Long> s) {
         s.to("out", Produced.with(S, L));
     }
 
@@ -217,6 +217,7 @@ final class Topologies {
 
     static {
         TopologiesFkjoin.register();
+        TopologiesSuppressbuf.register();
         // --- stateless
         add("filter", "in:S:S", "out:S:S", b -> toSS(in(b).filter((k, v) -> longer(v, 1))));
         add("filter-not", "in:S:S", "out:S:S", b -> toSS(in(b).filterNot((k, v) -> longer(v, 1))));
