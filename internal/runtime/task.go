@@ -73,6 +73,9 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
+	// ExactlyOnce keeps the key-value stores' updates apart until their
+	// transaction commits (see txnstore.go).
+	ExactlyOnce bool
 }
 
 type queued struct {

@@ -19,11 +19,14 @@ const checkpointFile = ".checkpoint"
 // taskStore is one state store of one task: its layers and where its
 // changelog stands.
 type taskStore struct {
-	spec      *StoreSpec
-	dir       string
-	base      state.BytesStore
-	logged    *loggedStore
-	cache     *cachedStore
+	spec   *StoreSpec
+	dir    string
+	base   state.BytesStore
+	logged *loggedStore
+	cache  *cachedStore
+	// txn holds the writes of the open transaction under exactly-once
+	// (key-value stores only; see txnstore.go); nil otherwise.
+	txn       *txnStore
 	top       state.BytesStore
 	typed     any
 	changelog string
@@ -68,6 +71,12 @@ func (t *Task) openStores() error {
 		}
 		t.stores = append(t.stores, ts)
 	}
+	if t.cfg.ExactlyOnce {
+		// The crash-consistent stores hold only committed state until
+		// the next commit: their checkpoint entries stay true, so a
+		// crash before that commit still restores only the tail.
+		return t.checkpoint(false)
+	}
 	return nil
 }
 
@@ -102,6 +111,10 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 		return nil, err
 	}
 	ts.top = ts.base
+	if t.cfg.ExactlyOnce && spec.Open == nil {
+		ts.txn = newTxnStore(ts.base)
+		ts.top = ts.txn
+	}
 	if spec.Logged {
 		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped}
 		ts.top = ts.logged
@@ -175,6 +188,8 @@ func (ts *taskStore) wipe() error {
 // relink points the layer above the base at a new base.
 func (ts *taskStore) relink() {
 	switch {
+	case ts.txn != nil:
+		ts.txn.BytesStore = ts.base
 	case ts.logged != nil:
 		ts.logged.BytesStore = ts.base
 	case ts.cache != nil:
@@ -247,12 +262,39 @@ func flushCache(ts *taskStore) (err error) {
 
 // Checkpoint flushes the stores to disk and writes the task's checkpoint.
 // Call it after the producer has flushed, so changelog offsets are known.
-func (t *Task) Checkpoint() error {
+// Under exactly-once, call it after the transaction committed and
+// CommitStores; it then leaves out the stores that write uncommitted
+// updates to disk (window and session stores), which a crash would leave
+// ahead of their changelog, so that those are restored in full.
+func (t *Task) Checkpoint() error { return t.checkpoint(false) }
+
+// FinalCheckpoint is Checkpoint for the last commit before the task
+// closes cleanly: every store then holds exactly the committed state.
+func (t *Task) FinalCheckpoint() error { return t.checkpoint(true) }
+
+// CommitStores writes the updates of the committed transaction to the
+// crash-consistent stores (exactly-once).
+func (t *Task) CommitStores() error {
+	for _, ts := range t.stores {
+		if ts.txn == nil {
+			continue
+		}
+		if err := ts.txn.commit(); err != nil {
+			return fmt.Errorf("kstreams: task %s: store %q: writing committed updates: %w", t.id, ts.spec.Name, err)
+		}
+	}
+	return nil
+}
+
+func (t *Task) checkpoint(final bool) error {
 	if len(t.stores) == 0 {
 		return nil
 	}
 	offsets := map[string]map[int32]int64{}
 	for _, ts := range t.stores {
+		if t.cfg.ExactlyOnce && !final && !t.standby && ts.txn == nil {
+			continue
+		}
 		if err := ts.base.Flush(); err != nil {
 			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
 		}

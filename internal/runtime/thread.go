@@ -100,6 +100,14 @@ type thread struct {
 
 	prodMu  sync.Mutex
 	prodErr error
+
+	// sess is the transactional session under exactly-once (eos.go), nil
+	// under at-least-once; cl is its client. inTxn says a transaction is
+	// open; abortTxn that it must be aborted before anything else (the
+	// member gave up its tasks since it began). Both under mu.
+	sess     *kgo.GroupTransactSession
+	inTxn    bool
+	abortTxn bool
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
@@ -130,6 +138,13 @@ func newThread(e *Engine, id int) (*thread, error) {
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", e.cfg.InstanceID, id+1)))
 	}
+	if e.cfg.ExactlyOnce {
+		eos, err := th.eosOpts()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, eos...)
+	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
 		return nil, err
@@ -139,10 +154,20 @@ func newThread(e *Engine, id int) (*thread, error) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.restorer = restorer
-	cl, err := kgo.NewClient(append(opts, e.cfg.ClientOpts...)...)
-	if err != nil {
+	opts = append(opts, e.cfg.ClientOpts...)
+	var cl *kgo.Client
+	var err2 error
+	if e.cfg.ExactlyOnce {
+		th.sess, err2 = kgo.NewGroupTransactSession(opts...)
+		if err2 == nil {
+			cl = th.sess.Client()
+		}
+	} else {
+		cl, err2 = kgo.NewClient(opts...)
+	}
+	if err2 != nil {
 		restorer.close()
-		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err)
+		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err2)
 	}
 	th.cl = cl
 	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
@@ -201,6 +226,12 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return th.fatal
 	}
 	th.checkFreezeLocked()
+	if th.sess != nil {
+		drop, err := th.beginLocked(ctx)
+		if err != nil || drop {
+			return err
+		}
+	}
 	fetches.EachError(th.fetchError)
 	fetches.EachRecord(func(r *kgo.Record) {
 		if t := th.byPart[topicPartition{r.Topic, r.Partition}]; t != nil {
@@ -284,6 +315,9 @@ func (th *thread) postponed(err error) {
 // answer, the tasks moved), and other errors only when the thread must
 // stop.
 func (th *thread) commitLocked(ctx context.Context) error {
+	if th.sess != nil {
+		return th.commitTxnLocked(ctx)
+	}
 	th.lastCommit = time.Now()
 	th.checkFreezeLocked()
 	// A failed task with stores is left out: its caches may hold part of
@@ -412,6 +446,7 @@ func (th *thread) loseTasksLocked(why string, cause error) {
 	th.e.cfg.Logger.Warn("kstreams: tasks may have moved to another member; closing them without flushing or committing, and rejoining the group",
 		"thread", th.id+1, "tasks", taskIDs(th.tasks), "reason", why, "error", cause)
 	th.closeTasksLocked()
+	th.abortTxn = th.sess != nil
 	th.e.threadRebalancing(th.id, true)
 	th.rejoin.Store(true)
 }
@@ -536,6 +571,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
 		Globals:       th.e.globals,
+		ExactlyOnce:   th.e.cfg.ExactlyOnce,
 	}
 }
 
@@ -691,7 +727,13 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]i
 	// directory once this thread has closed it. (Eager rebalancing runs
 	// every member's onRevoked before any member's onAssigned.)
 	th.dropStandbysLocked(nil)
-	if th.fatal == nil && !th.closing {
+	if th.sess != nil {
+		// The open transaction cannot be ended here (franz-go's
+		// session holds the lock ending it needs while this callback
+		// runs) and the session aborts it anyway: the tasks are
+		// closed without flushing, and the loop aborts it next.
+		th.abortTxn = th.inTxn
+	} else if th.fatal == nil && !th.closing {
 		err := th.commitLocked(ctx)
 		if errors.Is(err, errNotCommitted) {
 			th.postponed(err)
@@ -716,6 +758,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",
 			"thread", th.id+1, "tasks", taskIDs(th.tasks))
 	}
+	th.abortTxn = th.sess != nil && th.inTxn
 	th.closeTasksLocked()
 	th.dropStandbysLocked(nil)
 }
@@ -768,6 +811,10 @@ func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 		closeErr = th.commitLocked(ctx)
 		if errors.Is(closeErr, errNotCommitted) {
 			closeErr = th.leftLocked(closeErr)
+		}
+	} else if th.sess != nil {
+		if err := th.abortLocked(ctx, "the thread failed"); err != nil {
+			th.e.cfg.Logger.Warn("kstreams: aborting the transaction at close", "thread", th.id+1, "error", err)
 		}
 	}
 	th.closeTasksLocked()
