@@ -270,4 +270,3 @@ func TestExactlyOnceRestoreAfterKill(t *testing.T) {
 		t.Errorf("a fresh state directory restored %d records, want at least the store's %d keys", fresh, storeKeys)
 	}
 }
-

@@ -109,7 +109,7 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 		return nil
 	}
 	th.inTxn = false
-	actx, cancel := context.WithTimeout(ctx, th.requestTimeout())
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
@@ -157,7 +157,10 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	fctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
+	// The transaction's requests are bounded by the request timeout but
+	// not cut short by the application stopping: a transaction ended
+	// half-way leaves its outcome unknown.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	err := th.cl.Flush(fctx)
 	cancel()
 	if err == nil {
@@ -176,7 +179,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	committed := false
 	if err == nil {
-		cctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 		committed, err = th.sess.End(cctx, kgo.TryCommit)
 		cancel()
 		th.inTxn = false
@@ -224,6 +227,12 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 // the stores cannot be restored now, the tasks are given back instead.
 func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 	if len(th.tasks) == 0 || th.closing {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// The application is stopping: the tasks are closed, and
+		// restored from their checkpoints at the next start.
+		th.closeTasksLocked()
 		return nil
 	}
 	th.e.cfg.Logger.Warn("kstreams: transaction aborted; rewinding the tasks to their last commit",
