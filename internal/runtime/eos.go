@@ -78,6 +78,17 @@ func stableProcessID(dir string) (string, error) {
 	return id, nil
 }
 
+// holdRebalances waits for a rebalance callback that is running to
+// return and keeps new ones off until AllowRebalance (what a poll does
+// with BlockRebalanceOnPoll). The last transaction is ended with this
+// held: the session's callbacks hold the lock that ending a transaction
+// takes, and wait for th.mu, which the close holds while it ends it.
+func (th *thread) holdRebalances() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	th.cl.PollRecords(done, 1)
+}
+
 // beginLocked makes sure a transaction is open before the thread produces
 // anything. If the open transaction must be aborted (the member gave up
 // its tasks since it began), it aborts it first and reports that the

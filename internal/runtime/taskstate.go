@@ -135,9 +135,11 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 }
 
 // queryView is the store that local queries of an active task read: the
-// bottom store, through the record cache when the store has one.
+// bottom store, through the record cache when the store has one. Under
+// exactly-once a key-value store's queries read committed state only (the
+// bottom store), as Kafka Streams' transactional stores (KIP-892) do.
 func (ts *taskStore) queryView() state.BytesStore {
-	if ts.cache == nil {
+	if ts.cache == nil || ts.txn != nil {
 		return ts.base
 	}
 	return &cacheView{cache: ts.cache, below: ts.base}

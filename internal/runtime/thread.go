@@ -804,6 +804,9 @@ func (th *thread) abort() {
 func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if th.sess != nil {
+		th.holdRebalances()
+	}
 	th.mu.Lock()
 	th.closing = true
 	fatal = th.fatal
