@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,9 @@ const (
 	eosInEnv     = "KSTREAMS_IT_EOS_IN"
 	eosOutEnv    = "KSTREAMS_IT_EOS_OUT"
 	eosDirEnv    = "KSTREAMS_IT_EOS_DIR"
+	// eosSlowEnv is "<n>/<duration>": the helper spends the duration on
+	// each input record numbered n or more (keyedInput numbers them).
+	eosSlowEnv = "KSTREAMS_IT_EOS_SLOW"
 )
 
 // eosStore is the count store of eosTopology.
@@ -62,13 +66,27 @@ func eosOpts(app, dir string) []kstreams.Option {
 }
 
 // TestHelperEOSInstance is not a test: it is the exactly-once instance the
-// tests below run in a child process and kill with SIGKILL. It counts
-// slowly (1ms a record) until it is killed or a minute has passed.
+// tests below run in a child process and kill with SIGKILL. It counts,
+// slowly from the record $KSTREAMS_IT_EOS_SLOW says, until it is killed or
+// a minute has passed.
 func TestHelperEOSInstance(t *testing.T) {
 	if os.Getenv(eosHelperEnv) != "1" {
 		t.Skip("helper process for the exactly-once tests")
 	}
-	topo := eosTopology(t, os.Getenv(eosInEnv), os.Getenv(eosOutEnv), func(string, string) { time.Sleep(time.Millisecond) })
+	from, d, _ := strings.Cut(os.Getenv(eosSlowEnv), "/")
+	slowFrom, err := strconv.Atoi(from)
+	if err != nil {
+		t.Fatalf("%s: %v", eosSlowEnv, err)
+	}
+	slow, err := time.ParseDuration(d)
+	if err != nil {
+		t.Fatalf("%s: %v", eosSlowEnv, err)
+	}
+	topo := eosTopology(t, os.Getenv(eosInEnv), os.Getenv(eosOutEnv), func(_, v string) {
+		if n, _ := strconv.Atoi(v); n >= slowFrom {
+			time.Sleep(slow)
+		}
+	})
 	opts := append(defaultAppOpts(), eosOpts(os.Getenv(eosAppEnv), os.Getenv(eosDirEnv))...)
 	app, err := kstreams.New(topo, opts...)
 	if err != nil {
@@ -81,13 +99,15 @@ func TestHelperEOSInstance(t *testing.T) {
 	}
 }
 
-// startEOSInstance runs TestHelperEOSInstance in a child process.
-func startEOSInstance(t *testing.T, app, in, out, dir string) *child {
+// startEOSInstance runs TestHelperEOSInstance in a child process, slow
+// from input record slowFrom on.
+func startEOSInstance(t *testing.T, app, in, out, dir string, slowFrom int, slow time.Duration) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEOSInstance$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		brokersEnv+"="+strings.Join(brokers, ","),
-		eosHelperEnv+"=1", eosAppEnv+"="+app, eosInEnv+"="+in, eosOutEnv+"="+out, eosDirEnv+"="+dir)
+		eosHelperEnv+"=1", eosAppEnv+"="+app, eosInEnv+"="+in, eosOutEnv+"="+out, eosDirEnv+"="+dir,
+		fmt.Sprintf("%s=%d/%v", eosSlowEnv, slowFrom, slow))
 	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
@@ -108,11 +128,11 @@ func startEOSInstance(t *testing.T, app, in, out, dir string) *child {
 }
 
 // killMidStream starts the helper instance over in (already holding every
-// input), SIGKILLs it once it has committed at least minCommitted inputs
-// but before it is done, and returns the input offsets committed then.
-func killMidStream(t *testing.T, app, in, out, dir string, minCommitted, total int64) map[int32]int64 {
+// input), SIGKILLs it wait after it has committed at least minCommitted
+// inputs, before it is done, and returns the input offsets committed then.
+func killMidStream(t *testing.T, app, in, out, dir string, minCommitted, total int64, slowFrom int, slow, wait time.Duration) map[int32]int64 {
 	t.Helper()
-	c := startEOSInstance(t, app, in, out, dir)
+	c := startEOSInstance(t, app, in, out, dir, slowFrom, slow)
 	poll(t, 60*time.Second, "the helper instance to commit", func() (bool, string) {
 		select {
 		case <-c.exited:
@@ -122,6 +142,7 @@ func killMidStream(t *testing.T, app, in, out, dir string, minCommitted, total i
 		com := committed(t, app, in)
 		return sum(com) >= minCommitted, fmt.Sprintf("committed %v", com)
 	})
+	time.Sleep(wait)
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("killing the helper: %v", err)
 	}
@@ -219,7 +240,7 @@ func TestExactlyOnceKilledInstance(t *testing.T) {
 	const total = 2000
 	input.produce(t, total)
 	dir := t.TempDir()
-	com := killMidStream(t, app, in, out, dir, total/4, total)
+	com := killMidStream(t, app, in, out, dir, total/4, total, 0, time.Millisecond, 0)
 	t.Logf("killed the instance with %d of %d inputs committed", sum(com), total)
 
 	r := runApp(t, eosTopology(t, in, out, nil), eosOpts(app, dir)...)
@@ -236,17 +257,22 @@ func TestExactlyOnceKilledInstance(t *testing.T) {
 // TestExactlyOnceRestoreAfterKill SIGKILLs an exactly-once instance
 // mid-stream: the restarted instance keeps its local store (uncommitted
 // updates never reached it) and restores only what was committed after its
-// checkpoint, far less than the store holds. A fresh state directory
-// restores the store in full, for comparison.
+// checkpoint (written at most a second apart), far less than the store
+// holds. A fresh state directory restores the store in full, for
+// comparison. The instance fills the store (10,000 keys) quickly, then
+// counts 5ms a record until it is killed.
 func TestExactlyOnceRestoreAfterKill(t *testing.T) {
 	app := newAppID(t)
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	createTopics(t, 2, in, out)
-	const keys, total = 2000, 3000
+	const keys, total = 10000, 12000
 	input := newKeyedInput(in, 2, keys)
 	input.produce(t, total)
 	dir := t.TempDir()
-	com := killMidStream(t, app, in, out, dir, total/2, total)
+	// The kill comes 1.5s into the slow part: a checkpoint was written
+	// since the fast part (they are at most a second apart), so the tail
+	// is a second of slow records at most.
+	com := killMidStream(t, app, in, out, dir, keys+200, total, keys, 5*time.Millisecond, 1500*time.Millisecond)
 
 	r := runApp(t, eosTopology(t, in, out, nil), eosOpts(app, dir)...)
 	waitCaughtUp(t, app, 60*time.Second, in)

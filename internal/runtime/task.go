@@ -117,6 +117,8 @@ type Task struct {
 	err        error
 	closed     bool
 	processed  *atomic.Int64 // debug metrics only
+	// checkpointedAt is when the task last wrote its checkpoint.
+	checkpointedAt time.Time
 }
 
 // NewTask creates and initializes the task for partition of st.

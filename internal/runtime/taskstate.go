@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,9 @@ type taskStore struct {
 	// position is the changelog offset the store holds every update
 	// before; -1 until known (restore from the start).
 	position int64
+	// checkpointed is the position the checkpoint file holds for the
+	// store; -1 for none.
+	checkpointed int64
 	// lag is how many changelog records a standby store is behind the
 	// end of the changelog it last saw; -1 until known. Written by the
 	// thread, read by queries.
@@ -75,13 +79,24 @@ func (t *Task) openStores() error {
 		// The crash-consistent stores hold only committed state until
 		// the next commit: their checkpoint entries stay true, so a
 		// crash before that commit still restores only the tail.
-		return t.checkpoint(false)
+		kept := map[string]map[int32]int64{}
+		for _, ts := range t.stores {
+			if ts.txn != nil && ts.checkpointed >= 0 {
+				kept[ts.changelog] = map[int32]int64{t.id.Partition: ts.checkpointed}
+			}
+		}
+		if len(kept) > 0 {
+			if err := state.WriteCheckpoint(cpPath, kept); err != nil {
+				return fmt.Errorf("kstreams: task %s: %w", t.id, err)
+			}
+		}
+		t.checkpointedAt = time.Now()
 	}
 	return nil
 }
 
 func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
-	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1}
+	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1, checkpointed: -1}
 	ts.lag.Store(-1)
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
@@ -96,7 +111,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 			ok = false
 		}
 		if spec.Logged && ok {
-			ts.position = off
+			ts.position, ts.checkpointed = off, off
 		}
 		if spec.Logged && !ok {
 			if err := os.RemoveAll(ts.dir); err != nil {
@@ -288,18 +303,31 @@ func (t *Task) CommitStores() error {
 	return nil
 }
 
+// Under exactly-once a commit comes every 100ms; flushing Pebble (an
+// SSTable and an fsync) at each would cost more than the commit. So a
+// commit writes the checkpoint only when a store has none yet, or when a
+// store's changelog moved eosCheckpointRecords past its checkpoint (Kafka
+// Streams' threshold), or eosCheckpointEvery after the last one. In
+// between, the store on disk may hold committed updates past its
+// checkpoint (never uncommitted ones), which a restore from the
+// checkpoint writes again: a crash restores at most that tail.
+const (
+	eosCheckpointRecords = 10_000
+	eosCheckpointEvery   = time.Second
+)
+
 func (t *Task) checkpoint(final bool) error {
 	if len(t.stores) == 0 {
 		return nil
 	}
 	offsets := map[string]map[int32]int64{}
+	due := final || !t.cfg.ExactlyOnce
+	var flush []*taskStore
 	for _, ts := range t.stores {
 		if t.cfg.ExactlyOnce && !final && !t.standby && ts.txn == nil {
 			continue
 		}
-		if err := ts.base.Flush(); err != nil {
-			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
-		}
+		flush = append(flush, ts)
 		if ts.logged != nil {
 			if next := ts.logged.nextOffset(); next > ts.position {
 				ts.position = next
@@ -309,6 +337,18 @@ func (t *Task) checkpoint(final bool) error {
 			continue
 		}
 		offsets[ts.changelog] = map[int32]int64{t.id.Partition: ts.position}
+		if ts.position != ts.checkpointed && (ts.checkpointed < 0 || ts.position-ts.checkpointed >= eosCheckpointRecords ||
+			time.Since(t.checkpointedAt) >= eosCheckpointEvery) {
+			due = true
+		}
+	}
+	if !due {
+		return nil
+	}
+	for _, ts := range flush {
+		if err := ts.base.Flush(); err != nil {
+			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
+		}
 	}
 	if len(offsets) == 0 {
 		return nil
@@ -316,6 +356,10 @@ func (t *Task) checkpoint(final bool) error {
 	if err := state.WriteCheckpoint(filepath.Join(t.taskDir(), checkpointFile), offsets); err != nil {
 		return fmt.Errorf("kstreams: task %s: %w", t.id, err)
 	}
+	for _, ts := range flush {
+		ts.checkpointed = ts.position
+	}
+	t.checkpointedAt = time.Now()
 	return nil
 }
 
