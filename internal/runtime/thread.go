@@ -689,7 +689,9 @@ func (th *thread) closeStandby(t *Task) {
 		th.e.registry.removeStandby(ts.spec.Name, t.id)
 	}
 	th.restorer.removeStandby(t.Changelogs())
-	if err := t.Checkpoint(); err != nil {
+	// A standby's stores hold committed updates only: its checkpoint is
+	// always written when it closes.
+	if err := t.FinalCheckpoint(); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: checkpointing standby task", "task", t.id.String(), "error", err)
 	}
 	if err := t.Close(); err != nil {
