@@ -101,6 +101,7 @@ type config struct {
 	brokers        []string
 	threads        int
 	commitInterval time.Duration
+	commitSet      bool
 	guarantee      Guarantee
 	extractor      TimestampExtractor
 	onBad          ErrorPolicy
@@ -156,9 +157,7 @@ func (c *config) validate() []error {
 		errs = append(errs, fmt.Errorf("kstreams: CommitInterval(%v): must be positive", c.commitInterval))
 	}
 	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
-		errs = append(errs, fmt.Errorf("kstreams: unknown processing guarantee %v; use AtLeastOnce", c.guarantee))
-	} else if c.guarantee != AtLeastOnce {
-		errs = append(errs, fmt.Errorf("kstreams: processing guarantee %v is not supported yet; use AtLeastOnce", c.guarantee))
+		errs = append(errs, fmt.Errorf("kstreams: unknown processing guarantee %v; use AtLeastOnce or ExactlyOnce", c.guarantee))
 	}
 	if c.standbys < 0 {
 		errs = append(errs, fmt.Errorf("kstreams: StandbyReplicas(%d): must not be negative", c.standbys))
@@ -208,6 +207,10 @@ func (c *config) runtime() runtime.Config {
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
+		ExactlyOnce: c.guarantee == ExactlyOnce,
+	}
+	if rc.ExactlyOnce && !c.commitSet {
+		rc.CommitInterval = eosCommitInterval
 	}
 	if c.metricsLevel == MetricsDebug {
 		rc.Debug = runtime.NewDebugMetrics()
@@ -241,9 +244,15 @@ func Brokers(addrs ...string) Option {
 func Threads(n int) Option { return optFn(func(c *config) { c.threads = n }) }
 
 // CommitInterval sets how often outputs are flushed and input offsets
-// committed. Default 30s. This corresponds to the Java commit.interval.ms
-// setting.
-func CommitInterval(d time.Duration) Option { return optFn(func(c *config) { c.commitInterval = d }) }
+// committed (under ExactlyOnce, how often the transaction commits).
+// Default 30s, or 100ms under ExactlyOnce, as in Kafka Streams. This
+// corresponds to the Java commit.interval.ms setting.
+func CommitInterval(d time.Duration) Option {
+	return optFn(func(c *config) { c.commitInterval, c.commitSet = d, true })
+}
+
+// eosCommitInterval is the default commit interval under ExactlyOnce.
+const eosCommitInterval = 100 * time.Millisecond
 
 // Guarantee is a processing guarantee.
 type Guarantee int
@@ -252,8 +261,18 @@ const (
 	// AtLeastOnce: every input record is processed at least once; after a
 	// crash, records processed since the last commit are processed again.
 	AtLeastOnce Guarantee = iota
-	// ExactlyOnce: outputs, state and input offsets are committed in one
-	// Kafka transaction. Not supported yet: New rejects it.
+	// ExactlyOnce (Java's exactly_once_v2): each stream thread writes its
+	// outputs, changelog records, dead letters and input offsets in one
+	// Kafka transaction per commit, the offsets sent with the group
+	// generation so that a member that was replaced is fenced. Consumers
+	// (inputs, restoration, global tables) read committed records only. A
+	// transaction that cannot commit (a rebalance, a fenced member, a
+	// record the producer could not send) is aborted and the tasks go back
+	// to their committed offsets and state. Key-value stores keep a
+	// transaction's updates apart until it commits, so after a crash they
+	// restore only what was committed after their checkpoint; window and
+	// session stores are restored in full after a crash. The commit
+	// interval defaults to 100ms. Needs brokers 2.5 or newer.
 	ExactlyOnce
 )
 

@@ -68,11 +68,29 @@ type ClientConfig struct {
 	// committed (commit.interval.ms). Default 30s, the at-least-once default
 	// of Kafka Streams and kstreams.
 	CommitInterval time.Duration `json:"commit_interval_ns"`
+	// Guarantee is the processing guarantee of the streams apps
+	// (processing.guarantee): guaranteeALOS (the default) or guaranteeEOS.
+	// The copy loop (the ceiling) is at-least-once under both.
+	Guarantee string `json:"guarantee,omitempty"`
 	// Metrics is the kstreams apps' metrics setting: "off" (the default),
 	// or "info" / "debug": that recording level, with the operations
 	// server on and /metrics scraped every second (kstreams only).
 	Metrics string `json:"metrics,omitempty"`
 }
+
+// The processing guarantees, as Java's processing.guarantee spells them.
+const (
+	guaranteeALOS = "at_least_once"
+	guaranteeEOS  = "exactly_once_v2"
+)
+
+// eosCommitInterval is the commit interval of exactly-once runs unless
+// -commit-interval is given: Kafka Streams' (and kstreams') default under
+// exactly-once.
+const eosCommitInterval = 100 * time.Millisecond
+
+// exactlyOnce reports whether the apps run exactly-once.
+func (c ClientConfig) exactlyOnce() bool { return c.Guarantee == guaranteeEOS }
 
 func defaultClientConfig() ClientConfig {
 	return ClientConfig{

@@ -48,6 +48,9 @@ type flags struct {
 	worker     bool
 	java       bool
 	registry   string
+	guarantee  string
+	// commitSet is true when -commit-interval was given.
+	commitSet bool
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -75,10 +78,16 @@ func parseFlags(args []string) (*flags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "print each run and the applications' counters")
 	fs.BoolVar(&f.java, "java", false, "also run the Java Kafka Streams implementations (kafka-streams rows; builds bench/java with mvn once)")
 	fs.StringVar(&f.registry, "registry", "", "base `URL` of a Confluent-compatible schema registry: adds the filter-map-avro workload (scripts/registry.sh starts one)")
+	fs.StringVar(&f.guarantee, "guarantee", guaranteeALOS, "processing guarantee of the streams apps: at_least_once, exactly_once_v2, or both (each workload under each, with their ratio); exactly-once commits every 100ms unless -commit-interval is given")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "commit-interval" {
+			f.commitSet = true
+		}
+	})
 	var errs []error
 	if f.records < 1 {
 		errs = append(errs, fmt.Errorf("-records %d: need at least 1", f.records))
@@ -100,6 +109,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.client.CommitInterval <= 0 {
 		errs = append(errs, fmt.Errorf("-commit-interval %v: must be positive", f.client.CommitInterval))
+	}
+	if g := f.guarantee; g != guaranteeALOS && g != guaranteeEOS && g != "both" {
+		errs = append(errs, fmt.Errorf("-guarantee %q: use at_least_once, exactly_once_v2 or both", g))
 	}
 	if f.client.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("-max-poll-records %d: need at least 1", f.client.MaxPollRecords))
@@ -193,31 +205,65 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	fmt.Fprintf(out, "preloaded %d records into %s in %.2fs (%s records/s)\n\n",
 		f.records, env.Input, took.Seconds(), thousands(float64(f.records)/took.Seconds()))
 
-	var ms []Measurement
-	for round := range f.warmup + f.repeat {
-		name := strconv.Itoa(round - f.warmup + 1)
-		if round < f.warmup {
-			name = "warmup" + strconv.Itoa(round+1)
+	byGuarantee := map[string][]Summary{}
+	for _, g := range f.guarantees() {
+		env.Client = f.clientFor(g)
+		if len(f.guarantees()) > 1 {
+			fmt.Fprintf(out, "== %s (commit interval %v)\n", g, env.Client.CommitInterval)
 		}
-		for _, w := range ws {
-			m, err := env.measure(ctx, w, name)
-			if err != nil {
-				return err
+		var ms []Measurement
+		for round := range f.warmup + f.repeat {
+			name := strconv.Itoa(round - f.warmup + 1)
+			if round < f.warmup {
+				name = "warmup" + strconv.Itoa(round+1)
 			}
-			if f.verbose {
-				fmt.Fprintf(out, "run %-8s %-22s %10s records/s  first out %s  CPU %.1fs  %v\n", name, w.Key(),
-					thousands(m.Rate()), seconds(m.FirstOutput), m.App.CPUSeconds, m.App.Stats)
+			if g == guaranteeEOS {
+				name = "eos" + name
 			}
-			if round >= f.warmup {
-				ms = append(ms, m)
+			for _, w := range ws {
+				m, err := env.measure(ctx, w, name)
+				if err != nil {
+					return err
+				}
+				if f.verbose {
+					fmt.Fprintf(out, "run %-8s %-22s %10s records/s  first out %s  CPU %.1fs  %v\n", name, w.Key(),
+						thousands(m.Rate()), seconds(m.FirstOutput), m.App.CPUSeconds, m.App.Stats)
+				}
+				if round >= f.warmup {
+					ms = append(ms, m)
+				}
 			}
 		}
-	}
-	if f.verbose {
+		if f.verbose {
+			fmt.Fprintln(out)
+		}
+		byGuarantee[g] = summarize(ws, ms)
+		printTable(out, byGuarantee[g], f.repeat)
 		fmt.Fprintln(out)
 	}
-	printTable(out, summarize(ws, ms), f.repeat)
+	if alos, eos := byGuarantee[guaranteeALOS], byGuarantee[guaranteeEOS]; alos != nil && eos != nil {
+		printGuaranteeRatios(out, alos, eos)
+	}
 	return nil
+}
+
+// guarantees returns the processing guarantees to measure, in order.
+func (f *flags) guarantees() []string {
+	if f.guarantee == "both" {
+		return []string{guaranteeALOS, guaranteeEOS}
+	}
+	return []string{f.guarantee}
+}
+
+// clientFor returns the client settings of the runs under guarantee g:
+// exactly-once commits every 100ms unless -commit-interval says otherwise.
+func (f *flags) clientFor(g string) ClientConfig {
+	c := f.client
+	c.Guarantee = g
+	if g == guaranteeEOS && !f.commitSet {
+		c.CommitInterval = eosCommitInterval
+	}
+	return c
 }
 
 func printSetup(out io.Writer, f *flags, brokers []string) {
@@ -225,7 +271,8 @@ func printSetup(out io.Writer, f *flags, brokers []string) {
 	if f.embedded {
 		broker += " (embedded kfake: a smoke run, not a measurement)"
 	}
-	c := f.client
+	c := f.clientFor(f.guarantees()[0])
+	fmt.Fprintf(out, "processing guarantee %s\n", f.guarantee)
 	fmt.Fprintf(out, "broker %s; %d records of %d B values, %d keys, %d partitions; %d warm-up + %d measured runs per workload (median reported)\n",
 		broker, f.records, valueSize, distinctKeys, f.partitions, f.warmup, f.repeat)
 	fmt.Fprintf(out, "clients: linger %v, batch max %d B, compression %s, fetch max %d B (%d B/partition, wait %v), max poll %d, commit interval %v, kstreams metrics %s\n",

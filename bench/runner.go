@@ -277,7 +277,7 @@ func (env *Env) measure(ctx context.Context, w *Workload, run string) (Measureme
 	if err != nil {
 		return m, err
 	}
-	err = env.waitOutputs(runCtx, app, spec.Output, start, &m)
+	err = env.waitOutputs(runCtx, app, spec, start, &m)
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), time.Minute)
 	defer stopCancel()
 	res, stopErr := app.Stop(stopCtx)
@@ -289,8 +289,11 @@ func (env *Env) measure(ctx context.Context, w *Workload, run string) (Measureme
 }
 
 // waitOutputs polls the output topic's end offsets until m.Outputs records
-// are there, and sets the timings.
-func (env *Env) waitOutputs(ctx context.Context, app Running, output string, start time.Time, m *Measurement) error {
+// are there (under exactly-once, until the application has committed
+// everything: eosCaughtUp), and sets the timings.
+func (env *Env) waitOutputs(ctx context.Context, app Running, spec RunSpec, start time.Time, m *Measurement) error {
+	output := spec.Output
+	eos := spec.Client.exactlyOnce() && !m.Workload.Marker
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
@@ -310,7 +313,13 @@ func (env *Env) waitOutputs(ctx context.Context, app Running, output string, sta
 		if n > 0 && m.FirstOutput == 0 {
 			m.FirstOutput = now
 		}
-		if n >= m.Outputs {
+		done := n >= m.Outputs
+		if eos && n > 0 {
+			if done, err = env.eosCaughtUp(ctx, spec); err != nil {
+				continue
+			}
+		}
+		if done {
 			m.Elapsed = now
 			return nil
 		}

@@ -145,6 +145,9 @@ func appOptions(spec RunSpec, extra ...kstreams.Option) ([]kstreams.Option, erro
 	case "debug":
 		extra = append(extra, kstreams.OpsServer("127.0.0.1:0"), kstreams.MetricsRecordingLevel(kstreams.MetricsDebug))
 	}
+	if spec.Client.exactlyOnce() {
+		extra = append(extra, kstreams.ProcessingGuarantee(kstreams.ExactlyOnce))
+	}
 	if spec.MemTable != 0 {
 		extra = append(extra, kstreams.StoreOptions(state.PebbleOptions{MemTableSize: spec.MemTable}))
 	}

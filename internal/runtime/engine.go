@@ -85,6 +85,9 @@ type Config struct {
 	// InstanceID makes the threads static members of the group, with
 	// instance ids "<InstanceID>-<thread>".
 	InstanceID string
+	// ExactlyOnce runs each thread's work in Kafka transactions (see
+	// eos.go); consumers then read committed records only.
+	ExactlyOnce bool
 }
 
 // Engine runs a plan with the threads of one application instance.

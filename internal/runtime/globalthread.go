@@ -39,7 +39,13 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 	if err != nil {
 		return nil, fmt.Errorf("kstreams: global thread: client: %w", err)
 	}
-	ends, err := kadm.NewClient(meta).ListEndOffsets(ctx, topics...)
+	// Under exactly-once the global stores hold committed records only:
+	// they are restored up to the last stable offset.
+	listEnds := kadm.NewClient(meta).ListEndOffsets
+	if e.cfg.ExactlyOnce {
+		listEnds = kadm.NewClient(meta).ListCommittedOffsets
+	}
+	ends, err := listEnds(ctx, topics...)
 	meta.Close()
 	if err != nil {
 		return nil, fmt.Errorf("kstreams: global thread: end offsets of %q: %w", topics, err)
@@ -74,6 +80,7 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		// Transaction markers count as read: a partition whose last
 		// offsets are markers is restored once they are reached.
 		kgo.KeepControlRecords()}, e.cfg.ClientOpts...)
+	opts = append(opts, isolation(e.cfg)...)
 	if g.cl, err = kgo.NewClient(opts...); err != nil {
 		return nil, fmt.Errorf("kstreams: global thread: client: %w", err)
 	}

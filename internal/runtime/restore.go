@@ -41,6 +41,9 @@ type restorer struct {
 	adm      *kadm.Client
 	listener func(RestoreProgress)
 	counters *Counters
+	// eos: the changelogs are read committed only, up to their last
+	// stable offsets, with transaction markers kept (see apply).
+	eos bool
 	// standby are the changelog partitions kept up to date for standby
 	// tasks, for as long as they are assigned.
 	standby map[topicPartition]*Changelog
@@ -54,11 +57,16 @@ func newRestorer(cfg Config, counters *Counters) (*restorer, error) {
 	// percent of restore speed. The application's own client options come
 	// after, so an explicit FetchMaxPartitionBytes still wins.
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.FetchMaxPartitionBytes(256 << 10)}, cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	if cfg.ExactlyOnce {
+		// Transaction markers are kept: a changelog whose last offsets
+		// before the end are markers is restored once they are read.
+		opts = append(opts, kgo.KeepControlRecords())
+	}
+	cl, err := kgo.NewClient(append(opts, isolation(cfg)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kstreams: restore client: %w", err)
 	}
-	return &restorer{cl: cl, adm: kadm.NewClient(cl), listener: cfg.RestoreListener, counters: counters, standby: map[topicPartition]*Changelog{}}, nil
+	return &restorer{cl: cl, adm: kadm.NewClient(cl), listener: cfg.RestoreListener, counters: counters, eos: cfg.ExactlyOnce, standby: map[topicPartition]*Changelog{}}, nil
 }
 
 func (r *restorer) close() { r.cl.Close() }
@@ -108,7 +116,7 @@ func (r *restorer) targets(ctx context.Context, cls []*Changelog) (map[topicPart
 	for _, c := range cls {
 		topics = append(topics, c.Topic)
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, topics...)
+	ends, err := r.endOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing changelog end offsets: %w", errRestoreBroker, err)
 	}
@@ -130,6 +138,16 @@ func (r *restorer) targets(ctx context.Context, cls []*Changelog) (map[topicPart
 		targets[topicPartition{c.Topic, c.Partition}] = &restoreTarget{cl: c, end: lo.Offset, start: c.From}
 	}
 	return targets, nil
+}
+
+// endOffsets lists the offsets a restore reads up to: the end of each
+// partition, or under exactly-once its last stable offset (what follows
+// belongs to transactions still open, committed or aborted later).
+func (r *restorer) endOffsets(ctx context.Context, topics ...string) (kadm.ListedOffsets, error) {
+	if r.eos {
+		return r.adm.ListCommittedOffsets(ctx, topics...)
+	}
+	return r.adm.ListEndOffsets(ctx, topics...)
 }
 
 func errIf(cond bool, msg string) error {
@@ -183,11 +201,12 @@ func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) 
 		}
 		n++
 	}
-	if err := t.cl.RestoreAll(recs[:n]); err != nil {
+	data := dataRecords(recs[:n])
+	if err := t.cl.RestoreAll(data); err != nil {
 		return err
 	}
-	t.restored += int64(n)
-	r.counters.Restored.Add(int64(n))
+	t.restored += int64(len(data))
+	r.counters.Restored.Add(int64(len(data)))
 	if t.done {
 		t.cl.Restored(t.end)
 	}
@@ -219,7 +238,7 @@ func (r *restorer) addStandby(cls []*Changelog) {
 	// (an idle changelog fetches nothing); queries on standbys need it.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if ends, err := r.adm.ListEndOffsets(ctx, slices.Collect(maps.Keys(offsets))...); err == nil {
+	if ends, err := r.endOffsets(ctx, slices.Collect(maps.Keys(offsets))...); err == nil {
 		for _, c := range cls {
 			if lo, ok := ends.Lookup(c.Topic, c.Partition); ok && lo.Err == nil {
 				c.noteEnd(lo.Offset)
@@ -249,7 +268,11 @@ func (r *restorer) pollStandby() error {
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if c := r.standby[topicPartition{fp.Topic, fp.Partition}]; c != nil && err == nil {
 			if err = r.applyStandby(c, fp.Records); err == nil {
-				c.noteEnd(fp.HighWatermark)
+				end := fp.HighWatermark
+				if r.eos {
+					end = fp.LastStableOffset
+				}
+				c.noteEnd(end)
 			}
 		}
 	})
@@ -260,10 +283,37 @@ func (r *restorer) applyStandby(c *Changelog, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := c.RestoreAll(recs); err != nil {
+	data := dataRecords(recs)
+	if err := c.RestoreAll(data); err != nil {
 		return err
 	}
 	c.Restored(recs[len(recs)-1].Offset + 1)
-	r.counters.StandbyUpdates.Add(int64(len(recs)))
+	r.counters.StandbyUpdates.Add(int64(len(data)))
+	return nil
+}
+
+// dataRecords returns recs without transaction markers (kept under
+// exactly-once for their offsets only), in recs' own array when there are
+// none.
+func dataRecords(recs []*kgo.Record) []*kgo.Record {
+	i := slices.IndexFunc(recs, func(r *kgo.Record) bool { return r.Attrs.IsControl() })
+	if i < 0 {
+		return recs
+	}
+	out := slices.Clone(recs[:i])
+	for _, r := range recs[i:] {
+		if !r.Attrs.IsControl() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// isolation returns the fetch isolation of every consumer of the
+// application: read committed under exactly-once.
+func isolation(cfg Config) []kgo.Opt {
+	if cfg.ExactlyOnce {
+		return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
+	}
 	return nil
 }

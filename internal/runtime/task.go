@@ -78,6 +78,9 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
+	// ExactlyOnce keeps the key-value stores' updates apart until their
+	// transaction commits (see txnstore.go).
+	ExactlyOnce bool
 }
 
 type queued struct {
@@ -119,6 +122,8 @@ type Task struct {
 	err        error
 	closed     bool
 	processed  *atomic.Int64 // debug metrics only
+	// checkpointedAt is when the task last wrote its checkpoint.
+	checkpointedAt time.Time
 }
 
 // NewTask creates and initializes the task for partition of st.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/kstreams-go/kstreams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,11 +20,14 @@ const checkpointFile = ".checkpoint"
 // taskStore is one state store of one task: its layers and where its
 // changelog stands.
 type taskStore struct {
-	spec      *StoreSpec
-	dir       string
-	base      state.BytesStore
-	logged    *loggedStore
-	cache     *cachedStore
+	spec   *StoreSpec
+	dir    string
+	base   state.BytesStore
+	logged *loggedStore
+	cache  *cachedStore
+	// txn holds the writes of the open transaction under exactly-once
+	// (key-value stores only; see txnstore.go); nil otherwise.
+	txn       *txnStore
 	top       state.BytesStore
 	typed     any
 	changelog string
@@ -31,6 +35,9 @@ type taskStore struct {
 	// position is the changelog offset the store holds every update
 	// before; -1 until known (restore from the start).
 	position int64
+	// checkpointed is the position the checkpoint file holds for the
+	// store; -1 for none.
+	checkpointed int64
 	// lag is how many changelog records a standby store is behind the
 	// end of the changelog it last saw; -1 until known. Written by the
 	// thread, read by queries.
@@ -68,11 +75,28 @@ func (t *Task) openStores() error {
 		}
 		t.stores = append(t.stores, ts)
 	}
+	if t.cfg.ExactlyOnce {
+		// The crash-consistent stores hold only committed state until
+		// the next commit: their checkpoint entries stay true, so a
+		// crash before that commit still restores only the tail.
+		kept := map[string]map[int32]int64{}
+		for _, ts := range t.stores {
+			if ts.txn != nil && ts.checkpointed >= 0 {
+				kept[ts.changelog] = map[int32]int64{t.id.Partition: ts.checkpointed}
+			}
+		}
+		if len(kept) > 0 {
+			if err := state.WriteCheckpoint(cpPath, kept); err != nil {
+				return fmt.Errorf("kstreams: task %s: %w", t.id, err)
+			}
+		}
+		t.checkpointedAt = time.Now()
+	}
 	return nil
 }
 
 func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
-	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1}
+	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1, checkpointed: -1}
 	ts.lag.Store(-1)
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
@@ -87,7 +111,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 			ok = false
 		}
 		if spec.Logged && ok {
-			ts.position = off
+			ts.position, ts.checkpointed = off, off
 		}
 		if spec.Logged && !ok {
 			if err := os.RemoveAll(ts.dir); err != nil {
@@ -102,6 +126,10 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 		return nil, err
 	}
 	ts.top = ts.base
+	if t.cfg.ExactlyOnce && spec.Open == nil {
+		ts.txn = newTxnStore(ts.base)
+		ts.top = ts.txn
+	}
 	if spec.Logged {
 		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, headers: spec.ChangelogHeaders}
 		ts.top = ts.logged
@@ -122,9 +150,11 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 }
 
 // queryView is the store that local queries of an active task read: the
-// bottom store, through the record cache when the store has one.
+// bottom store, through the record cache when the store has one. Under
+// exactly-once a key-value store's queries read committed state only (the
+// bottom store), as Kafka Streams' transactional stores (KIP-892) do.
 func (ts *taskStore) queryView() state.BytesStore {
-	if ts.cache == nil {
+	if ts.cache == nil || ts.txn != nil {
 		return ts.base
 	}
 	return &cacheView{cache: ts.cache, below: ts.base}
@@ -175,6 +205,8 @@ func (ts *taskStore) wipe() error {
 // relink points the layer above the base at a new base.
 func (ts *taskStore) relink() {
 	switch {
+	case ts.txn != nil:
+		ts.txn.BytesStore = ts.base
 	case ts.logged != nil:
 		ts.logged.BytesStore = ts.base
 	case ts.cache != nil:
@@ -247,15 +279,55 @@ func flushCache(ts *taskStore) (err error) {
 
 // Checkpoint flushes the stores to disk and writes the task's checkpoint.
 // Call it after the producer has flushed, so changelog offsets are known.
-func (t *Task) Checkpoint() error {
+// Under exactly-once, call it after the transaction committed and
+// CommitStores; it then leaves out the stores that write uncommitted
+// updates to disk (window and session stores), which a crash would leave
+// ahead of their changelog, so that those are restored in full.
+func (t *Task) Checkpoint() error { return t.checkpoint(false) }
+
+// FinalCheckpoint is Checkpoint for the last commit before the task
+// closes cleanly: every store then holds exactly the committed state.
+func (t *Task) FinalCheckpoint() error { return t.checkpoint(true) }
+
+// CommitStores writes the updates of the committed transaction to the
+// crash-consistent stores (exactly-once).
+func (t *Task) CommitStores() error {
+	for _, ts := range t.stores {
+		if ts.txn == nil {
+			continue
+		}
+		if err := ts.txn.commit(); err != nil {
+			return fmt.Errorf("kstreams: task %s: store %q: writing committed updates: %w", t.id, ts.spec.Name, err)
+		}
+	}
+	return nil
+}
+
+// Under exactly-once a commit comes every 100ms; flushing Pebble (an
+// SSTable and an fsync) at each would cost more than the commit. So a
+// commit writes the checkpoint only when a store has none yet, or when a
+// store's changelog moved eosCheckpointRecords past its checkpoint (Kafka
+// Streams' threshold), or eosCheckpointEvery after the last one. In
+// between, the store on disk may hold committed updates past its
+// checkpoint (never uncommitted ones), which a restore from the
+// checkpoint writes again: a crash restores at most that tail.
+const (
+	eosCheckpointRecords = 10_000
+	eosCheckpointEvery   = time.Second
+)
+
+func (t *Task) checkpoint(final bool) error {
 	if len(t.stores) == 0 {
 		return nil
 	}
 	offsets := map[string]map[int32]int64{}
+	due := final || !t.cfg.ExactlyOnce
+	var flush []*taskStore
 	for _, ts := range t.stores {
-		if err := ts.base.Flush(); err != nil {
-			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
+		if t.cfg.ExactlyOnce && !final && !t.standby && ts.txn == nil {
+			continue
 		}
+		flush = append(flush, ts)
 		if ts.logged != nil {
 			if next := ts.logged.nextOffset(); next > ts.position {
 				ts.position = next
@@ -265,6 +337,18 @@ func (t *Task) Checkpoint() error {
 			continue
 		}
 		offsets[ts.changelog] = map[int32]int64{t.id.Partition: ts.position}
+		if ts.position != ts.checkpointed && (ts.checkpointed < 0 || ts.position-ts.checkpointed >= eosCheckpointRecords ||
+			time.Since(t.checkpointedAt) >= eosCheckpointEvery) {
+			due = true
+		}
+	}
+	if !due {
+		return nil
+	}
+	for _, ts := range flush {
+		if err := ts.base.Flush(); err != nil {
+			return fmt.Errorf("kstreams: task %s: flushing store %q: %w", t.id, ts.spec.Name, err)
+		}
 	}
 	if len(offsets) == 0 {
 		return nil
@@ -272,6 +356,10 @@ func (t *Task) Checkpoint() error {
 	if err := state.WriteCheckpoint(filepath.Join(t.taskDir(), checkpointFile), offsets); err != nil {
 		return fmt.Errorf("kstreams: task %s: %w", t.id, err)
 	}
+	for _, ts := range flush {
+		ts.checkpointed = ts.position
+	}
+	t.checkpointedAt = time.Now()
 	return nil
 }
 

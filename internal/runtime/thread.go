@@ -101,6 +101,14 @@ type thread struct {
 
 	prodMu  sync.Mutex
 	prodErr error
+
+	// sess is the transactional session under exactly-once (eos.go), nil
+	// under at-least-once; cl is its client. inTxn says a transaction is
+	// open; abortTxn that it must be aborted before anything else (the
+	// member gave up its tasks since it began). Both under mu.
+	sess     *kgo.GroupTransactSession
+	inTxn    bool
+	abortTxn bool
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
@@ -131,6 +139,13 @@ func newThread(e *Engine, id int) (*thread, error) {
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", e.cfg.InstanceID, id+1)))
 	}
+	if e.cfg.ExactlyOnce {
+		eos, err := th.eosOpts()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, eos...)
+	}
 	restorer, err := newRestorer(e.cfg, th.counters)
 	if err != nil {
 		return nil, err
@@ -140,10 +155,20 @@ func newThread(e *Engine, id int) (*thread, error) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.restorer = restorer
-	cl, err := kgo.NewClient(append(opts, e.cfg.ClientOpts...)...)
-	if err != nil {
+	opts = append(opts, e.cfg.ClientOpts...)
+	var cl *kgo.Client
+	var err2 error
+	if e.cfg.ExactlyOnce {
+		th.sess, err2 = kgo.NewGroupTransactSession(opts...)
+		if err2 == nil {
+			cl = th.sess.Client()
+		}
+	} else {
+		cl, err2 = kgo.NewClient(opts...)
+	}
+	if err2 != nil {
 		restorer.close()
-		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err)
+		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err2)
 	}
 	th.cl = cl
 	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
@@ -202,6 +227,12 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return th.fatal
 	}
 	th.checkFreezeLocked()
+	if th.sess != nil {
+		drop, err := th.beginLocked(ctx)
+		if err != nil || drop {
+			return err
+		}
+	}
 	fetches.EachError(th.fetchError)
 	fetches.EachRecord(func(r *kgo.Record) {
 		if t := th.byPart[topicPartition{r.Topic, r.Partition}]; t != nil {
@@ -285,6 +316,9 @@ func (th *thread) postponed(err error) {
 // answer, the tasks moved), and other errors only when the thread must
 // stop.
 func (th *thread) commitLocked(ctx context.Context) error {
+	if th.sess != nil {
+		return th.commitTxnLocked(ctx)
+	}
 	th.lastCommit = time.Now()
 	th.checkFreezeLocked()
 	// A failed task with stores is left out: its caches may hold part of
@@ -413,6 +447,7 @@ func (th *thread) loseTasksLocked(why string, cause error) {
 	th.e.cfg.Logger.Warn("kstreams: tasks may have moved to another member; closing them without flushing or committing, and rejoining the group",
 		"thread", th.id+1, "tasks", taskIDs(th.tasks), "reason", why, "error", cause)
 	th.closeTasksLocked()
+	th.abortTxn = th.sess != nil
 	th.e.threadRebalancing(th.id, true)
 	th.rejoin.Store(true)
 }
@@ -537,6 +572,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
 		Globals:       th.e.globals,
+		ExactlyOnce:   th.e.cfg.ExactlyOnce,
 	}
 }
 
@@ -654,7 +690,9 @@ func (th *thread) closeStandby(t *Task) {
 		th.e.registry.removeStandby(ts.spec.Name, t.id)
 	}
 	th.restorer.removeStandby(t.Changelogs())
-	if err := t.Checkpoint(); err != nil {
+	// A standby's stores hold committed updates only: its checkpoint is
+	// always written when it closes.
+	if err := t.FinalCheckpoint(); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: checkpointing standby task", "task", t.id.String(), "error", err)
 	}
 	if err := t.Close(); err != nil {
@@ -692,7 +730,13 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]i
 	// directory once this thread has closed it. (Eager rebalancing runs
 	// every member's onRevoked before any member's onAssigned.)
 	th.dropStandbysLocked(nil)
-	if th.fatal == nil && !th.closing {
+	if th.sess != nil {
+		// The open transaction cannot be ended here (franz-go's
+		// session holds the lock ending it needs while this callback
+		// runs) and the session aborts it anyway: the tasks are
+		// closed without flushing, and the loop aborts it next.
+		th.abortTxn = th.inTxn
+	} else if th.fatal == nil && !th.closing {
 		err := th.commitLocked(ctx)
 		if errors.Is(err, errNotCommitted) {
 			th.postponed(err)
@@ -717,6 +761,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",
 			"thread", th.id+1, "tasks", taskIDs(th.tasks))
 	}
+	th.abortTxn = th.sess != nil && th.inTxn
 	th.closeTasksLocked()
 	th.dropStandbysLocked(nil)
 }
@@ -762,6 +807,9 @@ func (th *thread) abort() {
 func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if th.sess != nil {
+		th.holdRebalances()
+	}
 	th.mu.Lock()
 	th.closing = true
 	fatal = th.fatal
@@ -769,6 +817,10 @@ func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 		closeErr = th.commitLocked(ctx)
 		if errors.Is(closeErr, errNotCommitted) {
 			closeErr = th.leftLocked(closeErr)
+		}
+	} else if th.sess != nil {
+		if err := th.abortLocked(ctx, "the thread failed"); err != nil {
+			th.e.cfg.Logger.Warn("kstreams: aborting the transaction at close", "thread", th.id+1, "error", err)
 		}
 	}
 	th.closeTasksLocked()

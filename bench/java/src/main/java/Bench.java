@@ -219,7 +219,8 @@ public final class Bench {
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, String.join(",", brokers));
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
     p.put(StreamsConfig.STATE_DIR_CONFIG, spec.path("state_dir").asText());
-    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG,
+        "exactly_once_v2".equals(c.path("guarantee").asText()) ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, millis(c.path("commit_interval_ns")));
     // Every update of count goes downstream, as in kstreams (no record cache).
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);

@@ -1,0 +1,278 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Exactly-once (Kafka Streams' exactly_once_v2): each stream thread runs
+// its work in Kafka transactions of its own client, a franz-go
+// GroupTransactSession. Outputs, changelog records, dead letters and the
+// input offsets (sent with the member id and generation, so that a member
+// that left the generation is fenced) commit or abort together. See
+// DESIGN.md "Commit protocol (exactly-once)".
+
+// txnTimeout is the transaction timeout under exactly-once, Kafka Streams'
+// transaction.timeout.ms default: how long a transaction of a crashed
+// thread that nothing fences holds back read-committed consumers.
+const txnTimeout = 10 * time.Second
+
+// eosOpts returns the options that make a thread's client transactional.
+func (th *thread) eosOpts() ([]kgo.Opt, error) {
+	id, err := th.transactionalID()
+	if err != nil {
+		return nil, err
+	}
+	return []kgo.Opt{
+		kgo.TransactionalID(id),
+		kgo.TransactionTimeout(txnTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}, nil
+}
+
+// transactionalID returns the thread's transactional id, stable across
+// restarts of the instance: "<application id>-<instance>-<thread>", the
+// instance being InstanceID or else an id kept in the state directory.
+// A restarted instance so fences its predecessor's producer and aborts
+// the transaction it left open at once, instead of after txnTimeout.
+func (th *thread) transactionalID() (string, error) {
+	inst := th.e.cfg.InstanceID
+	if inst == "" {
+		var err error
+		if inst, err = stableProcessID(th.e.cfg.StateDir); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%s-%s-%d", th.e.cfg.AppID, inst, th.id+1), nil
+}
+
+// processIDFile holds, in the application's state directory, the id that
+// names the instance's transactional ids.
+const processIDFile = "kstreams-process-id"
+
+// stableProcessID reads the instance id kept in dir, making one the first
+// time.
+func stableProcessID(dir string) (string, error) {
+	path := filepath.Join(dir, processIDFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("kstreams: state directory: %w", err)
+	}
+	id := newProcessID()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("kstreams: writing the process id: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("kstreams: writing the process id: %w", err)
+	}
+	return id, nil
+}
+
+// holdRebalances waits for a rebalance callback that is running to
+// return and keeps new ones off until AllowRebalance (what a poll does
+// with BlockRebalanceOnPoll). The last transaction is ended with this
+// held: the session's callbacks hold the lock that ending a transaction
+// takes, and wait for th.mu, which the close holds while it ends it.
+func (th *thread) holdRebalances() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	th.cl.PollRecords(done, 1)
+}
+
+// beginLocked makes sure a transaction is open before the thread produces
+// anything. If the open transaction must be aborted (the member gave up
+// its tasks since it began), it aborts it first and reports that the
+// poll's records must be dropped: aborting rewinds the consumer to the
+// committed offsets, from which they are fetched again.
+func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
+	if th.abortTxn {
+		drop = true
+		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
+			return drop, err
+		}
+	}
+	if th.inTxn {
+		return drop, nil
+	}
+	if err := th.sess.Begin(); err != nil {
+		return drop, fmt.Errorf("kstreams: thread %d: beginning a transaction: %w", th.id+1, err)
+	}
+	th.inTxn = true
+	return drop, nil
+}
+
+// abortLocked aborts the open transaction: its records are discarded and
+// the consumer goes back to the committed offsets. The tasks' stores are
+// not touched: callers close the tasks (dirty) or rewind them.
+func (th *thread) abortLocked(ctx context.Context, why string) error {
+	th.abortTxn = false
+	if !th.inTxn {
+		return nil
+	}
+	th.inTxn = false
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
+	defer cancel()
+	_, err := th.sess.End(actx, kgo.TryAbort)
+	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("kstreams: thread %d: aborting the transaction: %w", th.id+1, err)
+	}
+	return nil
+}
+
+// commitTxnLocked is the exactly-once commit: flush the caches (their
+// updates and changelog records join the transaction), flush the
+// producer, then commit the transaction with the consumed offsets. Only
+// once it committed do the crash-consistent stores get its updates and the
+// checkpoints their offsets. A transaction that cannot commit is aborted
+// and the tasks rewind to their committed state (rewindLocked).
+func (th *thread) commitTxnLocked(ctx context.Context) error {
+	th.lastCommit = time.Now()
+	th.checkFreezeLocked()
+	if th.abortTxn {
+		return th.abortLocked(ctx, "the tasks were revoked or lost")
+	}
+	if !th.inTxn {
+		if th.closing {
+			for _, t := range th.tasks {
+				if err := t.FinalCheckpoint(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, t := range th.tasks {
+		if err := t.Err(); err != nil {
+			// Under exactly-once a failed task fails the whole
+			// transaction: its partial work must not commit.
+			if aerr := th.abortLocked(ctx, "a task failed"); aerr != nil {
+				return aerr
+			}
+			return fmt.Errorf("%w: task %s failed: %w", errNotCommitted, t.id, err)
+		}
+	}
+	for _, t := range th.tasks {
+		if err := t.FlushCaches(); err != nil {
+			_ = th.abortLocked(ctx, "a task failed")
+			return err
+		}
+	}
+	// The transaction's requests are bounded by the request timeout but
+	// not cut short by the application stopping: a transaction ended
+	// half-way leaves its outcome unknown.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
+	err := th.cl.Flush(fctx)
+	cancel()
+	if err == nil {
+		err = th.producerError()
+		if err != nil {
+			// A record the producer could not send fails the
+			// transaction under every production policy but skip
+			// and dead letter, which the promise handled.
+			_ = th.abortLocked(ctx, "a record could not be produced")
+			return err
+		}
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, t := range th.tasks {
+		t.Offsets(offsets)
+	}
+	committed := false
+	if err == nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
+		committed, err = th.sess.End(cctx, kgo.TryCommit)
+		cancel()
+		th.inTxn = false
+	} else {
+		err = errors.Join(err, th.abortLocked(ctx, "the producer could not flush"))
+	}
+	if !committed {
+		if err == nil {
+			err = errors.New("the group rebalanced or the offsets could not be committed; transaction aborted")
+		}
+		if rerr := th.rewindLocked(ctx, err); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("%w: %w", errNotCommitted, err)
+	}
+	th.confirmed = time.Now()
+	for _, t := range th.tasks {
+		if err := t.CommitStores(); err != nil {
+			return err
+		}
+		checkpoint := t.Checkpoint
+		if th.closing {
+			checkpoint = t.FinalCheckpoint
+		}
+		if err := checkpoint(); err != nil {
+			return err
+		}
+		t.Committed()
+	}
+	for _, t := range th.standbys {
+		if err := t.Checkpoint(); err != nil {
+			return err
+		}
+	}
+	th.counters.Commits.Add(1)
+	th.purger.afterCommit(th, offsets)
+	return nil
+}
+
+// rewindLocked brings the tasks back to their last commit after an
+// aborted transaction: they are closed without flushing (dropping the
+// uncommitted store updates), made anew and restored from their
+// checkpoints, which match the committed changelog offsets, so only what
+// other commits added is read. The consumer was rewound by the abort. If
+// the stores cannot be restored now, the tasks are given back instead.
+func (th *thread) rewindLocked(ctx context.Context, cause error) error {
+	if len(th.tasks) == 0 || th.closing {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// The application is stopping: the tasks are closed, and
+		// restored from their checkpoints at the next start.
+		th.closeTasksLocked()
+		return nil
+	}
+	th.e.cfg.Logger.Warn("kstreams: transaction aborted; rewinding the tasks to their last commit",
+		"thread", th.id+1, "tasks", taskIDs(th.tasks), "error", cause)
+	type part struct {
+		st *Subtopology
+		p  int32
+	}
+	var parts []part
+	for _, t := range th.tasks {
+		parts = append(parts, part{t.st, t.id.Partition})
+	}
+	th.closeTasksLocked()
+	var created []*Task
+	for _, p := range parts {
+		t, err := th.ensureTaskLocked(p.st, p.p)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			created = append(created, t)
+		}
+	}
+	if err := th.restoreLocked(ctx, created); err != nil {
+		if errors.Is(err, errRestoreBroker) && classify(err) != faultFatal || ctx.Err() != nil {
+			th.loseTasksLocked("restoring the stores after an aborted transaction failed", err)
+			return nil
+		}
+		return err
+	}
+	return nil
+}
