@@ -76,6 +76,17 @@ func DeadLetterBadRecords(topic string) Option {
 	return func(s *settings) { s.onBad = runtime.Policy{Kind: runtime.PolicyDeadLetter, Topic: topic} }
 }
 
+// TimestampExtractor sets how record timestamps are taken, like
+// kstreams.WithTimestampExtractor. Default: the record's timestamp
+// (kstreams.FailOnInvalidTimestamp).
+func TimestampExtractor(fn kstreams.TimestampExtractor) Option {
+	return func(s *settings) {
+		if fn != nil {
+			s.extrac = link.ExtractorOf(fn)
+		}
+	}
+}
+
 // New returns a driver running t. Close it when done.
 func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 	s := settings{appID: "kstreamstest", start: time.UnixMilli(0)}
