@@ -104,6 +104,7 @@ type config struct {
 	commitSet      bool
 	guarantee      Guarantee
 	extractor      TimestampExtractor
+	maxTaskIdle    time.Duration
 	onBad          ErrorPolicy
 	onProduce      ErrorPolicy
 	logger         *slog.Logger
@@ -207,7 +208,7 @@ func (c *config) runtime() runtime.Config {
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
-		ExactlyOnce: c.guarantee == ExactlyOnce,
+		ExactlyOnce: c.guarantee == ExactlyOnce, MaxTaskIdle: c.maxTaskIdle,
 	}
 	if rc.ExactlyOnce && !c.commitSet {
 		rc.CommitInterval = eosCommitInterval
@@ -215,16 +216,22 @@ func (c *config) runtime() runtime.Config {
 	if c.metricsLevel == MetricsDebug {
 		rc.Debug = runtime.NewDebugMetrics()
 	}
-	if c.extractor != nil {
-		ex := c.extractor
-		rc.Extractor = func(r *kgo.Record, partitionTime int64) (int64, error) {
-			return ex(ConsumedRecord{
-				Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-				Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),
-			}, partitionTime)
-		}
-	}
+	rc.Extractor = runtimeExtractor(c.extractor)
 	return rc
+}
+
+// runtimeExtractor adapts fn to the runtime; nil stays nil, the runtime's
+// own FailOnInvalidTimestamp.
+func runtimeExtractor(fn TimestampExtractor) runtime.Extractor {
+	if fn == nil {
+		return nil
+	}
+	return func(r *kgo.Record, partitionTime int64) (int64, error) {
+		return fn(ConsumedRecord{
+			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli(),
+		}, partitionTime)
+	}
 }
 
 // ApplicationID sets the application id: the consumer group of all
@@ -306,13 +313,19 @@ type ConsumedRecord struct {
 
 // TimestampExtractor returns the event time (ms) of a record; partitionTime
 // is the largest timestamp extracted so far from the same partition (-1
-// before the first). A negative result or an error is a bad record, handled
-// by the deserialization-error policy.
+// before the first). A negative result drops the record (logged and counted
+// in [Metrics].Dropped); an error is a bad record, handled by the
+// [OnDeserializationError] policy. A panic is an error of the task, as in
+// any user function. kstreams provides Kafka Streams' extractors
+// ([FailOnInvalidTimestamp], [LogAndSkipOnInvalidTimestamp],
+// [UsePartitionTimeOnInvalidTimestamp], [WallclockTimestampExtractor]) and
+// [TimestampFromKeyValue] for one computed from the typed key and value.
 type TimestampExtractor func(rec ConsumedRecord, partitionTime int64) (int64, error)
 
-// WithTimestampExtractor sets how record timestamps are taken. Default: the
-// record's own timestamp (producer or broker time). This corresponds to the
-// Java default.timestamp.extractor setting.
+// WithTimestampExtractor sets how record timestamps are taken. Default (or
+// nil): [FailOnInvalidTimestamp], the record's own timestamp (producer or
+// broker time). This corresponds to the Java default.timestamp.extractor
+// setting.
 func WithTimestampExtractor(fn TimestampExtractor) Option {
 	return optFn(func(c *config) { c.extractor = fn })
 }

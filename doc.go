@@ -52,6 +52,17 @@
 // window and session stores. Package query serves the stores of all the
 // instances of an application, each key from the instance that hosts it.
 //
+// # Time
+//
+// Event time is each record's timestamp ([FailOnInvalidTimestamp]) unless
+// [WithTimestampExtractor] says otherwise: Kafka Streams' extractors
+// ([LogAndSkipOnInvalidTimestamp], [UsePartitionTimeOnInvalidTimestamp],
+// [WallclockTimestampExtractor]), [TimestampFromKeyValue], or a
+// [TimestampExtractor] of your own. Stream time, the largest timestamp a
+// task has processed, drives windows, suppression and stream-time
+// punctuation. A task with several input partitions takes their records in
+// timestamp order and waits for an empty one, up to [MaxTaskIdle].
+//
 // # Running
 //
 // [New] takes the topology and options ([ApplicationID], [Brokers],

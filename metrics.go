@@ -73,6 +73,9 @@ type Metrics struct {
 	Dropped int64
 	// StandbyUpdates counts changelog records applied to standby replicas.
 	StandbyUpdates int64
+	// EnforcedProcessing counts records processed while another input
+	// partition of their task was empty and given up on (see [MaxTaskIdle]).
+	EnforcedProcessing int64
 
 	// State is the instance's state.
 	State State
@@ -100,7 +103,7 @@ type ThreadMetrics struct {
 	// ID is the thread's client id, "<application id>-<process id>-StreamThread-<n>".
 	ID string
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits,
-	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
+	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates, EnforcedProcessing int64
 }
 
 // TaskMetrics are the debug-level counters of one task.
@@ -119,7 +122,7 @@ func (a *App) Metrics() Metrics {
 	m := Metrics{
 		Processed: t.Processed, Skipped: t.Skipped, DeadLettered: t.DeadLettered, ProduceFailed: t.ProduceFailed,
 		Produced: t.Produced, Commits: t.Commits, Punctuations: t.Punctuations, Rebalances: t.Rebalances,
-		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates,
+		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates, EnforcedProcessing: t.EnforcedProcessing,
 		State: a.engine.State(), Level: a.cfg.metricsLevel,
 	}
 	for i, th := range a.engine.ThreadTotals() {
@@ -127,7 +130,7 @@ func (a *App) Metrics() Metrics {
 			ID:        a.engine.ThreadID(i),
 			Processed: th.Processed, Skipped: th.Skipped, DeadLettered: th.DeadLettered, ProduceFailed: th.ProduceFailed,
 			Produced: th.Produced, Commits: th.Commits, Punctuations: th.Punctuations, Rebalances: th.Rebalances,
-			Restored: th.Restored, Dropped: th.Dropped, StandbyUpdates: th.StandbyUpdates,
+			Restored: th.Restored, Dropped: th.Dropped, StandbyUpdates: th.StandbyUpdates, EnforcedProcessing: th.EnforcedProcessing,
 		})
 	}
 	for _, st := range a.topologyDescription().Subtopologies {
@@ -185,6 +188,7 @@ var (
 		threadCounter("produce_failed_records_total", "Records the thread's producer could not send (kstreams).", func(t ThreadMetrics) int64 { return t.ProduceFailed }),
 		threadCounter("rebalance_total", "Task assignments the thread received (kstreams).", func(t ThreadMetrics) int64 { return t.Rebalances }),
 		threadCounter("restore_total", "Changelog records applied to restore the thread's stores.", func(t ThreadMetrics) int64 { return t.Restored }),
+		threadCounter("enforced_processing_total", "Records processed while an input partition of their task was empty (Kafka Streams counts them per task).", func(t ThreadMetrics) int64 { return t.EnforcedProcessing }),
 		threadCounter("standby_update_total", "Changelog records applied to the thread's standby replicas (kstreams).", func(t ThreadMetrics) int64 { return t.StandbyUpdates }),
 	}
 	promState        = prometheus.NewDesc(promPrefix+"stream_metrics_state", "The client's state: 1 for the current state, 0 for the others.", []string{"client_id", "state"}, nil)

@@ -3,6 +3,7 @@ package kstreamstest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -53,6 +54,7 @@ type settings struct {
 	onBad      runtime.Policy
 	extrac     runtime.Extractor
 	cacheBytes int64
+	logger     *slog.Logger
 }
 
 // ApplicationID sets the application id the topology sees and that prefixes
@@ -75,6 +77,21 @@ func SkipBadRecords() Option {
 func DeadLetterBadRecords(topic string) Option {
 	return func(s *settings) { s.onBad = runtime.Policy{Kind: runtime.PolicyDeadLetter, Topic: topic} }
 }
+
+// TimestampExtractor sets how record timestamps are taken, like
+// kstreams.WithTimestampExtractor. Default: the record's timestamp
+// (kstreams.FailOnInvalidTimestamp).
+func TimestampExtractor(fn kstreams.TimestampExtractor) Option {
+	return func(s *settings) {
+		if fn != nil {
+			s.extrac = link.ExtractorOf(fn)
+		}
+	}
+}
+
+// Logger sets the logger of the driver's tasks, like kstreams.Logger: what
+// they log of dropped and bad records. Default: none.
+func Logger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
 
 // New returns a driver running t. Close it when done.
 func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
@@ -110,7 +127,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			Globals: globals,
 			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
-			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
+			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters, Logger: s.logger,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
 		if err != nil {

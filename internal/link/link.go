@@ -9,3 +9,6 @@ var PlanOf func(topology any) (*runtime.Plan, error)
 
 // EngineOf returns the engine of a *kstreams.App, for the query package.
 var EngineOf func(app any) *runtime.Engine
+
+// ExtractorOf adapts a kstreams.TimestampExtractor to the runtime.
+var ExtractorOf func(fn any) runtime.Extractor

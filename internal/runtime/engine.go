@@ -47,6 +47,9 @@ type Config struct {
 	Threads        int
 	CommitInterval time.Duration
 	Extractor      Extractor
+	// MaxTaskIdle is how long a task waits for an empty input partition
+	// known to be caught up (see idle.go); negative: never wait.
+	MaxTaskIdle    time.Duration
 	OnBadRecord    Policy
 	OnProduceError Policy
 	Logger         *slog.Logger
@@ -386,6 +389,8 @@ func (e *Engine) Totals() Totals {
 // Totals is a snapshot of Counters summed over threads.
 type Totals struct {
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
+
+	EnforcedProcessing int64
 }
 
 // Snapshot returns the totals of one set of counters.
@@ -407,4 +412,5 @@ func (t *Totals) add(c *Counters) {
 	t.Restored += c.Restored.Load()
 	t.Dropped += c.Dropped.Load()
 	t.StandbyUpdates += c.StandbyUpdates.Load()
+	t.EnforcedProcessing += c.EnforcedProcessing.Load()
 }

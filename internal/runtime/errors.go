@@ -102,4 +102,7 @@ type Counters struct {
 	Dropped       atomic.Int64
 	// StandbyUpdates counts changelog records applied to standby tasks.
 	StandbyUpdates atomic.Int64
+	// EnforcedProcessing counts records processed while an input
+	// partition of their task was empty (see idle.go).
+	EnforcedProcessing atomic.Int64
 }

@@ -50,13 +50,25 @@ const (
 )
 
 // Extractor returns a record's timestamp (ms); partitionTime is the largest
-// timestamp extracted so far on its partition (-1 before the first).
+// timestamp extracted so far on its partition (-1 before the first). An
+// error is a bad record (OnBadRecord); a negative timestamp drops the
+// record (logged and counted in Dropped), as Kafka Streams' RecordQueue.
 type Extractor func(rec *kgo.Record, partitionTime int64) (int64, error)
 
 // TaskConfig is what a task needs from its thread and application.
 type TaskConfig struct {
-	AppID     string
-	Extractor Extractor // nil: the record's own timestamp
+	AppID string
+	// Extractor is nil for the record's own timestamp, a negative one
+	// being a bad record (ErrInvalidTimestamp), as Kafka Streams'
+	// FailOnInvalidTimestamp.
+	Extractor Extractor
+	// Idling makes a task with several input partitions wait while one of
+	// them has nothing buffered and is not known to be caught up, and up to
+	// MaxTaskIdle after it is (Kafka Streams' max.task.idle.ms >= 0). Off,
+	// a task processes whatever is buffered (max.task.idle.ms = -1, and the
+	// test driver).
+	Idling      bool
+	MaxTaskIdle time.Duration
 	// OnBadRecord handles records that fail to deserialize or carry an
 	// invalid timestamp.
 	OnBadRecord Policy
@@ -100,6 +112,7 @@ type partQueue struct {
 	next          int64 // next offset to commit, -1 before the first record
 	epoch         int32
 	committed     int64
+	idle          idleState
 }
 
 func (q *partQueue) empty() bool { return q.head == len(q.items) }
@@ -205,7 +218,7 @@ func (t *Task) init() error {
 }
 
 func (t *Task) addQueue(topic string, src source) {
-	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, next: -1, committed: -1}
+	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, next: -1, committed: -1, idle: newIdleState()}
 	t.queues = append(t.queues, q)
 	t.queueOf[topic] = q
 }
@@ -225,12 +238,13 @@ func (t *Task) Add(rec *kgo.Record) {
 	it := queued{rec: rec}
 	if t.cfg.Extractor == nil {
 		it.ts = rec.Timestamp.UnixMilli()
+		if it.ts < 0 {
+			it.err = InvalidTimestamp(it.ts)
+		}
 	} else {
 		it.ts, it.err = t.extract(rec, q.partitionTime)
 	}
-	if it.err == nil && it.ts < 0 {
-		it.err = fmt.Errorf("invalid (negative) timestamp %d", it.ts)
-	}
+	q.idle.fetched = rec.Offset + 1
 	if it.err == nil && it.ts > q.partitionTime {
 		q.partitionTime = it.ts
 	}
@@ -290,7 +304,7 @@ func (t *Task) Process(max int) (int, error) {
 	}()
 	for n < max {
 		q := t.nextQueue()
-		if q == nil {
+		if q == nil || !t.processable() {
 			break
 		}
 		it := q.items[q.head]
@@ -314,6 +328,11 @@ func (t *Task) processOne(q *partQueue, it queued) error {
 		if err := t.badRecord(it.rec, "extracting timestamp", it.err); err != nil {
 			return err
 		}
+		q.advance(it.rec)
+		return nil
+	}
+	if it.ts < 0 {
+		t.dropInvalidTimestamp(it)
 		q.advance(it.rec)
 		return nil
 	}

@@ -109,10 +109,15 @@ type thread struct {
 	sess     *kgo.GroupTransactSession
 	inTxn    bool
 	abortTxn bool
+	// The lag probe of idling tasks (idle.go): at most one under way.
+	probing   bool
+	lastProbe time.Time
+	lagRes    chan lagProbe
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
 	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(), purger: newPurger(e),
+		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
 	var topics []string
@@ -234,19 +239,21 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	fetches.EachError(th.fetchError)
-	fetches.EachRecord(func(r *kgo.Record) {
-		if t := th.byPart[topicPartition{r.Topic, r.Partition}]; t != nil {
-			t.Add(r)
-		}
-	})
+	th.addFetched(fetches)
 	if err := th.restorer.pollStandby(); err != nil {
 		return err
 	}
 	for _, t := range th.tasks {
 		th.cur = t
-		for t.Buffered() {
-			if _, err := t.Process(1000); err != nil {
+		for {
+			// Fewer than asked: nothing buffered, or the task waits for
+			// an empty partition (idling).
+			n, err := t.Process(1000)
+			if err != nil {
 				return err
+			}
+			if n < 1000 {
+				break
 			}
 		}
 		if err := t.PunctuateWallClock(); err != nil {
@@ -254,6 +261,7 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	th.cur = nil
+	th.probeLagsLocked(ctx)
 	if err := th.producerError(); err != nil {
 		return err
 	}
@@ -565,6 +573,8 @@ func (th *thread) collectorFor() TaskConfig {
 		Pebble:        &th.e.cfg.Pebble,
 		Registry:      &th.e.registry,
 		Extractor:     th.e.cfg.Extractor,
+		Idling:        th.e.cfg.MaxTaskIdle >= 0,
+		MaxTaskIdle:   th.e.cfg.MaxTaskIdle,
 		OnBadRecord:   th.e.cfg.OnBadRecord,
 		Collector:     th,
 		Clock:         SystemClock{},
