@@ -92,13 +92,13 @@ final class Topologies {
         return m;
     }
 
-    private static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
+    static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
         if (ALL.put(name, new Topo(topics(inputs), topics(outputs), build)) != null) {
             throw new IllegalStateException("topology " + name + " defined twice");
         }
     }
 
-    private static final Serde<String> S = Serdes.String();
+    static final Serde<String> S = Serdes.String();
     private static final Serde<Long> L = Serdes.Long();
 
     // Null-safe helpers, the same as in topologies.go.
@@ -130,7 +130,7 @@ final class Topologies {
         return v == null ? List.of() : List.of(v.split(",", -1));
     }
 
-    private static KStream<String, String> in(StreamsBuilder b) {
+    static KStream<String, String> in(StreamsBuilder b) {
         return b.stream("in", Consumed.with(S, S));
     }
 
@@ -159,7 +159,7 @@ final class Topologies {
         return s.selectKey((k, v) -> str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
     }
 
-    private static void toSS(KStream<String, String> s) {
+    static void toSS(KStream<String, String> s) {
         s.to("out", Produced.with(S, S));
     }
 
@@ -216,6 +216,7 @@ final class Topologies {
     }
 
     static {
+        TopologiesSsjoin.register();
         // --- stateless
         add("filter", "in:S:S", "out:S:S", b -> toSS(in(b).filter((k, v) -> longer(v, 1))));
         add("filter-not", "in:S:S", "out:S:S", b -> toSS(in(b).filterNot((k, v) -> longer(v, 1))));
