@@ -515,9 +515,11 @@ func (v *versionedBytes) All() (Iterator, error) {
 	return nil, v.s.fail("all", nil, ErrVersionedNotSupported)
 }
 
-func (v *versionedBytes) ApproximateNumEntries() (int64, error) { return v.s.kv.ApproximateNumEntries() }
-func (v *versionedBytes) Flush() error                          { return v.s.Flush() }
-func (v *versionedBytes) Close() error                          { return v.s.Close() }
+func (v *versionedBytes) ApproximateNumEntries() (int64, error) {
+	return v.s.kv.ApproximateNumEntries()
+}
+func (v *versionedBytes) Flush() error { return v.s.Flush() }
+func (v *versionedBytes) Close() error { return v.s.Close() }
 
 // VersionedStoreWritingTo returns the versioned store under writes (a byte
 // view of [VersionedStoreBytes] under layers reached through Unwrap()
