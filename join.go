@@ -35,7 +35,13 @@ type rowLookup[K, V any] func(K) (V, int64, bool, error)
 type lookupSpec[K, V any] struct {
 	open   func(storeCtx) (rowLookup[K, V], error)
 	stores []string
+	// asOf, set for a versioned table, returns the lookup of rows as of a
+	// time.
+	asOf func(storeCtx) (asOfLookup[K, V], error)
 }
+
+// asOfLookup reads the row of a key as of a time from a versioned table.
+type asOfLookup[K, V any] func(K, int64) (V, int64, bool, error)
 
 // storeLookup reads the rows of the table kept in store.
 func storeLookup[K, V any](store string) lookupSpec[K, V] {
@@ -166,6 +172,8 @@ type streamTableJoiner[K, V, VT, VR any] struct {
 	left   bool
 	isNull func(V) bool
 	ctx    processor.Context[K, VR]
+	// ts is the timestamp of the record being joined.
+	ts int64
 }
 
 func (p *streamTableJoiner[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) error {
@@ -174,10 +182,20 @@ func (p *streamTableJoiner[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) err
 		return err
 	}
 	p.get, p.ctx = get, ctx
+	if p.look.asOf != nil {
+		// A versioned table: the row as of the stream record's time, as
+		// Kafka Streams' join with a versioned value getter.
+		asOf, err := p.look.asOf(ctx)
+		if err != nil {
+			return err
+		}
+		p.get = func(k K) (VT, int64, bool, error) { return asOf(k, p.ts) }
+	}
 	return nil
 }
 
 func (p *streamTableJoiner[K, V, VT, VR]) Process(r processor.Record[K, V]) error {
+	p.ts = r.Timestamp
 	if p.isNull != nil && p.isNull(r.Value) {
 		dropRecord(p.ctx, "null value")
 		return nil

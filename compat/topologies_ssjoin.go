@@ -6,7 +6,7 @@ import (
 	"github.com/kstreams-go/kstreams"
 )
 
-// The stream-stream join topologies (issue 11), the same as those of
+// The stream-stream join and versioned-table topologies (issue 11), the same as those of
 // java/src/main/java/TopologiesSsjoin.java. The left stream is "in", the
 // right one "other".
 
@@ -24,8 +24,24 @@ var sj = kstreams.StreamJoined[str, str, str]{Key: ss, Value: ss, OtherValue: ss
 
 func firstKey(_, v str) str { return first(v) }
 
+// versioned is the table "tab" in a versioned store "vt" with a history
+// retention of 10 ms.
+func versioned(b *kstreams.Builder) kstreams.Table[str, str] {
+	return kstreams.TableFrom(b, "tab", kstreams.ConsumedWith(ss, ss),
+		kstreams.Materialized[str, str]{Name: "vt", Key: ss, Value: ss, Versioned: &kstreams.Versioning{HistoryRetention: ms(10)}})
+}
+
 func init() {
 	for name, t := range map[string]topology{
+		"versioned-table": {"tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+			toSS(versioned(b).ToStream())
+		}},
+		"versioned-stream-table-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+			toSS(kstreams.StreamTableJoin(in(b), versioned(b), joined))
+		}},
+		"versioned-stream-table-left-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+			toSS(kstreams.StreamTableLeftJoin(in(b), versioned(b), joined))
+		}},
 		"ss-join": {"in:S:S,other:S:S", "out:S:S", func(b *kstreams.Builder) {
 			toSS(kstreams.StreamStreamJoin(in(b), other(b), joined, guideWindows, sj))
 		}},

@@ -103,7 +103,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	}
 	ts.top = ts.base
 	if spec.Logged {
-		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped}
+		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, versioned: spec.Versioned}
 		ts.top = ts.logged
 	}
 	if spec.Cached {
@@ -317,6 +317,9 @@ func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
 	value := func(r *kgo.Record) []byte { return r.Value }
 	if c.store.spec.Timestamped {
 		value = func(r *kgo.Record) []byte { return state.WithTimestamp(r.Timestamp.UnixMilli(), r.Value) }
+	}
+	if c.store.spec.Versioned {
+		value = func(r *kgo.Record) []byte { return state.VersionedValue(r.Timestamp.UnixMilli(), r.Value) }
 	}
 	if bw, ok := c.store.base.(state.BatchWriter); ok {
 		keys, values := make([][]byte, len(recs)), make([][]byte, len(recs))

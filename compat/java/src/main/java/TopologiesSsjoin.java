@@ -4,8 +4,11 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.state.BuiltInDslStoreSuppliers;
+import org.apache.kafka.streams.state.Stores;
 
 /**
  * The stream-stream join topologies of the differential suite (issue 11),
@@ -33,7 +36,20 @@ final class TopologiesSsjoin {
         return JoinWindows.ofTimeDifferenceAndGrace(ms(15), ms(5));
     }
 
+    /** The table "tab" in a versioned store "vt" with a history retention of 10 ms. */
+    private static KTable<String, String> versioned(StreamsBuilder b) {
+        return b.table("tab", Consumed.with(Topologies.S, Topologies.S),
+            Materialized.<String, String>as(Stores.persistentVersionedKeyValueStore("vt", ms(10)))
+                .withKeySerde(Topologies.S).withValueSerde(Topologies.S));
+    }
+
     static void register() {
+        Topologies.add("versioned-table", "tab:S:S", "out:S:S", b ->
+            Topologies.toSS(versioned(b).toStream()));
+        Topologies.add("versioned-stream-table-join", "in:S:S,tab:S:S", "out:S:S", b ->
+            Topologies.toSS(Topologies.in(b).join(versioned(b), Topologies::joined)));
+        Topologies.add("versioned-stream-table-left-join", "in:S:S,tab:S:S", "out:S:S", b ->
+            Topologies.toSS(Topologies.in(b).leftJoin(versioned(b), Topologies::joined)));
         Topologies.add("ss-join", "in:S:S,other:S:S", "out:S:S", b ->
             Topologies.toSS(Topologies.in(b).join(other(b), Topologies::joined, guide(), sj())));
         Topologies.add("ss-left-join", "in:S:S,other:S:S", "out:S:S", b ->
