@@ -105,3 +105,47 @@ func TestStreamStreamJoinRestore(t *testing.T) {
 		t.Errorf("fresh instance restored %d records, want at least the 10 left records", m.Restored)
 	}
 }
+
+// A versioned table is restored from its changelog with its history: a
+// fresh instance joins stream records with the version valid at their
+// timestamps, tombstones included.
+func TestVersionedTableRestore(t *testing.T) {
+	app := newAppID(t)
+	tab, in, out := uniqueName(t, "tab"), uniqueName(t, "in"), uniqueName(t, "out")
+	createTopics(t, 1, tab, in, out)
+	str := serde.String()
+	topo := func() *kstreams.Topology {
+		b := kstreams.NewBuilder()
+		tb := kstreams.TableFrom(b, tab, kstreams.ConsumedWith(str, str),
+			kstreams.Materialized[string, string]{Name: "vt", Versioned: &kstreams.Versioning{HistoryRetention: time.Hour}})
+		kstreams.StreamTableLeftJoin(kstreams.StreamFrom(b, in, kstreams.ConsumedWith(str, str)), tb,
+			func(k, v, row string) string { return v + "/" + row }).To(out, kstreams.ProducedWith(str, str))
+		built, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return built
+	}
+	base := time.Now().Add(-10 * time.Minute).UnixMilli()
+	produce(t, rec(tab, 0, []byte("k"), []byte("v1"), base+10), rec(tab, 0, []byte("k"), []byte("v3"), base+30),
+		rec(tab, 0, []byte("k"), []byte("v2"), base+20), rec(tab, 0, []byte("k"), nil, base+40))
+	r := runApp(t, topo(), kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()))
+	waitRunning(t, r)
+	waitCaughtUp(t, app, time.Minute, tab)
+	r.stopOK(t)
+
+	r = runApp(t, topo(), kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()))
+	waitRunning(t, r)
+	produce(t, rec(in, 0, []byte("k"), []byte("a"), base+15), rec(in, 0, []byte("k"), []byte("b"), base+25),
+		rec(in, 0, []byte("k"), []byte("c"), base+35), rec(in, 0, []byte("k"), []byte("d"), base+45))
+	got := consumeUntil(t, out, 4, time.Minute)
+	r.stopOK(t)
+	var have []string
+	for _, g := range got {
+		have = append(have, string(g.Value))
+	}
+	diffMultisets(t, "join results", have, []string{"a/v1", "b/v2", "c/v3", "d/"})
+	if m := r.app.Metrics(); m.Restored != 4 {
+		t.Errorf("fresh instance restored %d records, want the 4 versions", m.Restored)
+	}
+}
