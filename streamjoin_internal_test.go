@@ -152,3 +152,36 @@ func TestOuterJoinStoreLayout(t *testing.T) {
 		t.Errorf("outerKey % x", k)
 	}
 }
+
+// A grace period needs a versioned table, and names the buffer store as
+// Kafka Streams does ("<join node>-Buffer").
+func TestStreamTableJoinGraceNeedsVersionedTable(t *testing.T) {
+	str := serde.String()
+	b := NewBuilder()
+	s := StreamFrom(b, "s", ConsumedWith(str, str))
+	StreamTableJoin(s, TableFrom(b, "t", ConsumedWith(str, str)), joinTestConcat, Joined[string, string]{GracePeriod: time.Second}).To("out")
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "needs a versioned table") {
+		t.Errorf("grace on a plain table: %v, want a versioned-table problem", err)
+	}
+	b = NewBuilder()
+	s = StreamFrom(b, "s", ConsumedWith(str, str))
+	vt := TableFrom(b, "t", ConsumedWith(str, str), Materialized[string, string]{Versioned: &Versioning{HistoryRetention: time.Minute}})
+	StreamTableLeftJoin(s, vt, joinTestConcat, Joined[string, string]{Name: "j", GracePeriod: time.Second}).To("out")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := topo.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stores []string
+	for _, st := range plan.Subtopologies {
+		for _, s := range st.Stores {
+			stores = append(stores, s.Name)
+		}
+	}
+	if !slices.Contains(stores, "j-Buffer") {
+		t.Errorf("stores %v, want j-Buffer", stores)
+	}
+}

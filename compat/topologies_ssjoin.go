@@ -39,6 +39,12 @@ func init() {
 		"versioned-stream-table-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 			toSS(kstreams.StreamTableJoin(in(b), versioned(b), joined))
 		}},
+		"versioned-stream-table-join-grace": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+			toSS(kstreams.StreamTableJoin(in(b), versioned(b), joined, kstreams.Joined[str, str]{Key: ss, Value: ss, GracePeriod: ms(5)}))
+		}},
+		"versioned-stream-table-left-join-grace": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+			toSS(kstreams.StreamTableLeftJoin(in(b), versioned(b), joined, kstreams.Joined[str, str]{Key: ss, Value: ss, GracePeriod: ms(5)}))
+		}},
 		"versioned-stream-table-left-join": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 			toSS(kstreams.StreamTableLeftJoin(in(b), versioned(b), joined))
 		}},

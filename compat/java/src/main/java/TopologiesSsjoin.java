@@ -3,6 +3,7 @@ import java.time.Duration;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -48,6 +49,12 @@ final class TopologiesSsjoin {
             Topologies.toSS(versioned(b).toStream()));
         Topologies.add("versioned-stream-table-join", "in:S:S,tab:S:S", "out:S:S", b ->
             Topologies.toSS(Topologies.in(b).join(versioned(b), Topologies::joined)));
+        Topologies.add("versioned-stream-table-join-grace", "in:S:S,tab:S:S", "out:S:S", b ->
+            Topologies.toSS(Topologies.in(b).join(versioned(b), Topologies::joined,
+                Joined.with(Topologies.S, Topologies.S, Topologies.S).withGracePeriod(ms(5)))));
+        Topologies.add("versioned-stream-table-left-join-grace", "in:S:S,tab:S:S", "out:S:S", b ->
+            Topologies.toSS(Topologies.in(b).leftJoin(versioned(b), Topologies::joined,
+                Joined.with(Topologies.S, Topologies.S, Topologies.S).withGracePeriod(ms(5)))));
         Topologies.add("versioned-stream-table-left-join", "in:S:S,tab:S:S", "out:S:S", b ->
             Topologies.toSS(Topologies.in(b).leftJoin(versioned(b), Topologies::joined)));
         Topologies.add("ss-join", "in:S:S,other:S:S", "out:S:S", b ->
