@@ -169,4 +169,3 @@ func (jb *joinBuffer[K, V]) evict(join func(processor.Record[K, V]) error) error
 	}
 	return nil
 }
-
