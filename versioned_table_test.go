@@ -116,3 +116,41 @@ func (p *priceAt) Process(r processor.Record[string, string]) error {
 }
 
 func (p *priceAt) Close() error { return nil }
+
+// Orders priced with the price valid when each order was placed: the
+// prices table is versioned, so an order that arrives late still gets the
+// price of its time.
+func ExampleVersioning() {
+	str := serde.String()
+	b := kstreams.NewBuilder()
+	prices := kstreams.TableFrom(b, "prices", kstreams.ConsumedWith(str, str),
+		kstreams.Materialized[string, string]{Name: "price-history", Versioned: &kstreams.Versioning{HistoryRetention: time.Hour}})
+	orders := kstreams.StreamFrom(b, "orders", kstreams.ConsumedWith(str, str))
+	kstreams.StreamTableJoin(orders, prices, func(item, order, price string) string {
+		return order + " " + item + " at " + price
+	}).To("priced", kstreams.ProducedWith(str, str))
+	topo, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := kstreamstest.New(topo)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	p := kstreamstest.NewInputTopic(d, "prices", str, str)
+	o := kstreamstest.NewInputTopic(d, "orders", str, str)
+	_ = p.PipeAt("pen", "1.00", 1000)
+	_ = p.PipeAt("pen", "1.50", 5000)
+	_ = o.PipeAt("pen", "order-1", 6000)
+	_ = o.PipeAt("pen", "order-0", 2000) // late: priced as of 2000
+	kvs, _ := kstreamstest.NewOutputTopic(d, "priced", str, str).ReadKeyValues()
+	for _, kv := range kvs {
+		fmt.Println(kv.Value)
+	}
+	// Output:
+	// order-1 pen at 1.50
+	// order-0 pen at 1.00
+}
