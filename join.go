@@ -2,6 +2,7 @@ package kstreams
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
@@ -18,6 +19,13 @@ type Joined[K, V any] struct {
 	// the stream, then to serde.Default.
 	Key   serde.Serde[K]
 	Value serde.Serde[V]
+	// GracePeriod, for a join with a versioned table (Java's
+	// Joined.withGracePeriod), holds stream records in a buffer (the store
+	// "<join node>-Buffer") until stream time passes their timestamp plus
+	// GracePeriod, then joins them in timestamp order, so that table
+	// updates arriving late are seen. A record already older than that is
+	// joined at once. 0: no buffer.
+	GracePeriod time.Duration
 }
 
 // storeCtx is what a lookup needs of a processor context: its stores.
@@ -35,7 +43,13 @@ type rowLookup[K, V any] func(K) (V, int64, bool, error)
 type lookupSpec[K, V any] struct {
 	open   func(storeCtx) (rowLookup[K, V], error)
 	stores []string
+	// asOf, set for a versioned table, returns the lookup of rows as of a
+	// time.
+	asOf func(storeCtx) (asOfLookup[K, V], error)
 }
+
+// asOfLookup reads the row of a key as of a time from a versioned table.
+type asOfLookup[K, V any] func(K, int64) (V, int64, bool, error)
 
 // storeLookup reads the rows of the table kept in store.
 func storeLookup[K, V any](store string) lookupSpec[K, V] {
@@ -149,10 +163,17 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner fu
 	look := lookupOf(t, op)
 	key := t.key
 	isNull := nilCheck[V]()
+	var buf *joinBuffer[K, V]
+	if j.GracePeriod != 0 {
+		buf = addJoinBuffer(b, n, op, j.GracePeriod, look.asOf != nil, key, s.value)
+	}
 	AddProcessor(b.t, n, func() processor.Processor[K, V, K, VR] {
-		return &streamTableJoiner[K, V, VT, VR]{look: look, key: key, joiner: joiner, left: left, isNull: isNull}
+		return &streamTableJoiner[K, V, VT, VR]{look: look, key: key, joiner: joiner, left: left, isNull: isNull, buf: buf.instance()}
 	}, s.node)
 	connectLookup(b, look, n)
+	if buf != nil {
+		b.t.g.Connect(buf.store, n)
+	}
 	b.t.g.Copartition(s.node, t.node)
 	return Stream[K, VR]{b: b, node: n, key: s.key}
 }
@@ -166,6 +187,10 @@ type streamTableJoiner[K, V, VT, VR any] struct {
 	left   bool
 	isNull func(V) bool
 	ctx    processor.Context[K, VR]
+	// ts is the timestamp of the record being joined.
+	ts int64
+	// buf, with a grace period, holds the records to join later.
+	buf *joinBuffer[K, V]
 }
 
 func (p *streamTableJoiner[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) error {
@@ -174,6 +199,20 @@ func (p *streamTableJoiner[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) err
 		return err
 	}
 	p.get, p.ctx = get, ctx
+	if p.buf != nil {
+		if err := p.buf.init(ctx); err != nil {
+			return err
+		}
+	}
+	if p.look.asOf != nil {
+		// A versioned table: the row as of the stream record's time, as
+		// Kafka Streams' join with a versioned value getter.
+		asOf, err := p.look.asOf(ctx)
+		if err != nil {
+			return err
+		}
+		p.get = func(k K) (VT, int64, bool, error) { return asOf(k, p.ts) }
+	}
 	return nil
 }
 
@@ -182,6 +221,29 @@ func (p *streamTableJoiner[K, V, VT, VR]) Process(r processor.Record[K, V]) erro
 		dropRecord(p.ctx, "null value")
 		return nil
 	}
+	if p.buf != nil {
+		kb, err := p.key.Serialize("", r.Key)
+		if err != nil {
+			return fmt.Errorf("serialize join key: %w", err)
+		}
+		if kb == nil {
+			if !p.left {
+				dropRecord(p.ctx, "null key")
+				return nil
+			}
+		} else if buffered, err := p.buf.put(kb, r); err != nil || buffered {
+			if err != nil {
+				return err
+			}
+			return p.buf.evict(p.join)
+		}
+	}
+	return p.join(r)
+}
+
+// join joins one record with the table row of its key.
+func (p *streamTableJoiner[K, V, VT, VR]) join(r processor.Record[K, V]) error {
+	p.ts = r.Timestamp
 	var row VT
 	var found bool
 	kb, err := p.key.Serialize("", r.Key)

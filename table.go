@@ -116,6 +116,9 @@ type Materialized[K, V any] struct {
 	DisableCaching bool
 	// ChangelogConfigs are extra topic configs of the changelog.
 	ChangelogConfigs map[string]string
+	// Versioned keeps a source table ([TableFrom]) in a versioned store;
+	// see [Versioning]. Other operations refuse it.
+	Versioned *Versioning
 }
 
 // tableStore is the typed store of a DSL table: a timestamped key-value
@@ -150,6 +153,9 @@ func materialize[K, V any](b *Builder, m Materialized[K, V], prefix, from string
 		name = b.t.g.NextName(prefix + "-STATE-STORE")
 	}
 	where := fmt.Sprintf("store %q %s", name, after(from))
+	if m.Versioned != nil {
+		b.t.g.Problem(fmt.Errorf("%s: Materialized.Versioned is supported on TableFrom only", where))
+	}
 	k := pickSerde(b, where, "Materialized", "key", m.Key, key)
 	v := pickSerde(b, where, "Materialized", "value", m.Value, value)
 	b.t.g.AddStore(&runtime.StoreSpec{
@@ -384,6 +390,9 @@ func TableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materi
 	value := pickSerde(b, where, "Consumed", "value", c.Value)
 	addSource[K, optional[V]](b.t, src, key, optionalSerde[V]{value}, []string{topic})
 	mm := first(m)
+	if mm.Versioned != nil {
+		return versionedTableFrom(b, src, mm, key, value)
+	}
 	store, key, value := materialize(b, mm, "KTABLE-SOURCE", src, key, value)
 	old := sourceOld(mm.Name != "")
 	n := b.t.g.NextName("KTABLE-MATERIALIZE")

@@ -261,9 +261,9 @@ func TestCasesAreWellFormed(t *testing.T) {
 var javaTopology = regexp.MustCompile(`(?m)^\s*(?:Topologies\.)?add\("([^"]+)", "([^"]+)", "([^"]+)"`)
 
 // TestTopologiesMatchJava checks that Go and Java define the same topology
-// names with the same topics and serdes.
+// names with the same topics and serdes (Topologies.java and the
+// Topologies<Branch>.java classes it registers).
 func TestTopologiesMatchJava(t *testing.T) {
-	// Topologies.java and the Topologies<Branch>.java classes it calls.
 	files, err := filepath.Glob(filepath.Join("java", "src", "main", "java", "Topologies*.java"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Topologies*.java: %v", err)

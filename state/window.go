@@ -76,7 +76,7 @@ func defaultSegmentInterval(retention time.Duration) time.Duration {
 // checkDurations adds to p the durations that are negative or not whole
 // milliseconds, in name order.
 func checkDurations(p []string, durations map[string]time.Duration) []string {
-	for _, name := range []string{"Retention", "WindowSize", "Grace"} {
+	for _, name := range []string{"HistoryRetention", "Retention", "WindowSize", "Grace"} {
 		d, ok := durations[name]
 		switch {
 		case !ok:

@@ -33,6 +33,11 @@ type StoreSpec struct {
 	// value with that timestamp as the record timestamp, and restoring puts
 	// the record timestamp back in front of the value.
 	Timestamped bool
+	// Versioned stores (state.VersionedStoreBytes, opened by Open) take
+	// each value as state.VersionedValue: their changelog carries the
+	// plain value (nil for a tombstone) with the version's timestamp as the
+	// record timestamp, and restoring encodes it back.
+	Versioned bool
 	// Typed makes what processors get from Context.StateStore out of the
 	// top byte store; nil gives them the byte store. topic is the store's
 	// changelog topic, "<application id>-<Name>-changelog" (also when not
@@ -82,12 +87,21 @@ type loggedStore struct {
 	timestamped bool
 	// headers go on every record but tombstones.
 	headers []kgo.RecordHeader
+	// versioned: values are state.VersionedValue encodings, logged as
+	// their value with their timestamp.
+	versioned bool
 }
 
 func (s *loggedStore) log(key, value []byte) {
 	ts := s.ts()
 	if s.timestamped && value != nil {
 		t, v, err := state.SplitTimestamp(value)
+		if err == nil {
+			ts, value = t, v
+		}
+	}
+	if s.versioned && value != nil {
+		t, v, err := state.SplitVersionedValue(value)
 		if err == nil {
 			ts, value = t, v
 		}

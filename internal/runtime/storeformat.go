@@ -23,12 +23,16 @@ const formatFile = "KSTREAMS-FORMAT"
 const (
 	formatPlain       = "key-value"
 	formatTimestamped = "timestamped-key-value"
+	formatVersioned   = "versioned-key-value"
 )
 
 // format returns the layout the store's spec needs.
 func (ts *taskStore) format() string {
 	if ts.spec.Timestamped {
 		return formatTimestamped
+	}
+	if ts.spec.Versioned {
+		return formatVersioned
 	}
 	return formatPlain
 }

@@ -131,7 +131,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 		ts.top = ts.txn
 	}
 	if spec.Logged {
-		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, headers: spec.ChangelogHeaders}
+		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, versioned: spec.Versioned, headers: spec.ChangelogHeaders}
 		ts.top = ts.logged
 	}
 	if spec.Cached {
@@ -405,6 +405,9 @@ func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
 	value := func(r *kgo.Record) []byte { return r.Value }
 	if c.store.spec.Timestamped {
 		value = func(r *kgo.Record) []byte { return state.WithTimestamp(r.Timestamp.UnixMilli(), r.Value) }
+	}
+	if c.store.spec.Versioned {
+		value = func(r *kgo.Record) []byte { return state.VersionedValue(r.Timestamp.UnixMilli(), r.Value) }
 	}
 	if bw, ok := c.store.base.(state.BatchWriter); ok {
 		keys, values := make([][]byte, len(recs)), make([][]byte, len(recs))
