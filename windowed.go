@@ -29,6 +29,9 @@ type TimeWindowedStream[K, V any] struct {
 	g    GroupedStream[K, V]
 	w    TimeWindows
 	emit EmitStrategy
+	// sliding, when set, windows the stream by sliding windows instead of
+	// w (see WindowedBySliding).
+	sliding *SlidingWindows
 }
 
 // EmitStrategy says when a windowed aggregation forwards its results, as
@@ -130,6 +133,9 @@ func (s *windowTableStore[K, V]) StoreKind() string {
 }
 
 func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix string, init func() A, fold func(K, V, A, bool) A, m WindowedMaterialized[K, A]) Table[Windowed[K], A] {
+	if t.sliding != nil {
+		return slidingAggregateStream(t, prefix, init, fold, m)
+	}
 	b := t.g.s.b
 	name := m.Name
 	if name == "" {
@@ -292,7 +298,15 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if from > upper {
 		return nil
 	}
-	it, err := p.st.FetchAll(from, upper)
+	return forwardClosed(p.ctx, p.st, p.store, from, upper, h)
+}
+
+// forwardClosed forwards the windows of st starting in [from, upper],
+// closed, by ascending start, then key bytes, as Java's time-ordered window
+// store reads them for emit-on-close. Each is stamped with its aggregate's
+// timestamp.
+func forwardClosed[K, A any](ctx processor.Context[Windowed[K], Change[A]], st *windowTableStore[K, A], store string, from, upper int64, h []processor.Header) error {
+	it, err := st.FetchAll(from, upper)
 	if err != nil {
 		return err
 	}
@@ -303,10 +317,10 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	}
 	var out []closed
 	for it.Next() {
-		kb, err := p.st.key.Serialize(p.st.topic, it.Key().Key)
+		kb, err := st.key.Serialize(st.topic, it.Key().Key)
 		if err != nil {
 			it.Close()
-			return &state.StoreError{Store: p.store, Op: "fetch", Err: fmt.Errorf("serialize key: %w", err)}
+			return &state.StoreError{Store: store, Op: "fetch", Err: fmt.Errorf("serialize key: %w", err)}
 		}
 		out = append(out, closed{it.Key(), kb, it.Value()})
 	}
@@ -317,7 +331,6 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if err != nil {
 		return err
 	}
-	// Java's store for emit-on-close orders windows by start, then key.
 	slices.SortStableFunc(out, func(a, b closed) int {
 		if c := cmp.Compare(a.key.Window.Start, b.key.Window.Start); c != 0 {
 			return c
@@ -325,7 +338,7 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 		return bytes.Compare(a.kb, b.kb)
 	})
 	for _, c := range out {
-		p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
+		ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
 	}
 	return nil
 }

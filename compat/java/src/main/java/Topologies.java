@@ -92,7 +92,7 @@ final class Topologies {
         return m;
     }
 
-    private static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
+    static void add(String name, String inputs, String outputs, Consumer<StreamsBuilder> build) {
         if (ALL.put(name, new Topo(topics(inputs), topics(outputs), build)) != null) {
             throw new IllegalStateException("topology " + name + " defined twice");
         }
@@ -523,5 +523,6 @@ final class Topologies {
         add("table-table-left-join-filter", "left:S:S,right:S:S", "out:S:S", b ->
             toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2)
                 .filter((k, v) -> v == null || !v.endsWith("/-")).toStream()));
+        TopologiesWinagg.register();
     }
 }

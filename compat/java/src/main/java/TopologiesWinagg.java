@@ -1,0 +1,79 @@
+import java.time.Duration;
+
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.state.SessionStore;
+import org.apache.kafka.streams.state.WindowStore;
+
+/** The topologies of sliding windows, emit-on-close for sessions and cogroup, as topologies_winagg.go. */
+final class TopologiesWinagg {
+    private TopologiesWinagg() {}
+
+    private static final Serde<String> S = Serdes.String();
+    private static final Serde<Long> L = Serdes.Long();
+
+    private static KStream<String, String> in(StreamsBuilder b) {
+        return b.stream("in", Consumed.with(S, S));
+    }
+
+    private static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
+        return s.selectKey((k, v) -> Topologies.str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
+    }
+
+    private static void toSS(KStream<String, String> s) {
+        s.to("out", Produced.with(S, S));
+    }
+
+    private static void toSL(KStream<String, Long> s) {
+        s.to("out", Produced.with(S, L));
+    }
+
+    private static String append(String a, String sep, String v) {
+        return Topologies.str(a) + sep + Topologies.str(v);
+    }
+
+    private static void add(String name, String inputs, String outputs, java.util.function.Consumer<StreamsBuilder> build) {
+        Topologies.add(name, inputs, outputs, build);
+    }
+
+    static void register() {
+        // --- sliding windows
+        add("slide-count", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(Duration.ofMillis(10))).count().toStream())));
+        add("slide-count-grace", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5))).count().toStream())));
+        add("slide-reduce", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .reduce((a, v) -> append(a, "|", v)).toStream())));
+        add("slide-aggregate", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, v, a) -> append(a, "+", v),
+                    Materialized.<String, String, WindowStore<Bytes, byte[]>>with(S, S)).toStream())));
+        add("slide-count-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
+        add("slide-suppress", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .reduce((a, v) -> append(a, "|", v))
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())).toStream())));
+    }
+}
