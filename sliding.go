@@ -118,10 +118,10 @@ type slidingAggregate[K, V, A any] struct {
 	st     *windowTableStore[K, A]
 	// observed is the largest timestamp seen, -1 before the first record.
 	observed int64
-	// onClose, lastEmit, storeTime and retention are as in
+	// onClose, lastEmit, nextEmit, storeTime and retention are as in
 	// windowAggregate.
 	onClose              bool
-	lastEmit             int64
+	lastEmit, nextEmit   int64
 	storeTime, retention int64
 	// starts holds the window starts a record's read found, reused.
 	starts map[int64]bool
@@ -395,11 +395,14 @@ func (p *slidingAggregate[K, V, A]) forward(r processor.Record[K, V], start int6
 
 // emitClosed forwards the windows closed since the last emission, as Java's
 // maybeForwardFinalResult for sliding windows: windows starting in
-// [last close - d, close - d - 1], both bounds of a window being inclusive.
-// Unlike time and session windows, Kafka Streams 4.4 does not throttle this
-// by wall-clock time for sliding windows (compat case
-// slide-close-wallclock): it looks after every record, so kstreams does.
+// [last close - d, close - d - 1], both bounds of a window being inclusive,
+// at most once per emitInterval of wall-clock time.
 func (p *slidingAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Header) error {
+	now := p.ctx.WallClockTime()
+	if now < p.nextEmit {
+		return nil
+	}
+	p.nextEmit = now + emitInterval(p.ctx)
 	if p.lastEmit != -1 && p.lastEmit >= closeTime {
 		return nil
 	}

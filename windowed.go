@@ -45,15 +45,23 @@ const (
 	// stream time reaches its end plus grace (Java's
 	// EmitStrategy.onWindowClose, Kafka Streams 3.3+). As in Kafka
 	// Streams, closed windows are looked for at most once per second of
-	// wall-clock time, on the next record after that second; the closed
+	// wall-clock time, on the next record after that second (after every
+	// record in kstreamstest, as in Java's TopologyTestDriver); the closed
 	// windows are forwarded by ascending start, then key bytes.
 	EmitOnWindowClose
 )
 
-// emitInterval is how often (wall-clock) an aggregation emitting on window
-// close looks for closed windows, Kafka Streams' default of its internal
-// emit.interval.ms.kstreams.windowed.aggregation.
-const emitInterval = 1000
+// emitInterval is how often (wall-clock ms) an aggregation emitting on
+// window close looks for closed windows: Kafka Streams' default of its
+// internal emit.interval.ms.kstreams.windowed.aggregation, 1000, unless the
+// runtime says otherwise (0 in the test driver, as Java's
+// TopologyTestDriver).
+func emitInterval(ctx any) int64 {
+	if c, ok := ctx.(interface{ EmitInterval() int64 }); ok {
+		return c.EmitInterval()
+	}
+	return 1000
+}
 
 // Emit returns t forwarding its results as s says.
 func (t TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] {
@@ -277,7 +285,7 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if now < p.nextEmit {
 		return nil
 	}
-	p.nextEmit = now + emitInterval
+	p.nextEmit = now + emitInterval(p.ctx)
 	if p.lastEmit != -1 && p.lastEmit >= closeTime {
 		return nil
 	}

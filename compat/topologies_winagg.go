@@ -37,6 +37,17 @@ func init() {
 			toSS(windowKeys(kstreams.WindowedBySliding(in(b).GroupByKey(grouped), w).Reduce(func(a, v str) str { return appendTo(a, "|", v) }).
 				Suppress(kstreams.UntilWindowCloses(kstreams.UnboundedBuffer())).ToStream()))
 		}},
+
+		// --- session windows emitting on close
+		"session-count-close": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
+			w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
+			toSI(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).Count().ToStream()))
+		}},
+		"session-reduce-close": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
+			w := kstreams.SessionWindowsOfInactivityGapWithNoGrace(10 * time.Millisecond)
+			toSS(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Emit(kstreams.EmitOnWindowClose).
+				Reduce(func(a, v str) str { return appendTo(a, "|", v) }).ToStream()))
+		}},
 	} {
 		if _, dup := topologies[name]; dup {
 			panic("compat: topology " + name + " defined twice")

@@ -112,6 +112,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
 			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
+			EmitEveryRecord: true,
 		})
 		if err != nil {
 			d.Close()

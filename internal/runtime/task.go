@@ -73,6 +73,12 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
+	// EmitEveryRecord makes windowed aggregations emitting on window close
+	// look for closed windows after every record instead of at most once
+	// per wall-clock second: the test driver sets it, as Java's
+	// TopologyTestDriver sets Kafka Streams' internal
+	// emit.interval.ms.kstreams.windowed.aggregation to 0.
+	EmitEveryRecord bool
 }
 
 type queued struct {

@@ -75,5 +75,16 @@ final class TopologiesWinagg {
                 .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
                 .reduce((a, v) -> append(a, "|", v))
                 .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())).toStream())));
+
+        // --- session windows emitting on close
+        add("session-count-close", "in:S:S", "out:S:L", b ->
+            toSL(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .emitStrategy(EmitStrategy.onWindowClose()).count().toStream())));
+        add("session-reduce-close", "in:S:S", "out:S:S", b ->
+            toSS(windowKeys(in(b).groupByKey(Grouped.with(S, S))
+                .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(10)))
+                .emitStrategy(EmitStrategy.onWindowClose())
+                .reduce((a, v) -> append(a, "|", v)).toStream())));
     }
 }
