@@ -43,12 +43,36 @@ func WindowedBySliding[K, V any](g GroupedStream[K, V], w SlidingWindows) TimeWi
 func slidingAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix string, init func() A, fold func(K, V, A, bool) A, m WindowedMaterialized[K, A]) Table[Windowed[K], A] {
 	b := t.g.s.b
 	w := *t.sliding
+	name, k, v, retention := addSlidingStore(b, prefix, t.g.from, t.g.s.key, w, t.emit, m)
+	n := b.t.g.NextName(prefix)
+	old := alwaysOld()
+	emit := t.emit
+	isNull := nilCheck[V]()
+	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
+		return &slidingAggregate[K, V, A]{
+			store: name, d: w.timeDifference.Milliseconds(), grace: w.grace.Milliseconds(),
+			start: init, fold: fold, old: old, isNull: isNull, observed: -1,
+			onClose: emit == EmitOnWindowClose, lastEmit: -1, storeTime: -1, retention: retention,
+		}
+	}, t.g.s.node)
+	b.t.g.Connect(name, n)
+	var key serde.Serde[Windowed[K]]
+	if k != nil {
+		key = serde.TimeWindowed(k, w.timeDifference)
+	}
+	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](w.grace)}
+}
+
+// addSlidingStore adds the timestamped window store of a sliding-window
+// aggregation of the stream at node from, and returns its name, serdes and
+// retention (ms).
+func addSlidingStore[K, A any](b *Builder, prefix, from string, streamKey serde.Serde[K], w SlidingWindows, emit EmitStrategy, m WindowedMaterialized[K, A]) (string, serde.Serde[K], serde.Serde[A], int64) {
 	name := m.Name
 	if name == "" {
 		name = b.t.g.NextName(prefix + "-STATE-STORE")
 	}
-	where := fmt.Sprintf("store %q %s", name, after(t.g.from))
-	k := pickSerde(b, where, "Materialized", "key", m.Key, t.g.s.key)
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, streamKey)
 	v := pickSerde(b, where, "Materialized", "value", m.Value)
 	retention := m.Retention
 	if retention == 0 {
@@ -58,7 +82,7 @@ func slidingAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix stri
 		b.t.g.Problem(fmt.Errorf("%s: retention %v is shorter than twice the time difference %v plus grace %v", where, retention, w.timeDifference, w.grace))
 	}
 	opts := state.WindowStoreOptions{Retention: retention, WindowSize: w.timeDifference, Grace: w.grace}
-	if t.emit == EmitOnWindowClose {
+	if emit == EmitOnWindowClose {
 		// As for time windows (windowAggregateStream): one millisecond
 		// more, Java's bound applied by the processor.
 		opts.Retention += time.Millisecond
@@ -76,23 +100,7 @@ func slidingAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix stri
 			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
 		}),
 	})
-	n := b.t.g.NextName(prefix)
-	old := alwaysOld()
-	emit := t.emit
-	isNull := nilCheck[V]()
-	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &slidingAggregate[K, V, A]{
-			store: name, d: w.timeDifference.Milliseconds(), grace: w.grace.Milliseconds(),
-			start: init, fold: fold, old: old, isNull: isNull, observed: -1,
-			onClose: emit == EmitOnWindowClose, lastEmit: -1, storeTime: -1, retention: retention.Milliseconds(),
-		}
-	}, t.g.s.node)
-	b.t.g.Connect(name, n)
-	var key serde.Serde[Windowed[K]]
-	if k != nil {
-		key = serde.TimeWindowed(k, w.timeDifference)
-	}
-	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](w.grace)}
+	return name, k, v, retention.Milliseconds()
 }
 
 // slidingAgg is an aggregate and its timestamp as read from the store or

@@ -145,39 +145,7 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 		return slidingAggregateStream(t, prefix, init, fold, m)
 	}
 	b := t.g.s.b
-	name := m.Name
-	if name == "" {
-		name = b.t.g.NextName(prefix + "-STATE-STORE")
-	}
-	where := fmt.Sprintf("store %q %s", name, after(t.g.from))
-	k := pickSerde(b, where, "Materialized", "key", m.Key, t.g.s.key)
-	v := pickSerde(b, where, "Materialized", "value", m.Value)
-	retention := m.Retention
-	if retention == 0 {
-		retention = t.w.size + t.w.grace
-	}
-	opts := state.WindowStoreOptions{Retention: retention, WindowSize: t.w.size, Grace: t.w.grace}
-	if t.emit == EmitOnWindowClose {
-		// Java's store for emit-on-close (time first) still reads a window
-		// starting exactly Retention before its latest start, which a
-		// window store of kstreams, as Java's other window stores, has
-		// expired: the store keeps one millisecond more, and emitClosed
-		// applies Java's bound.
-		opts.Retention += time.Millisecond
-	}
-	if t.w.Validate() == nil {
-		if err := opts.Validate(); err != nil {
-			b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
-		}
-	}
-	b.t.g.AddStore(&runtime.StoreSpec{
-		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
-		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
-		Open:             runtime.WindowStoreOpen(opts),
-		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
-			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
-		}),
-	})
+	name, k, v, retention := addWindowStore(b, prefix, t.g.from, t.g.s.key, t.w, t.emit, m)
 	n := b.t.g.NextName(prefix)
 	old := alwaysOld()
 	w, emit := t.w, t.emit
@@ -190,6 +158,46 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 		key = serde.TimeWindowed(k, t.w.size)
 	}
 	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.grace)}
+}
+
+// addWindowStore adds the timestamped window store of a time-windowed
+// aggregation of the stream at node from, and returns its name, serdes and
+// retention.
+func addWindowStore[K, A any](b *Builder, prefix, from string, streamKey serde.Serde[K], w TimeWindows, emit EmitStrategy, m WindowedMaterialized[K, A]) (string, serde.Serde[K], serde.Serde[A], time.Duration) {
+	name := m.Name
+	if name == "" {
+		name = b.t.g.NextName(prefix + "-STATE-STORE")
+	}
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, streamKey)
+	v := pickSerde(b, where, "Materialized", "value", m.Value)
+	retention := m.Retention
+	if retention == 0 {
+		retention = w.size + w.grace
+	}
+	opts := state.WindowStoreOptions{Retention: retention, WindowSize: w.size, Grace: w.grace}
+	if emit == EmitOnWindowClose {
+		// Java's store for emit-on-close (time first) still reads a window
+		// starting exactly Retention before its latest start, which a
+		// window store of kstreams, as Java's other window stores, has
+		// expired: the store keeps one millisecond more, and emitClosed
+		// applies Java's bound.
+		opts.Retention += time.Millisecond
+	}
+	if w.Validate() == nil {
+		if err := opts.Validate(); err != nil {
+			b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
+		}
+	}
+	b.t.g.AddStore(&runtime.StoreSpec{
+		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
+		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
+		Open:             runtime.WindowStoreOpen(opts),
+		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
+			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
+		}),
+	})
+	return name, k, v, retention
 }
 
 // windowAggregate is Kafka Streams' KStreamWindowAggregate for time

@@ -120,32 +120,7 @@ type sessionMerge[K, A any] func(k K, a, b A, hasA, hasB bool) A
 
 func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix string, merge sessionMerge[K, A], fold func(K, V, A, bool) A, m WindowedMaterialized[K, A], init ...func() A) Table[Windowed[K], A] {
 	b := t.g.s.b
-	name := m.Name
-	if name == "" {
-		name = b.t.g.NextName(prefix + "-STATE-STORE")
-	}
-	where := fmt.Sprintf("store %q %s", name, after(t.g.from))
-	k := pickSerde(b, where, "Materialized", "key", m.Key, t.g.s.key)
-	v := pickSerde(b, where, "Materialized", "value", m.Value)
-	retention := m.Retention
-	if retention == 0 {
-		retention = t.w.gap + t.w.grace
-	}
-	if retention < t.w.gap+t.w.grace {
-		b.t.g.Problem(fmt.Errorf("%s: retention %v is shorter than the inactivity gap %v plus grace %v", where, retention, t.w.gap, t.w.grace))
-	}
-	opts := state.SessionStoreOptions{Retention: retention}
-	if err := opts.Validate(); err != nil {
-		b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
-	}
-	b.t.g.AddStore(&runtime.StoreSpec{
-		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging,
-		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
-		Open:             runtime.SessionStoreOpen(opts),
-		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore, topic string) any {
-			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v, state.SerdeTopic(topic)), raw: s, key: k, value: v, topic: topic}
-		}),
-	})
+	name, k, v := addSessionStore(b, prefix, t.g.from, t.g.s.key, t.w, m)
 	n := b.t.g.NextName(prefix)
 	old := alwaysOld()
 	w, onClose := t.w, t.emit == EmitOnWindowClose
@@ -159,6 +134,38 @@ func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix s
 		key = serde.SessionWindowed(k)
 	}
 	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.gap + t.w.grace)}
+}
+
+// addSessionStore adds the session store of a session aggregation of the
+// stream at node from, and returns its name and serdes.
+func addSessionStore[K, A any](b *Builder, prefix, from string, streamKey serde.Serde[K], w SessionWindows, m WindowedMaterialized[K, A]) (string, serde.Serde[K], serde.Serde[A]) {
+	name := m.Name
+	if name == "" {
+		name = b.t.g.NextName(prefix + "-STATE-STORE")
+	}
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, streamKey)
+	v := pickSerde(b, where, "Materialized", "value", m.Value)
+	retention := m.Retention
+	if retention == 0 {
+		retention = w.gap + w.grace
+	}
+	if retention < w.gap+w.grace {
+		b.t.g.Problem(fmt.Errorf("%s: retention %v is shorter than the inactivity gap %v plus grace %v", where, retention, w.gap, w.grace))
+	}
+	opts := state.SessionStoreOptions{Retention: retention}
+	if err := opts.Validate(); err != nil {
+		b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
+	}
+	b.t.g.AddStore(&runtime.StoreSpec{
+		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging,
+		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
+		Open:             runtime.SessionStoreOpen(opts),
+		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore, topic string) any {
+			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v, state.SerdeTopic(topic)), raw: s, key: k, value: v, topic: topic}
+		}),
+	})
+	return name, k, v
 }
 
 // sessionAggregate is Kafka Streams' KStreamSessionWindowAggregate.

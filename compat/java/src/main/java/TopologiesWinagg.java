@@ -4,10 +4,13 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.CogroupedKStream;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.SessionWindows;
@@ -31,6 +34,15 @@ final class TopologiesWinagg {
 
     private static <V> KStream<String, V> windowKeys(KStream<Windowed<String>, V> s) {
         return s.selectKey((k, v) -> Topologies.str(k.key()) + "@" + k.window().start() + "/" + k.window().end());
+    }
+
+    private static KGroupedStream<String, String> grouped(StreamsBuilder b, String topic) {
+        return b.stream(topic, Consumed.with(S, S)).groupByKey(Grouped.with(S, S));
+    }
+
+    private static CogroupedKStream<String, String> leftRight(StreamsBuilder b) {
+        return grouped(b, "left").<String>cogroup((k, v, a) -> append(a, "+l:", v))
+            .cogroup(grouped(b, "right"), (k, v, a) -> append(a, "+r:", v));
     }
 
     private static void toSS(KStream<String, String> s) {
@@ -86,5 +98,28 @@ final class TopologiesWinagg {
                 .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(10)))
                 .emitStrategy(EmitStrategy.onWindowClose())
                 .reduce((a, v) -> append(a, "|", v)).toStream())));
+
+        // --- cogroup
+        add("cogroup-two", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(leftRight(b).aggregate(() -> "", Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(S, S)).toStream()));
+        add("cogroup-three-repartition", "left:S:S,right:S:S,third:S:S", "out:S:S", b ->
+            toSS(leftRight(b)
+                .cogroup(b.stream("third", Consumed.with(S, S)).groupBy((k, v) -> Topologies.first(v), Grouped.with(S, S)),
+                    (k, v, a) -> append(a, "+t:", v))
+                .aggregate(() -> "", Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(S, S)).toStream()));
+        add("cogroup-mixed-types", "left:S:S,right:S:L", "out:S:L", b ->
+            toSL(grouped(b, "left").<Long>cogroup((k, v, a) -> a + 1)
+                .cogroup(b.stream("right", Consumed.with(S, L)).groupByKey(Grouped.with(S, L)), (k, v, a) -> a + v * 100)
+                .aggregate(() -> 0L, Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>with(S, L)).toStream()));
+        add("cogroup-tumbling", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(windowKeys(leftRight(b).windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .aggregate(() -> "", Materialized.<String, String, WindowStore<Bytes, byte[]>>with(S, S)).toStream())));
+        add("cogroup-sliding", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(windowKeys(leftRight(b).windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+                .aggregate(() -> "", Materialized.<String, String, WindowStore<Bytes, byte[]>>with(S, S)).toStream())));
+        add("cogroup-session", "left:S:S,right:S:S", "out:S:S", b ->
+            toSS(windowKeys(leftRight(b).windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(5), Duration.ofMillis(5)))
+                .aggregate(() -> "", (k, a, c) -> append(a, "&", c),
+                    Materialized.<String, String, SessionStore<Bytes, byte[]>>with(S, S)).toStream())));
     }
 }
