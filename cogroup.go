@@ -59,6 +59,9 @@ type cogroupAgg[K, A any] struct {
 // aggregate by add, as Java's KGroupedStream.cogroup.
 func Cogroup[K, V, A any](g GroupedStream[K, V], add func(K, V, A) A) CogroupedStream[K, A] {
 	c := CogroupedStream[K, A]{b: g.s.b, key: g.s.key, from: g.from}
+	if c.b == nil {
+		return c
+	}
 	return CogroupWith(c, g, add)
 }
 
@@ -66,6 +69,9 @@ func Cogroup[K, V, A any](g GroupedStream[K, V], add func(K, V, A) A) CogroupedS
 // aggregate by add, as Java's CogroupedKStream.cogroup. Adding a grouped
 // stream already in c replaces its aggregator, as in Kafka Streams.
 func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], add func(K, V, A) A) CogroupedStream[K, A] {
+	if c.b == nil || !c.b.checkSame("CogroupWith", c.from, g.s.b, g.s.node) {
+		return c
+	}
 	c.b.checkFn("Cogroup", "", g.from, "aggregator", add)
 	if c.key == nil {
 		c.key = g.s.key
