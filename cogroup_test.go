@@ -58,7 +58,7 @@ func TestCogroup(t *testing.T) {
 			w := kstreams.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)
 			return windowKeyed(c.WindowedBy(w).Aggregate(func() string { return "" }).ToStream())
 		},
-		in:   []rec{{"left", "a", "x", 1}, {"right", "a", "y", 5}, {"right", "a", "z", 12}, {"left", "b", "w", 13}, {"left", "a", "v", 8}, {"right", "a", "u", 26}, {"left", "a", "t", 9}},
+		in: []rec{{"left", "a", "x", 1}, {"right", "a", "y", 5}, {"right", "a", "z", 12}, {"left", "b", "w", 13}, {"left", "a", "v", 8}, {"right", "a", "u", 26}, {"left", "a", "t", 9}},
 		// As in Kafka Streams, each input's processor has its own stream
 		// time: the left one has seen 13, so [0,10) is still open for it at
 		// 9, but the store no longer holds the window (retention 15 past
