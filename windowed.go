@@ -29,6 +29,9 @@ type TimeWindowedStream[K, V any] struct {
 	g    GroupedStream[K, V]
 	w    TimeWindows
 	emit EmitStrategy
+	// sliding, when set, windows the stream by sliding windows instead of
+	// w (see WindowedBySliding).
+	sliding *SlidingWindows
 }
 
 // EmitStrategy says when a windowed aggregation forwards its results, as
@@ -42,15 +45,23 @@ const (
 	// stream time reaches its end plus grace (Java's
 	// EmitStrategy.onWindowClose, Kafka Streams 3.3+). As in Kafka
 	// Streams, closed windows are looked for at most once per second of
-	// wall-clock time, on the next record after that second; the closed
+	// wall-clock time, on the next record after that second (after every
+	// record in kstreamstest, as in Java's TopologyTestDriver); the closed
 	// windows are forwarded by ascending start, then key bytes.
 	EmitOnWindowClose
 )
 
-// emitInterval is how often (wall-clock) an aggregation emitting on window
-// close looks for closed windows, Kafka Streams' default of its internal
-// emit.interval.ms.kstreams.windowed.aggregation.
-const emitInterval = 1000
+// emitInterval is how often (wall-clock ms) an aggregation emitting on
+// window close looks for closed windows: Kafka Streams' default of its
+// internal emit.interval.ms.kstreams.windowed.aggregation, 1000, unless the
+// runtime says otherwise (0 in the test driver, as Java's
+// TopologyTestDriver).
+func emitInterval(ctx any) int64 {
+	if c, ok := ctx.(interface{ EmitInterval() int64 }); ok {
+		return c.EmitInterval()
+	}
+	return 1000
+}
 
 // Emit returns t forwarding its results as s says.
 func (t TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] {
@@ -130,40 +141,11 @@ func (s *windowTableStore[K, V]) StoreKind() string {
 }
 
 func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix string, init func() A, fold func(K, V, A, bool) A, m WindowedMaterialized[K, A]) Table[Windowed[K], A] {
+	if t.sliding != nil {
+		return slidingAggregateStream(t, prefix, init, fold, m)
+	}
 	b := t.g.s.b
-	name := m.Name
-	if name == "" {
-		name = b.t.g.NextName(prefix + "-STATE-STORE")
-	}
-	where := fmt.Sprintf("store %q %s", name, after(t.g.from))
-	k := pickSerde(b, where, "Materialized", "key", m.Key, t.g.s.key)
-	v := pickSerde(b, where, "Materialized", "value", m.Value)
-	retention := m.Retention
-	if retention == 0 {
-		retention = t.w.size + t.w.grace
-	}
-	opts := state.WindowStoreOptions{Retention: retention, WindowSize: t.w.size, Grace: t.w.grace}
-	if t.emit == EmitOnWindowClose {
-		// Java's store for emit-on-close (time first) still reads a window
-		// starting exactly Retention before its latest start, which a
-		// window store of kstreams, as Java's other window stores, has
-		// expired: the store keeps one millisecond more, and emitClosed
-		// applies Java's bound.
-		opts.Retention += time.Millisecond
-	}
-	if t.w.Validate() == nil {
-		if err := opts.Validate(); err != nil {
-			b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
-		}
-	}
-	b.t.g.AddStore(&runtime.StoreSpec{
-		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
-		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
-		Open:             runtime.WindowStoreOpen(opts),
-		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
-			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
-		}),
-	})
+	name, k, v, retention := addWindowStore(b, prefix, t.g.from, t.g.s.key, t.w, t.emit, m)
 	n := b.t.g.NextName(prefix)
 	old := alwaysOld()
 	w, emit := t.w, t.emit
@@ -176,6 +158,46 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 		key = serde.TimeWindowed(k, t.w.size)
 	}
 	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.grace)}
+}
+
+// addWindowStore adds the timestamped window store of a time-windowed
+// aggregation of the stream at node from, and returns its name, serdes and
+// retention.
+func addWindowStore[K, A any](b *Builder, prefix, from string, streamKey serde.Serde[K], w TimeWindows, emit EmitStrategy, m WindowedMaterialized[K, A]) (string, serde.Serde[K], serde.Serde[A], time.Duration) {
+	name := m.Name
+	if name == "" {
+		name = b.t.g.NextName(prefix + "-STATE-STORE")
+	}
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, streamKey)
+	v := pickSerde(b, where, "Materialized", "value", m.Value)
+	retention := m.Retention
+	if retention == 0 {
+		retention = w.size + w.grace
+	}
+	opts := state.WindowStoreOptions{Retention: retention, WindowSize: w.size, Grace: w.grace}
+	if emit == EmitOnWindowClose {
+		// Java's store for emit-on-close (time first) still reads a window
+		// starting exactly Retention before its latest start, which a
+		// window store of kstreams, as Java's other window stores, has
+		// expired: the store keeps one millisecond more, and emitClosed
+		// applies Java's bound.
+		opts.Retention += time.Millisecond
+	}
+	if w.Validate() == nil {
+		if err := opts.Validate(); err != nil {
+			b.t.g.Problem(fmt.Errorf("%s: %w", where, err))
+		}
+	}
+	b.t.g.AddStore(&runtime.StoreSpec{
+		Name: name, Persistent: !m.InMemory, Logged: !m.DisableLogging, Timestamped: true,
+		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
+		Open:             runtime.WindowStoreOpen(opts),
+		Typed: runtime.WindowStoreTyped(func(s state.WindowBytesStore, topic string) any {
+			return &windowTableStore[K, A]{WindowStore: state.NewWindowStore(s, k, state.TimestampedSerde(v), state.SerdeTopic(topic)), key: k, value: v, topic: topic}
+		}),
+	})
+	return name, k, v, retention
 }
 
 // windowAggregate is Kafka Streams' KStreamWindowAggregate for time
@@ -271,7 +293,7 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if now < p.nextEmit {
 		return nil
 	}
-	p.nextEmit = now + emitInterval
+	p.nextEmit = now + emitInterval(p.ctx)
 	if p.lastEmit != -1 && p.lastEmit >= closeTime {
 		return nil
 	}
@@ -292,7 +314,15 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if from > upper {
 		return nil
 	}
-	it, err := p.st.FetchAll(from, upper)
+	return forwardClosed(p.ctx, p.st, p.store, from, upper, h)
+}
+
+// forwardClosed forwards the windows of st starting in [from, upper],
+// closed, by ascending start, then key bytes, as Java's time-ordered window
+// store reads them for emit-on-close. Each is stamped with its aggregate's
+// timestamp.
+func forwardClosed[K, A any](ctx processor.Context[Windowed[K], Change[A]], st *windowTableStore[K, A], store string, from, upper int64, h []processor.Header) error {
+	it, err := st.FetchAll(from, upper)
 	if err != nil {
 		return err
 	}
@@ -303,10 +333,10 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	}
 	var out []closed
 	for it.Next() {
-		kb, err := p.st.key.Serialize(p.st.topic, it.Key().Key)
+		kb, err := st.key.Serialize(st.topic, it.Key().Key)
 		if err != nil {
 			it.Close()
-			return &state.StoreError{Store: p.store, Op: "fetch", Err: fmt.Errorf("serialize key: %w", err)}
+			return &state.StoreError{Store: store, Op: "fetch", Err: fmt.Errorf("serialize key: %w", err)}
 		}
 		out = append(out, closed{it.Key(), kb, it.Value()})
 	}
@@ -317,7 +347,6 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	if err != nil {
 		return err
 	}
-	// Java's store for emit-on-close orders windows by start, then key.
 	slices.SortStableFunc(out, func(a, b closed) int {
 		if c := cmp.Compare(a.key.Window.Start, b.key.Window.Start); c != 0 {
 			return c
@@ -325,7 +354,7 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 		return bytes.Compare(a.kb, b.kb)
 	})
 	for _, c := range out {
-		p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
+		ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: c.key, Value: Change[A]{New: c.value.Value, HasNew: true}, Timestamp: c.value.Timestamp, Headers: h})
 	}
 	return nil
 }

@@ -13,8 +13,23 @@ import (
 // ready to aggregate per key and session, as Kafka Streams'
 // SessionWindowedKStream.
 type SessionWindowedStream[K, V any] struct {
-	g GroupedStream[K, V]
-	w SessionWindows
+	g    GroupedStream[K, V]
+	w    SessionWindows
+	emit EmitStrategy
+}
+
+// Emit returns t forwarding its results as s says. With
+// [EmitOnWindowClose] (Java's EmitStrategy.onWindowClose on a session
+// aggregation, Kafka Streams 3.3+), no update is forwarded: each session is
+// forwarded once, when stream time passes its end plus gap and grace,
+// stamped with its end; merged-away sessions are never forwarded. Closed
+// sessions are looked for at most once per second of wall-clock time, on
+// the next record after that second (after every record in kstreamstest,
+// as in Java's TopologyTestDriver), and forwarded by ascending end, then
+// start, then key bytes, as Java's time-ordered session store reads them.
+func (t SessionWindowedStream[K, V]) Emit(s EmitStrategy) SessionWindowedStream[K, V] {
+	t.emit = s
+	return t
 }
 
 // WindowedBySession windows a grouped stream by session windows, as Java's
@@ -81,6 +96,8 @@ func SessionAggregate[K, V, A any](t SessionWindowedStream[K, V], init func() A,
 // sessionTableStore is the typed store of a session aggregation.
 type sessionTableStore[K, V any] struct {
 	state.SessionStore[K, V]
+	// raw is the bytes store under it, read across keys by emit-on-close.
+	raw   state.SessionBytesStore
 	key   serde.Serde[K]
 	value serde.Serde[V]
 	topic string
@@ -103,19 +120,38 @@ type sessionMerge[K, A any] func(k K, a, b A, hasA, hasB bool) A
 
 func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix string, merge sessionMerge[K, A], fold func(K, V, A, bool) A, m WindowedMaterialized[K, A], init ...func() A) Table[Windowed[K], A] {
 	b := t.g.s.b
+	name, k, v := addSessionStore(b, prefix, t.g.from, t.g.s.key, t.w, m)
+	n := b.t.g.NextName(prefix)
+	old := alwaysOld()
+	w, onClose := t.w, t.emit == EmitOnWindowClose
+	start := first(init)
+	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
+		return &sessionAggregate[K, V, A]{store: name, windows: w, start: start, fold: fold, merge: merge, old: old, observed: -1, onClose: onClose, lastEmit: -1}
+	}, t.g.s.node)
+	b.t.g.Connect(name, n)
+	var key serde.Serde[Windowed[K]]
+	if k != nil {
+		key = serde.SessionWindowed(k)
+	}
+	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.gap + t.w.grace)}
+}
+
+// addSessionStore adds the session store of a session aggregation of the
+// stream at node from, and returns its name and serdes.
+func addSessionStore[K, A any](b *Builder, prefix, from string, streamKey serde.Serde[K], w SessionWindows, m WindowedMaterialized[K, A]) (string, serde.Serde[K], serde.Serde[A]) {
 	name := m.Name
 	if name == "" {
 		name = b.t.g.NextName(prefix + "-STATE-STORE")
 	}
-	where := fmt.Sprintf("store %q %s", name, after(t.g.from))
-	k := pickSerde(b, where, "Materialized", "key", m.Key, t.g.s.key)
+	where := fmt.Sprintf("store %q %s", name, after(from))
+	k := pickSerde(b, where, "Materialized", "key", m.Key, streamKey)
 	v := pickSerde(b, where, "Materialized", "value", m.Value)
 	retention := m.Retention
 	if retention == 0 {
-		retention = t.w.gap + t.w.grace
+		retention = w.gap + w.grace
 	}
-	if retention < t.w.gap+t.w.grace {
-		b.t.g.Problem(fmt.Errorf("%s: retention %v is shorter than the inactivity gap %v plus grace %v", where, retention, t.w.gap, t.w.grace))
+	if retention < w.gap+w.grace {
+		b.t.g.Problem(fmt.Errorf("%s: retention %v is shorter than the inactivity gap %v plus grace %v", where, retention, w.gap, w.grace))
 	}
 	opts := state.SessionStoreOptions{Retention: retention}
 	if err := opts.Validate(); err != nil {
@@ -126,26 +162,13 @@ func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix s
 		ChangelogConfigs: runtime.WindowedChangelogConfigs(retention, m.ChangelogConfigs),
 		Open:             runtime.SessionStoreOpen(opts),
 		Typed: runtime.SessionStoreTyped(func(s state.SessionBytesStore, topic string) any {
-			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v, state.SerdeTopic(topic)), key: k, value: v, topic: topic}
+			return &sessionTableStore[K, A]{SessionStore: state.NewSessionStore(s, k, v, state.SerdeTopic(topic)), raw: s, key: k, value: v, topic: topic}
 		}),
 	})
-	n := b.t.g.NextName(prefix)
-	old := alwaysOld()
-	w := t.w
-	start := first(init)
-	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &sessionAggregate[K, V, A]{store: name, windows: w, start: start, fold: fold, merge: merge, old: old, observed: -1}
-	}, t.g.s.node)
-	b.t.g.Connect(name, n)
-	var key serde.Serde[Windowed[K]]
-	if k != nil {
-		key = serde.SessionWindowed(k)
-	}
-	return Table[Windowed[K], A]{b: b, node: n, key: key, value: v, store: name, old: old, win: windowEnds[K](t.w.gap + t.w.grace)}
+	return name, k, v
 }
 
-// sessionAggregate is Kafka Streams' KStreamSessionWindowAggregate,
-// emitting every update.
+// sessionAggregate is Kafka Streams' KStreamSessionWindowAggregate.
 type sessionAggregate[K, V, A any] struct {
 	store   string
 	windows SessionWindows
@@ -163,6 +186,12 @@ type sessionAggregate[K, V, A any] struct {
 	// merged holds the sessions a record merges, reused from one record
 	// to the next.
 	merged []KeyValue[Windowed[K], A]
+	// onClose forwards sessions when they close instead of every update;
+	// lastEmit is the close time of the last emission (-1: none) and
+	// nextEmit the wall-clock time from which to look again.
+	onClose  bool
+	lastEmit int64
+	nextEmit int64
 }
 
 func (p *sessionAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -216,7 +245,7 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 	if window.End < closeTime {
 		dropRecord(p.ctx, fmt.Sprintf("expired session [%d,%d]: timestamp %d, sessions ending before %d (stream time %d minus gap and grace) are closed, %d ms late",
 			window.Start, window.End, ts, closeTime, p.observed, closeTime-window.End))
-		return nil
+		return p.emitClosed(closeTime, r.Headers)
 	}
 	if window != (Window{Start: ts, End: ts}) {
 		for _, s := range merged {
@@ -232,12 +261,15 @@ func (p *sessionAggregate[K, V, A]) Process(r processor.Record[K, V]) error {
 		return err
 	}
 	p.forward(key, Change[A]{New: agg, HasNew: !p.st.isNull(agg)}, r.Headers)
-	return nil
+	return p.emitClosed(closeTime, r.Headers)
 }
 
 // forward sends an update stamped with its session's end; old values are
 // left out unless asked for.
 func (p *sessionAggregate[K, V, A]) forward(k Windowed[K], c Change[A], h []processor.Header) {
+	if p.onClose {
+		return
+	}
 	if !p.old.send {
 		var zero A
 		c.Old, c.HasOld = zero, false

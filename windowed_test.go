@@ -167,8 +167,8 @@ func TestWindowedAggregations(t *testing.T) {
 
 // windowedOps builds the windowed aggregation of a case of
 // testdata/windowed.txt: window is "tumbling SIZE GRACE", "hopping SIZE
-// ADVANCE GRACE" or "session GAP GRACE", with " close" appended to emit on
-// window close; agg is "count" or "reduce" (values joined by "|").
+// ADVANCE GRACE", "sliding DIFFERENCE GRACE" or "session GAP GRACE", with
+// " close" appended to emit on window close; agg is "count" or "reduce" (values joined by "|").
 func windowedOps(g kstreams.GroupedStream[string, string], window, agg string) (kstreams.Table[kstreams.Windowed[string], *string], error) {
 	var none kstreams.Table[kstreams.Windowed[string], *string]
 	f := strings.Fields(window)
@@ -199,8 +199,14 @@ func windowedOps(g kstreams.GroupedStream[string, string], window, agg string) (
 			return kstreams.MapTableValues(tw.Count(), count), nil
 		}
 		return kstreams.MapTableValues(tw.Reduce(reduce), toPtr), nil
+	case f[0] == "sliding" && len(ms) == 2:
+		tw := kstreams.WindowedBySliding(g, kstreams.SlidingWindowsOfTimeDifferenceAndGrace(ms[0], ms[1])).Emit(emit)
+		if agg == "count" {
+			return kstreams.MapTableValues(tw.Count(), count), nil
+		}
+		return kstreams.MapTableValues(tw.Reduce(reduce), toPtr), nil
 	case f[0] == "session" && len(ms) == 2:
-		sw := kstreams.WindowedBySession(g, kstreams.SessionWindowsOfInactivityGapAndGrace(ms[0], ms[1]))
+		sw := kstreams.WindowedBySession(g, kstreams.SessionWindowsOfInactivityGapAndGrace(ms[0], ms[1])).Emit(emit)
 		if agg == "count" {
 			return kstreams.MapTableValues(sw.Count(), count), nil
 		}

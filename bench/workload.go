@@ -96,7 +96,7 @@ var registry []*Workload
 // workloadOrder is the order of the table: the ceiling, then the workloads
 // of issue 4 (as in Kafka's former streams benchmark suite), then restore.
 // Unlisted names follow in registration order.
-var workloadOrder = []string{"copy", "source", "passthrough", "filter-map", "filter-map-avro", "count", "get-put", "table-reduce", "restore"}
+var workloadOrder = []string{"copy", "source", "passthrough", "filter-map", "filter-map-avro", "count", "get-put", "table-reduce", "windowed-count", "session-count", "restore"}
 
 // before orders workloads by workloadOrder, then Go before Java.
 func before(a, b *Workload) int {

@@ -129,6 +129,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
 			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters, Logger: s.logger,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
+			EmitEveryRecord: true,
 		})
 		if err != nil {
 			d.Close()

@@ -77,6 +77,13 @@ type SessionBytesStore interface {
 	// BackwardFindSessionsKeyRange is FindSessionsKeyRange in reverse
 	// order.
 	BackwardFindSessionsKeyRange(keyFrom, keyTo []byte, earliestEnd, latestStart int64) (WindowIterator, error)
+	// SessionsEndingIn iterates over the sessions of every key that end
+	// in [earliestEnd, latestEnd] and lie in a segment not yet dropped, as
+	// Kafka Streams' time-ordered session store reads them for
+	// emit-on-close (its fetchSessions): unlike the other reads, it does
+	// not leave out sessions of a live segment older than retention.
+	// Sessions come in store order; callers sort them as they need.
+	SessionsEndingIn(earliestEnd, latestEnd int64) (WindowIterator, error)
 	// Fetch iterates over every session of key in retention.
 	Fetch(key []byte) (WindowIterator, error)
 	// BackwardFetch is Fetch in reverse order.
@@ -261,6 +268,23 @@ func (s *sessionStore) findKeys(keyFrom, keyTo []byte, earliestEnd, latestStart 
 	return s.find(keyFrom, keyTo, earliestEnd, latestStart, forward, func(int64) (lo, hi []byte) {
 		suffix := SessionStoreKey(nil, serde.Window{Start: latestStart, End: math.MaxInt64})
 		return clone(keyFrom), upperBound(keyTo, suffix)
+	})
+}
+
+func (s *sessionStore) SessionsEndingIn(earliestEnd, latestEnd int64) (WindowIterator, error) {
+	earliestEnd = max(earliestEnd, 0)
+	if latestEnd < earliestEnd {
+		return emptyWindowIterator{}, nil
+	}
+	return s.segs().iterate(scan{
+		fromTime: earliestEnd, toTime: latestEnd, forward: true, open: rangeScan(nil, nil, true),
+		decode: func(raw []byte) ([]byte, serde.Window, bool) {
+			w, ok := sessionKeyWindow(raw)
+			if !ok || w.End < earliestEnd || w.End > latestEnd {
+				return nil, serde.Window{}, false
+			}
+			return raw[: len(raw)-sessionSuffixSize : len(raw)-sessionSuffixSize], w, true
+		},
 	})
 }
 

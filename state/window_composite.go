@@ -192,6 +192,12 @@ func (s compositeSessionStore) BackwardFindSessions(key []byte, earliestEnd, lat
 	})
 }
 
+func (s compositeSessionStore) SessionsEndingIn(earliestEnd, latestEnd int64) (WindowIterator, error) {
+	return s.each(false, func(p SessionBytesStore) (WindowIterator, error) {
+		return p.SessionsEndingIn(earliestEnd, latestEnd)
+	})
+}
+
 func (s compositeSessionStore) FindSessionsKeyRange(keyFrom, keyTo []byte, earliestEnd, latestStart int64) (WindowIterator, error) {
 	return s.each(false, func(p SessionBytesStore) (WindowIterator, error) {
 		return p.FindSessionsKeyRange(keyFrom, keyTo, earliestEnd, latestStart)

@@ -223,6 +223,16 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) DropRecord(reason string) {
 		"topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset)
 }
 
+// EmitInterval is the wall-clock time (ms) between two looks for closed
+// windows of an aggregation emitting on window close: Kafka Streams'
+// default of 1000, 0 in the test driver (TaskConfig.EmitEveryRecord).
+func (n *processorNode[KIn, VIn, KOut, VOut]) EmitInterval() int64 {
+	if n.t.cfg.EmitEveryRecord {
+		return 0
+	}
+	return 1000
+}
+
 func (n *processorNode[KIn, VIn, KOut, VOut]) StateStore(name string) (any, error) {
 	return n.t.StateStore(n.name, name)
 }

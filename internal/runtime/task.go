@@ -93,6 +93,12 @@ type TaskConfig struct {
 	// ExactlyOnce keeps the key-value stores' updates apart until their
 	// transaction commits (see txnstore.go).
 	ExactlyOnce bool
+	// EmitEveryRecord makes windowed aggregations emitting on window close
+	// look for closed windows after every record instead of at most once
+	// per wall-clock second: the test driver sets it, as Java's
+	// TopologyTestDriver sets Kafka Streams' internal
+	// emit.interval.ms.kstreams.windowed.aggregation to 0.
+	EmitEveryRecord bool
 }
 
 type queued struct {

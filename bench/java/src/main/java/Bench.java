@@ -38,12 +38,17 @@ import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.SessionStore;
 import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The Java Kafka Streams side of bench: one application per process, started
@@ -151,6 +156,30 @@ public final class Bench {
         }
         break;
       }
+      case "windowed-count":
+        // As bench/windowed.go: hopping windows of 1 s advancing by 500 ms,
+        // grace a day, keys in the time-windowed layout.
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(1), Duration.ofDays(1)).advanceBy(Duration.ofMillis(500)))
+            .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("windowed-counts")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+            .toStream()
+            .to(output, Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 1000L), Serdes.Long()));
+        break;
+      case "session-count":
+        // As bench/windowed.go: sessions of gap 1 s, grace a day; only the
+        // updates with a count go out (not the tombstones of merged
+        // sessions), keys in the session-windowed layout.
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .groupByKey()
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofSeconds(1), Duration.ofDays(1)))
+            .count(Materialized.<String, Long, SessionStore<Bytes, byte[]>>as("session-counts")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+            .toStream()
+            .filter((k, v) -> v != null)
+            .to(output, Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class), Serdes.Long()));
+        break;
       case "table-reduce":
         // As bench/tablereduce.go: the input as a table, re-grouped by the
         // key's last two characters with the value's first byte (unsigned),

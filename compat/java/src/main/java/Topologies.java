@@ -526,5 +526,6 @@ final class Topologies {
         add("table-table-left-join-filter", "left:S:S,right:S:S", "out:S:S", b ->
             toSS(tableOf(b, "left").leftJoin(tableOf(b, "right"), Topologies::joined2)
                 .filter((k, v) -> v == null || !v.endsWith("/-")).toStream()));
+        TopologiesWinagg.register();
     }
 }
