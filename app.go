@@ -121,6 +121,7 @@ type config struct {
 	endpoint       string
 	instanceID     string
 	purgeInterval  time.Duration
+	onProcessing   runtime.ProcessingPolicy
 }
 
 func (c *config) defaults() {
@@ -191,7 +192,7 @@ func (c *config) validate() []error {
 			errs = append(errs, errors.New("kstreams: DeadLetter: empty topic name"))
 		}
 	}
-	return errs
+	return append(errs, c.validateHandlers()...)
 }
 
 func (c *config) runtime() runtime.Config {
@@ -208,6 +209,7 @@ func (c *config) runtime() runtime.Config {
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
+		OnProcessingError: c.onProcessing,
 	}
 	if c.metricsLevel == MetricsDebug {
 		rc.Debug = runtime.NewDebugMetrics()

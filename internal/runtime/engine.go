@@ -49,9 +49,11 @@ type Config struct {
 	Extractor      Extractor
 	OnBadRecord    Policy
 	OnProduceError Policy
-	Logger         *slog.Logger
-	ClientOpts     []kgo.Opt
-	StateListener  func(old, new State)
+	// OnProcessingError handles errors raised by user code.
+	OnProcessingError ProcessingPolicy
+	Logger            *slog.Logger
+	ClientOpts        []kgo.Opt
+	StateListener     func(old, new State)
 	// MaxPollRecords bounds the records one poll returns.
 	MaxPollRecords int
 	// StateDir is the directory of this application's state

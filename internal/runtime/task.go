@@ -55,10 +55,13 @@ type TaskConfig struct {
 	// OnBadRecord handles records that fail to deserialize or carry an
 	// invalid timestamp.
 	OnBadRecord Policy
-	Collector   Collector
-	Clock       Clock
-	Counters    *Counters
-	Logger      *slog.Logger
+	// OnProcessing handles errors raised by user code in processors and
+	// punctuators.
+	OnProcessing ProcessingPolicy
+	Collector    Collector
+	Clock        Clock
+	Counters     *Counters
+	Logger       *slog.Logger
 	// StateDir is the application's state directory; each task keeps its
 	// persistent stores and checkpoint in a directory named after it.
 	StateDir string
@@ -114,6 +117,7 @@ type Task struct {
 	err        error
 	closed     bool
 	processed  *atomic.Int64 // debug metrics only
+	procLog    throttle      // records dropped after processing errors
 }
 
 // NewTask creates and initializes the task for partition of st.
@@ -156,6 +160,7 @@ func (t *Task) defaults() {
 		t.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t.cfg.Logger = t.cfg.Logger.With("task", t.id.String())
+	t.procLog.every = logEvery
 }
 
 func (t *Task) init() error {

@@ -530,6 +530,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Registry:      &th.e.registry,
 		Extractor:     th.e.cfg.Extractor,
 		OnBadRecord:   th.e.cfg.OnBadRecord,
+		OnProcessing:  th.e.cfg.OnProcessingError,
 		Collector:     th,
 		Clock:         SystemClock{},
 		Counters:      th.counters,
