@@ -50,7 +50,7 @@ type upperOrFail struct {
 }
 
 func (p *upperOrFail) Init(ctx processor.Context[string, string]) error { p.ctx = ctx; return nil }
-func (p *upperOrFail) Close() error                                      { return nil }
+func (p *upperOrFail) Close() error                                     { return nil }
 func (p *upperOrFail) Process(r processor.Record[string, string]) error {
 	if r.Value == "poison" {
 		return errors.New("cannot digest poison")
