@@ -122,6 +122,7 @@ type config struct {
 	instanceID     string
 	purgeInterval  time.Duration
 	onProcessing   runtime.ProcessingPolicy
+	onUncaught     func(error) UncaughtAction
 }
 
 func (c *config) defaults() {
@@ -209,7 +210,7 @@ func (c *config) runtime() runtime.Config {
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
-		OnProcessingError: c.onProcessing,
+		OnProcessingError: c.onProcessing, OnUncaughtError: c.onUncaught,
 	}
 	if c.metricsLevel == MetricsDebug {
 		rc.Debug = runtime.NewDebugMetrics()

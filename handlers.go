@@ -78,3 +78,45 @@ func (c *config) validateHandlers() []error {
 	}
 	return errs
 }
+
+// UncaughtAction is what an App does when a stream thread stops with an
+// error that no record policy handled (a task failed, a store or the
+// producer failed): Kafka Streams' StreamsUncaughtExceptionHandler
+// responses.
+type UncaughtAction = runtime.UncaughtAction
+
+const (
+	// ShutdownClient stops every thread of this instance and Run returns
+	// the error. The default.
+	ShutdownClient = runtime.ShutdownClient
+	// ReplaceThread starts a new stream thread in place of the failed one.
+	// The failed thread commits what it processed before the error,
+	// leaves the group, and its tasks are reassigned through a
+	// rebalance, resuming from their last commit: a record that fails
+	// every time makes the new thread fail again. Counted in
+	// Metrics.FailedStreamThreads.
+	ReplaceThread = runtime.ReplaceThread
+	// ShutdownApplication shuts down every instance of the application:
+	// the request travels through the consumer group (a new member of
+	// this instance joins with it, and the group leader answers every
+	// member with it instead of tasks). Run returns the thread's error on
+	// this instance, and on every instance an error wrapping
+	// [ErrApplicationShutdown] naming the instance that asked.
+	ShutdownApplication = runtime.ShutdownApplication
+)
+
+// ErrApplicationShutdown is wrapped by the error Run returns when an
+// instance of the application asked every instance to shut down
+// ([ShutdownApplication]); the error names the instance (its process id)
+// and its cause. Use errors.Is.
+var ErrApplicationShutdown = runtime.ErrApplicationShutdown
+
+// OnUncaughtError sets a function that decides what to do when a stream
+// thread stops with an error: [ShutdownClient] (the default, also when fn
+// panics), [ReplaceThread] or [ShutdownApplication]. It is called on the
+// failed thread's goroutine after the thread has closed its tasks; errors
+// of a shutdown under way are not passed to it. This corresponds to Java's
+// KafkaStreams.setUncaughtExceptionHandler.
+func OnUncaughtError(fn func(err error) UncaughtAction) Option {
+	return optFn(func(c *config) { c.onUncaught = fn })
+}

@@ -3,7 +3,9 @@ package kstreams_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,5 +223,159 @@ func checkDeadLetter(ctx context.Context, t *testing.T, br *embedded.Broker, byE
 	}
 	if !strings.Contains(hs[kstreams.HeaderStreamsErrorStack], "goroutine") {
 		t.Errorf("header %s has no stack: %q", kstreams.HeaderStreamsErrorStack, hs[kstreams.HeaderStreamsErrorStack])
+	}
+}
+
+// failOnce returns a topology in -> "explode" -> out whose node fails on
+// the first "poison" it sees (a transient error) and upper-cases values.
+func failOnce(t *testing.T, always bool) *kstreams.Topology {
+	t.Helper()
+	var failed atomic.Bool
+	b := kstreams.NewBuilder()
+	s := kstreams.StreamFrom(b, "in", strs)
+	kstreams.MapValues(s, func(v string) string {
+		if v == "poison" && (always || !failed.Swap(true)) {
+			panic("cannot digest " + v)
+		}
+		return strings.ToUpper(v)
+	}, "explode").To("out", kstreams.ProducedWith(serde.String(), serde.String()))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+// ReplaceThread: the failed thread is replaced, its task comes back
+// through a rebalance, and every record is processed once the poison
+// record goes through.
+func TestUncaughtReplaceThread(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	br, err := embedded.Start(embedded.Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if err := br.CreateTopics(ctx, 1, "in", "out"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []processor.Record[string, string]
+	for _, v := range poisonInput {
+		recs = append(recs, processor.Record[string, string]{Key: "k", Value: v})
+	}
+	if err := embedded.Produce(ctx, br, "in", serde.String(), serde.String(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	var handled []error
+	app, err := kstreams.New(failOnce(t, false), kstreams.ApplicationID("replace"), kstreams.Brokers(br.Addrs()...),
+		kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(100*time.Millisecond),
+		kstreams.OnUncaughtError(func(err error) kstreams.UncaughtAction {
+			handled = append(handled, err)
+			return kstreams.ReplaceThread
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx) }()
+	got, err := embedded.Consume(ctx, br, "out", 4, serde.String(), serde.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []string
+	for _, r := range got {
+		vals = append(vals, r.Value)
+	}
+	if strings.Join(vals, ",") != "A,POISON,B,C" {
+		t.Errorf("out: %v, want A,POISON,B,C", vals)
+	}
+	if m := app.Metrics(); m.FailedStreamThreads != 1 || len(m.Threads) != 1 {
+		t.Errorf("FailedStreamThreads %d, threads %d; want 1 and 1", m.FailedStreamThreads, len(m.Threads))
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	var pe *kstreams.PanicError
+	if len(handled) != 1 || !errors.As(handled[0], &pe) {
+		t.Errorf("handler saw %v, want one panic", handled)
+	}
+}
+
+// ShutdownApplication: the instance whose thread fails asks the group, and
+// both instances stop with ErrApplicationShutdown.
+func TestUncaughtShutdownApplication(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	br, err := embedded.Start(embedded.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if err := br.CreateTopics(ctx, 2, "in", "out"); err != nil {
+		t.Fatal(err)
+	}
+	topo := failOnce(t, true)
+	var apps []*kstreams.App
+	var dones []chan error
+	for i := range 2 {
+		app, err := kstreams.New(topo, kstreams.ApplicationID("shutdown-app"), kstreams.Brokers(br.Addrs()...),
+			kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(100*time.Millisecond),
+			kstreams.OnUncaughtError(func(error) kstreams.UncaughtAction { return kstreams.ShutdownApplication }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- app.Run(ctx) }()
+		apps, dones = append(apps, app), append(dones, done)
+		waitFor(t, 20*time.Second, fmt.Sprintf("instance %d running", i), func() bool {
+			for _, a := range apps {
+				if a.State() != kstreams.Running || a.Metrics().Rebalances < int64(len(apps)-1) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if err := embedded.Produce(ctx, br, "in", serde.String(), serde.String(),
+		processor.Record[string, string]{Key: "k", Value: "poison"}); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for i, done := range dones {
+		err := <-done
+		if !errors.Is(err, kstreams.ErrApplicationShutdown) || !strings.Contains(err.Error(), "requested by instance ") {
+			t.Errorf("instance %d: Run: %v; want ErrApplicationShutdown naming the instance", i, err)
+		}
+		var re *kstreams.RecordError
+		if errors.As(err, &re) {
+			failed++
+		}
+		if apps[i].State() != kstreams.Error {
+			t.Errorf("instance %d: state %v, want Error", i, apps[i].State())
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d instances returned the record's error, want 1", failed)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

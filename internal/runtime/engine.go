@@ -87,6 +87,9 @@ type Config struct {
 	// InstanceID makes the threads static members of the group, with
 	// instance ids "<InstanceID>-<thread>".
 	InstanceID string
+	// OnUncaughtError, if set, decides what to do when a stream thread
+	// stops with an error; nil shuts the instance down.
+	OnUncaughtError func(error) UncaughtAction
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -106,6 +109,9 @@ type Engine struct {
 	started     bool
 	// joined, if set, is called once when the instance first runs.
 	joined func()
+	// shutdownReq, once set, is the application shutdown that threads
+	// created from then on ask the group for.
+	shutdownReq *assign.ShutdownRequest
 
 	countersMu sync.Mutex
 	counters   []*Counters
@@ -292,24 +298,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.joined = nil
 		}
 	}()
-	var (
-		errMu sync.Mutex
-		errs  []error
-		wg    sync.WaitGroup
-	)
+	sup := &supervisor{e: e, ctx: runCtx, cancel: cancel}
 	for _, th := range threads {
-		wg.Go(func() {
-			if err := th.run(runCtx); err != nil {
-				errMu.Lock()
-				errs = append(errs, err)
-				errMu.Unlock()
-				cancel(err)
-			}
-		})
+		sup.start(th)
 	}
 	done := make(chan struct{})
 	go func() {
-		wg.Wait()
+		sup.wg.Wait()
 		close(done)
 	}()
 	select {
@@ -323,14 +318,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-time.After(e.cfg.CloseTimeout + 2*closeGrace):
 			// A thread is stuck where no deadline reaches (a user
 			// function, a restore in a rebalance callback): leave it.
-			errMu.Lock()
-			errs = append(errs, fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
-			errMu.Unlock()
+			sup.record(fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
 		}
 	}
-	errMu.Lock()
-	err = errors.Join(errs...)
-	errMu.Unlock()
+	err = sup.err()
 	if err != nil {
 		e.setState(Error)
 		return err
@@ -363,12 +354,15 @@ func (e *Engine) lockStateDir() (func(), error) {
 	return func() { _ = l.Unlock() }, nil
 }
 
-func (e *Engine) newCounters() *Counters {
-	c := &Counters{}
+// countersOf returns the counters of thread id, made at its first call:
+// a thread that replaces a failed one goes on with its counters.
+func (e *Engine) countersOf(id int) *Counters {
 	e.countersMu.Lock()
-	e.counters = append(e.counters, c)
-	e.countersMu.Unlock()
-	return c
+	defer e.countersMu.Unlock()
+	for len(e.counters) <= id {
+		e.counters = append(e.counters, &Counters{})
+	}
+	return e.counters[id]
 }
 
 // Totals sums the counters of all threads.
@@ -385,6 +379,8 @@ func (e *Engine) Totals() Totals {
 // Totals is a snapshot of Counters summed over threads.
 type Totals struct {
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
+	// FailedThreads counts stream threads that stopped with an error.
+	FailedThreads int64
 }
 
 // Snapshot returns the totals of one set of counters.
@@ -406,4 +402,5 @@ func (t *Totals) add(c *Counters) {
 	t.Restored += c.Restored.Load()
 	t.Dropped += c.Dropped.Load()
 	t.StandbyUpdates += c.StandbyUpdates.Load()
+	t.FailedThreads += c.FailedThreads.Load()
 }

@@ -102,4 +102,7 @@ type Counters struct {
 	Dropped       atomic.Int64
 	// StandbyUpdates counts changelog records applied to standby tasks.
 	StandbyUpdates atomic.Int64
+	// FailedThreads counts stream threads that stopped with an error
+	// (Kafka Streams' failed-stream-threads).
+	FailedThreads atomic.Int64
 }

@@ -103,9 +103,12 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(), purger: newPurger(e),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
+	if req := e.shutdownRequest(); req != nil {
+		th.bal.RequestShutdown(*req)
+	}
 	var topics []string
 	for _, s := range e.subs {
 		topics = append(topics, s.Topics...)
@@ -546,6 +549,9 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
 	th.rejoin.Store(false)
+	if th.checkShutdownLocked() {
+		return
+	}
 	if th.groupLog.reset() {
 		th.e.cfg.Logger.Warn("kstreams: joined the consumer group again", "thread", th.id+1, "group", th.e.cfg.AppID)
 	}
