@@ -310,7 +310,8 @@ var (
 	// and cause. The default.
 	FailTask = ErrorPolicy{runtime.Policy{Kind: runtime.PolicyFail}}
 	// SkipRecord logs the record's location and the cause, counts it in
-	// Metrics.Skipped, and goes on.
+	// Metrics.Skipped (Metrics.Dropped for a processing error, see
+	// OnProcessingError), and goes on.
 	SkipRecord = ErrorPolicy{runtime.Policy{Kind: runtime.PolicySkip}}
 )
 

@@ -53,6 +53,7 @@ type settings struct {
 	onBad      runtime.Policy
 	extrac     runtime.Extractor
 	cacheBytes int64
+	onProc     runtime.ProcessingPolicy
 }
 
 // ApplicationID sets the application id the topology sees and that prefixes
@@ -110,7 +111,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			Globals: globals,
 			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
-			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters,
+			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters, OnProcessing: s.onProc,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 		})
 		if err != nil {

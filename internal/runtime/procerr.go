@@ -120,7 +120,12 @@ func (t *Task) dropProcessing(ec *ErrorContext, deadLetter string) {
 	if !ok {
 		return
 	}
-	attrs := []any{"node", ec.Node, "reason", ReasonProcessingError, "error", ec.Err.Error()}
+	msg := ec.Err.Error()
+	var pe *PanicError
+	if errors.As(ec.Err, &pe) && pe == ec.Err {
+		msg = fmt.Sprintf("panic: %v", pe.Value) // the stack is for dead letters
+	}
+	attrs := []any{"node", ec.Node, "reason", ReasonProcessingError, "error", msg}
 	if ec.Offset >= 0 {
 		attrs = append(attrs, "topic", ec.Topic, "partition", ec.Partition, "offset", ec.Offset)
 	} else {

@@ -110,6 +110,10 @@ func (s *supervisor) replace(id int, cause error) {
 		s.stop(errors.Join(cause, err))
 		return
 	}
+	// Freezes before the thread existed are not its concern.
+	th.mu.Lock()
+	th.freezes = s.e.watch.freezes.Load()
+	th.mu.Unlock()
 	s.start(th)
 }
 
