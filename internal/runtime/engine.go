@@ -49,11 +49,9 @@ type Config struct {
 	Extractor      Extractor
 	OnBadRecord    Policy
 	OnProduceError Policy
-	// OnProcessingError handles errors raised by user code.
-	OnProcessingError ProcessingPolicy
-	Logger            *slog.Logger
-	ClientOpts        []kgo.Opt
-	StateListener     func(old, new State)
+	Logger         *slog.Logger
+	ClientOpts     []kgo.Opt
+	StateListener  func(old, new State)
 	// MaxPollRecords bounds the records one poll returns.
 	MaxPollRecords int
 	// StateDir is the directory of this application's state
@@ -87,6 +85,8 @@ type Config struct {
 	// InstanceID makes the threads static members of the group, with
 	// instance ids "<InstanceID>-<thread>".
 	InstanceID string
+	// OnProcessingError handles errors raised by user code.
+	OnProcessingError ProcessingPolicy
 	// OnUncaughtError, if set, decides what to do when a stream thread
 	// stops with an error; nil shuts the instance down.
 	OnUncaughtError func(error) UncaughtAction
