@@ -123,6 +123,8 @@ type config struct {
 	endpoint       string
 	instanceID     string
 	purgeInterval  time.Duration
+	onProcessing   runtime.ProcessingPolicy
+	onUncaught     func(error) UncaughtAction
 }
 
 func (c *config) defaults() {
@@ -191,7 +193,7 @@ func (c *config) validate() []error {
 			errs = append(errs, errors.New("kstreams: DeadLetter: empty topic name"))
 		}
 	}
-	return errs
+	return append(errs, c.validateHandlers()...)
 }
 
 func (c *config) runtime() runtime.Config {
@@ -209,6 +211,7 @@ func (c *config) runtime() runtime.Config {
 		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
 		ExactlyOnce: c.guarantee == ExactlyOnce, MaxTaskIdle: c.maxTaskIdle,
+		OnProcessingError: c.onProcessing, OnUncaughtError: c.onUncaught,
 	}
 	if rc.ExactlyOnce && !c.commitSet {
 		rc.CommitInterval = eosCommitInterval
@@ -339,7 +342,8 @@ var (
 	// and cause. The default.
 	FailTask = ErrorPolicy{runtime.Policy{Kind: runtime.PolicyFail}}
 	// SkipRecord logs the record's location and the cause, counts it in
-	// Metrics.Skipped, and goes on.
+	// Metrics.Skipped (Metrics.Dropped for a processing error, see
+	// OnProcessingError), and goes on.
 	SkipRecord = ErrorPolicy{runtime.Policy{Kind: runtime.PolicySkip}}
 )
 

@@ -86,9 +86,14 @@
 // [OnDeserializationError] says to skip it ([SkipRecord], counted in
 // [Metrics]) or to send it to a dead-letter topic ([DeadLetter]).
 // [OnProductionError] does the same for records the producer cannot send.
-// An error returned by a processor, or a panic in any user code (a
-// *[PanicError]), stops the task with a *[RecordError] naming the node and
-// the record; [App.Run] then returns it.
+// An error returned by a processor or punctuator, or a panic in any user
+// code (a *[PanicError]), stops the task with a *[RecordError] naming the
+// node and the record, unless [OnProcessingError] says to drop the record
+// ([SkipRecord]) or to dead-letter the input record ([DeadLetter]), or a
+// [ProcessingErrorHandler] decides per error.
+// When a stream thread stops with an error, [App.Run] returns it, unless
+// [OnUncaughtError] says to replace the thread ([ReplaceThread]) or to shut
+// down every instance of the application ([ShutdownApplication]).
 //
 // # Testing
 //

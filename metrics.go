@@ -76,6 +76,9 @@ type Metrics struct {
 	// EnforcedProcessing counts records processed while another input
 	// partition of their task was empty and given up on (see [MaxTaskIdle]).
 	EnforcedProcessing int64
+	// FailedStreamThreads counts stream threads that stopped with an error
+	// (Kafka Streams' failed-stream-threads); see [OnUncaughtError].
+	FailedStreamThreads int64
 
 	// State is the instance's state.
 	State State
@@ -122,7 +125,8 @@ func (a *App) Metrics() Metrics {
 	m := Metrics{
 		Processed: t.Processed, Skipped: t.Skipped, DeadLettered: t.DeadLettered, ProduceFailed: t.ProduceFailed,
 		Produced: t.Produced, Commits: t.Commits, Punctuations: t.Punctuations, Rebalances: t.Rebalances,
-		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates, EnforcedProcessing: t.EnforcedProcessing,
+		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates,
+		EnforcedProcessing: t.EnforcedProcessing, FailedStreamThreads: t.FailedThreads,
 		State: a.engine.State(), Level: a.cfg.metricsLevel,
 	}
 	for i, th := range a.engine.ThreadTotals() {
@@ -191,13 +195,14 @@ var (
 		threadCounter("enforced_processing_total", "Records processed while an input partition of their task was empty (Kafka Streams counts them per task).", func(t ThreadMetrics) int64 { return t.EnforcedProcessing }),
 		threadCounter("standby_update_total", "Changelog records applied to the thread's standby replicas (kstreams).", func(t ThreadMetrics) int64 { return t.StandbyUpdates }),
 	}
-	promState        = prometheus.NewDesc(promPrefix+"stream_metrics_state", "The client's state: 1 for the current state, 0 for the others.", []string{"client_id", "state"}, nil)
-	promAliveThreads = prometheus.NewDesc(promPrefix+"stream_metrics_alive_stream_threads", "Stream threads of the client.", []string{"client_id"}, nil)
-	promTaskProcess  = prometheus.NewDesc(promPrefix+"stream_task_metrics_process_total", "Records processed by the task (debug level).", []string{"client_id", "task_id"}, nil)
-	promNodeProcess  = prometheus.NewDesc(promPrefix+"stream_processor_node_metrics_process_total", "Records processed by the processor node (debug level).", []string{"client_id", "task_id", "processor_node_id"}, nil)
-	promStoreKeys    = prometheus.NewDesc(promPrefix+"stream_state_metrics_estimate_num_keys", "Estimated keys of the store over this instance's partitions.", []string{"client_id", "store"}, nil)
-	promLag          = prometheus.NewDesc(promPrefix+"consumer_records_lag", "End offset minus the group's committed offset of an input partition (the whole group's, from the brokers).", []string{"client_id", "topic", "partition", "task_id"}, nil)
-	promLagMax       = prometheus.NewDesc(promPrefix+"consumer_records_lag_max", "The largest records lag over the group's input partitions.", []string{"client_id"}, nil)
+	promState         = prometheus.NewDesc(promPrefix+"stream_metrics_state", "The client's state: 1 for the current state, 0 for the others.", []string{"client_id", "state"}, nil)
+	promAliveThreads  = prometheus.NewDesc(promPrefix+"stream_metrics_alive_stream_threads", "Stream threads of the client.", []string{"client_id"}, nil)
+	promFailedThreads = prometheus.NewDesc(promPrefix+"stream_metrics_failed_stream_threads", "Stream threads of the client that stopped with an error.", []string{"client_id"}, nil)
+	promTaskProcess   = prometheus.NewDesc(promPrefix+"stream_task_metrics_process_total", "Records processed by the task (debug level).", []string{"client_id", "task_id"}, nil)
+	promNodeProcess   = prometheus.NewDesc(promPrefix+"stream_processor_node_metrics_process_total", "Records processed by the processor node (debug level).", []string{"client_id", "task_id", "processor_node_id"}, nil)
+	promStoreKeys     = prometheus.NewDesc(promPrefix+"stream_state_metrics_estimate_num_keys", "Estimated keys of the store over this instance's partitions.", []string{"client_id", "store"}, nil)
+	promLag           = prometheus.NewDesc(promPrefix+"consumer_records_lag", "End offset minus the group's committed offset of an input partition (the whole group's, from the brokers).", []string{"client_id", "topic", "partition", "task_id"}, nil)
+	promLagMax        = prometheus.NewDesc(promPrefix+"consumer_records_lag_max", "The largest records lag over the group's input partitions.", []string{"client_id"}, nil)
 )
 
 // promCollector renders App.Metrics (and the group's lag) for Prometheus.
@@ -207,7 +212,7 @@ func (c promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range promThreadCounters {
 		ch <- d.desc
 	}
-	for _, d := range []*prometheus.Desc{promState, promAliveThreads, promTaskProcess, promNodeProcess, promStoreKeys, promLag, promLagMax} {
+	for _, d := range []*prometheus.Desc{promState, promAliveThreads, promFailedThreads, promTaskProcess, promNodeProcess, promStoreKeys, promLag, promLagMax} {
 		ch <- d
 	}
 }
@@ -227,6 +232,7 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 		alive = len(m.Threads)
 	}
 	ch <- prometheus.MustNewConstMetric(promAliveThreads, prometheus.GaugeValue, float64(alive), client)
+	ch <- prometheus.MustNewConstMetric(promFailedThreads, prometheus.CounterValue, float64(m.FailedStreamThreads), client)
 	for _, th := range m.Threads {
 		for _, d := range promThreadCounters {
 			ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.value(th)), client, th.ID)

@@ -55,6 +55,7 @@ type settings struct {
 	extrac     runtime.Extractor
 	cacheBytes int64
 	logger     *slog.Logger
+	onProc     runtime.ProcessingPolicy
 }
 
 // ApplicationID sets the application id the topology sees and that prefixes
@@ -127,7 +128,7 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
 			Globals: globals,
 			AppID:   s.appID, Extractor: s.extrac, OnBadRecord: s.onBad,
-			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters, Logger: s.logger,
+			Collector: collector{d}, Clock: &d.clock, Counters: &d.counters, Logger: s.logger, OnProcessing: s.onProc,
 			StateDir: filepath.Join(d.stateDir, s.appID), CacheMaxBytes: s.cacheBytes,
 			EmitEveryRecord: true,
 		})

@@ -54,6 +54,17 @@ type Subscription struct {
 	// State lists the tasks whose state the member's instance holds on
 	// disk, with the changelog offsets their stores are complete up to.
 	State []TaskOffset `json:"state,omitempty"`
+	// Shutdown, when set, asks every member of the group to shut down.
+	Shutdown *ShutdownRequest `json:"shutdown,omitempty"`
+}
+
+// ShutdownRequest is an instance's request that the whole application shut
+// down: the leader answers every member with it instead of tasks.
+type ShutdownRequest struct {
+	// Process is the requesting instance's process id.
+	Process string `json:"process"`
+	// Cause is the error that made it ask.
+	Cause string `json:"cause,omitempty"`
 }
 
 // TaskOffset is a task whose state an instance holds, and the sum over its
@@ -72,6 +83,9 @@ type Assignment struct {
 	// Hosts maps every query endpoint of the group to the tasks its
 	// instance runs, so that any member knows where a key's state lives.
 	Hosts map[string]HostTasks `json:"hosts,omitempty"`
+	// Shutdown, when set, tells the member to shut down: a member of the
+	// group asked for it, and no tasks are assigned.
+	Shutdown *ShutdownRequest `json:"shutdown,omitempty"`
 }
 
 // HostTasks are the active and standby tasks of one instance.
@@ -189,6 +203,9 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		mem.Previous = b.tasksOf(meta.OwnedPartitions)
 		members = append(members, mem)
 	})
+	if req := shutdownRequested(members); req != nil {
+		return shutdownAssignment(members, req)
+	}
 	tasks, err := Tasks(b.subs, topics)
 	if err != nil {
 		cb.SetError(err)

@@ -91,6 +91,11 @@ type Config struct {
 	// ExactlyOnce runs each thread's work in Kafka transactions (see
 	// eos.go); consumers then read committed records only.
 	ExactlyOnce bool
+	// OnProcessingError handles errors raised by user code.
+	OnProcessingError ProcessingPolicy
+	// OnUncaughtError, if set, decides what to do when a stream thread
+	// stops with an error; nil shuts the instance down.
+	OnUncaughtError func(error) UncaughtAction
 }
 
 // Engine runs a plan with the threads of one application instance.
@@ -110,6 +115,9 @@ type Engine struct {
 	started     bool
 	// joined, if set, is called once when the instance first runs.
 	joined func()
+	// shutdownReq, once set, is the application shutdown that threads
+	// created from then on ask the group for.
+	shutdownReq *assign.ShutdownRequest
 
 	countersMu sync.Mutex
 	counters   []*Counters
@@ -296,24 +304,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.joined = nil
 		}
 	}()
-	var (
-		errMu sync.Mutex
-		errs  []error
-		wg    sync.WaitGroup
-	)
+	sup := &supervisor{e: e, ctx: runCtx, cancel: cancel}
 	for _, th := range threads {
-		wg.Go(func() {
-			if err := th.run(runCtx); err != nil {
-				errMu.Lock()
-				errs = append(errs, err)
-				errMu.Unlock()
-				cancel(err)
-			}
-		})
+		sup.start(th)
 	}
 	done := make(chan struct{})
 	go func() {
-		wg.Wait()
+		sup.wg.Wait()
 		close(done)
 	}()
 	select {
@@ -327,14 +324,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-time.After(e.cfg.CloseTimeout + 2*closeGrace):
 			// A thread is stuck where no deadline reaches (a user
 			// function, a restore in a rebalance callback): leave it.
-			errMu.Lock()
-			errs = append(errs, fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
-			errMu.Unlock()
+			sup.record(fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
 		}
 	}
-	errMu.Lock()
-	err = errors.Join(errs...)
-	errMu.Unlock()
+	err = sup.err()
 	if err != nil {
 		e.setState(Error)
 		return err
@@ -367,12 +360,15 @@ func (e *Engine) lockStateDir() (func(), error) {
 	return func() { _ = l.Unlock() }, nil
 }
 
-func (e *Engine) newCounters() *Counters {
-	c := &Counters{}
+// countersOf returns the counters of thread id, made at its first call:
+// a thread that replaces a failed one goes on with its counters.
+func (e *Engine) countersOf(id int) *Counters {
 	e.countersMu.Lock()
-	e.counters = append(e.counters, c)
-	e.countersMu.Unlock()
-	return c
+	defer e.countersMu.Unlock()
+	for len(e.counters) <= id {
+		e.counters = append(e.counters, &Counters{})
+	}
+	return e.counters[id]
 }
 
 // Totals sums the counters of all threads.
@@ -391,6 +387,8 @@ type Totals struct {
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits, Punctuations, Rebalances, Restored, Dropped, StandbyUpdates int64
 
 	EnforcedProcessing int64
+	// FailedThreads counts stream threads that stopped with an error.
+	FailedThreads int64
 }
 
 // Snapshot returns the totals of one set of counters.
@@ -413,4 +411,5 @@ func (t *Totals) add(c *Counters) {
 	t.Dropped += c.Dropped.Load()
 	t.StandbyUpdates += c.StandbyUpdates.Load()
 	t.EnforcedProcessing += c.EnforcedProcessing.Load()
+	t.FailedThreads += c.FailedThreads.Load()
 }

@@ -105,4 +105,7 @@ type Counters struct {
 	// EnforcedProcessing counts records processed while an input
 	// partition of their task was empty (see idle.go).
 	EnforcedProcessing atomic.Int64
+	// FailedThreads counts stream threads that stopped with an error
+	// (Kafka Streams' failed-stream-threads).
+	FailedThreads atomic.Int64
 }

@@ -185,9 +185,9 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) receive(rec processor.Record[KIn, 
 	if n.count != nil {
 		n.count.Add(1)
 	}
-	defer n.t.recoverIn(n.name)
+	defer n.t.recoverUser(n.name)
 	if err := n.p.Process(rec); err != nil {
-		n.t.fail(n.name, err)
+		n.t.processingError(n.name, err)
 	}
 }
 

@@ -119,11 +119,12 @@ func (t *Task) punctuate(typ processor.PunctuationType, now int64) error {
 	return nil
 }
 
-// runPunctuator calls s's punctuator; an error or a panic stops the task.
+// runPunctuator calls s's punctuator; an error or a panic goes to the
+// processing-error policy.
 func (t *Task) runPunctuator(s *schedule, now int64) {
-	defer t.recoverIn(s.node)
+	defer t.recoverUser(s.node)
 	if err := s.fn(now); err != nil {
-		t.fail(s.node, err)
+		t.processingError(s.node, err)
 	}
 }
 

@@ -72,10 +72,13 @@ type TaskConfig struct {
 	// OnBadRecord handles records that fail to deserialize or carry an
 	// invalid timestamp.
 	OnBadRecord Policy
-	Collector   Collector
-	Clock       Clock
-	Counters    *Counters
-	Logger      *slog.Logger
+	// OnProcessing handles errors raised by user code in processors and
+	// punctuators.
+	OnProcessing ProcessingPolicy
+	Collector    Collector
+	Clock        Clock
+	Counters     *Counters
+	Logger       *slog.Logger
 	// StateDir is the application's state directory; each task keeps its
 	// persistent stores and checkpoint in a directory named after it.
 	StateDir string
@@ -143,6 +146,7 @@ type Task struct {
 	processed  *atomic.Int64 // debug metrics only
 	// checkpointedAt is when the task last wrote its checkpoint.
 	checkpointedAt time.Time
+	procLog        throttle // records dropped after processing errors
 }
 
 // NewTask creates and initializes the task for partition of st.
@@ -185,6 +189,7 @@ func (t *Task) defaults() {
 		t.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t.cfg.Logger = t.cfg.Logger.With("task", t.id.String())
+	t.procLog.every = logEvery
 }
 
 func (t *Task) init() error {

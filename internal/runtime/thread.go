@@ -116,10 +116,13 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.newCounters(), purger: newPurger(e),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
 		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
+	if req := e.shutdownRequest(); req != nil {
+		th.bal.RequestShutdown(*req)
+	}
 	var topics []string
 	for _, s := range e.subs {
 		topics = append(topics, s.Topics...)
@@ -576,6 +579,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Idling:        th.e.cfg.MaxTaskIdle >= 0,
 		MaxTaskIdle:   th.e.cfg.MaxTaskIdle,
 		OnBadRecord:   th.e.cfg.OnBadRecord,
+		OnProcessing:  th.e.cfg.OnProcessingError,
 		Collector:     th,
 		Clock:         SystemClock{},
 		Counters:      th.counters,
@@ -592,6 +596,9 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
 	th.rejoin.Store(false)
+	if th.checkShutdownLocked() {
+		return
+	}
 	if th.groupLog.reset() {
 		th.e.cfg.Logger.Warn("kstreams: joined the consumer group again", "thread", th.id+1, "group", th.e.cfg.AppID)
 	}

@@ -63,7 +63,7 @@ func (e *Engine) prepareTopics(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, p := range []Policy{e.cfg.OnBadRecord, e.cfg.OnProduceError} {
+	for _, p := range []Policy{e.cfg.OnBadRecord, e.cfg.OnProduceError, e.cfg.OnProcessingError.Policy} {
 		if p.Kind == PolicyDeadLetter {
 			if _, ok := counts[p.Topic]; !ok {
 				if err := ensureTopic(ctx, adm, p.Topic, 1, counts, nil); err != nil {
