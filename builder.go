@@ -276,8 +276,12 @@ func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string
 	return Stream[K, V]{b: s.b, node: src, key: key, value: value}
 }
 
-// repartitionConfigs are the topic configs of repartition topics.
-var repartitionConfigs = map[string]string{"cleanup.policy": "delete", "segment.bytes": "52428800"}
+// repartitionConfigs are the topic configs of repartition topics, as Kafka
+// Streams makes them: kept forever by the broker (retention.ms -1), since
+// the application purges what it has committed (RepartitionPurgeInterval);
+// a time-based retention would delete records whose event time is older
+// than it before they are processed.
+var repartitionConfigs = map[string]string{"cleanup.policy": "delete", "segment.bytes": "52428800", "retention.ms": "-1"}
 
 func first[T any](ts []T) T {
 	var zero T

@@ -147,12 +147,14 @@ func encode[K, V any](topic string, key serde.Serde[K], value serde.Serde[V], r 
 	return rec, nil
 }
 
-// Consume reads the first n records of topic, deserialized with key and
+// Consume reads the first n committed records of topic (records of aborted
+// transactions are not read), deserialized with key and
 // value, waiting for them until ctx is done; it then returns what it read
 // with ctx's error. Records come in order within each partition; across
 // partitions the order is arbitrary.
 func Consume[K, V any](ctx context.Context, b *Broker, topic string, n int, key serde.Serde[K], value serde.Serde[V]) ([]processor.Record[K, V], error) {
-	cl, err := b.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := b.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return nil, err
 	}

@@ -41,15 +41,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// suppressLoss is why the suppressed windowed sum may lose windows today:
-// the suppression buffer is in memory, without a changelog, so a window
-// buffered when its task moves or its instance dies is never emitted (the
-// persistent buffer is under way in issue 10).
-const suppressLoss = "suppression buffer without changelog (issue 10)"
-
-// errNoEOS is the skip reason when the build has no exactly-once.
-const errNoEOS = "exactly-once not supported by this build"
-
 func shortRun(t *testing.T, g Guarantee) {
 	env := os.Getenv(brokersEnv)
 	if env == "" {
@@ -71,16 +62,6 @@ func shortRun(t *testing.T, g Guarantee) {
 		Instances: 3, AppCommand: []string{os.Args[0], "-test.run=^$", "--"},
 		StateRoot: t.TempDir(), InstanceKills: 2, FaultInterval: 2 * time.Second,
 		Timeout: 40 * time.Second, Log: &testLog{t: t},
-		Tolerate: map[Output]string{WSumFinal: suppressLoss},
-	}
-	if g == ExactlyOnce {
-		_, err := NewApp(AppConfig{Brokers: cfg.Brokers, Topics: cfg.Topics, AppID: cfg.AppID, Guarantee: g, Spec: spec, StateDir: t.TempDir()})
-		if err != nil && strings.Contains(err.Error(), "not supported") {
-			t.Skip(errNoEOS)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	t.Setenv(childEnv, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -141,12 +141,12 @@ func createTopics(t testing.TB, partitions int32, names ...string) {
 
 func createTopicsWithConfigs(t testing.TB, partitions int32, configs map[string]string, names ...string) {
 	t.Helper()
-	var cfg map[string]*string
-	if len(configs) > 0 {
-		cfg = map[string]*string{}
-		for k, v := range configs {
-			cfg[k] = kadm.StringPtr(v)
-		}
+	// Tests stamp records with small event times (1970): without this the
+	// broker's retention (checked every few seconds by scripts/kafka.sh's
+	// broker) may delete them before the application reads them.
+	cfg := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
+	for k, v := range configs {
+		cfg[k] = kadm.StringPtr(v)
 	}
 	ctx, cancel := ctxFor(t, 30*time.Second)
 	defer cancel()
@@ -222,6 +222,10 @@ func consume(t testing.TB, topic string, timeout time.Duration, what string, don
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200*time.Millisecond),
+		// Committed records only: what an exactly-once application wrote
+		// in a transaction it aborted is not its output (records of
+		// non-transactional producers are all committed).
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)
 	if err != nil {
 		t.Fatalf("consumer for %q: %v", topic, err)
@@ -255,6 +259,15 @@ func consumeUntil(t testing.TB, topic string, n int, timeout time.Duration) []*k
 	t.Helper()
 	return consume(t, topic, timeout, fmt.Sprintf("%d records", n), func(rs []*kgo.Record) (bool, string) {
 		return len(rs) >= n, fmt.Sprintf("%d of %d", len(rs), n)
+	})
+}
+
+// consumeFor reads topic from the start for d and returns what it read.
+func consumeFor(t testing.TB, topic string, d time.Duration) []*kgo.Record {
+	t.Helper()
+	until := time.Now().Add(d)
+	return consume(t, topic, d+5*time.Second, "the time to pass", func([]*kgo.Record) (bool, string) {
+		return time.Now().After(until), ""
 	})
 }
 

@@ -51,3 +51,49 @@ func TestRepartitionPurged(t *testing.T) {
 		return done == int64(len(ids.ids)) && start == done, fmt.Sprintf("start offsets sum %d, committed %d, produced %d", start, done, len(ids.ids))
 	})
 }
+
+// TestRepartitionTopicConfigs: the application creates its repartition
+// topics as Kafka Streams does (delete policy, 50 MB segments, no time
+// retention), so records with old event times are not deleted by the
+// broker before they are processed: a record stamped 1970 goes through.
+func TestRepartitionTopicConfigs(t *testing.T) {
+	app := newAppID(t)
+	in, out := uniqueName(t, "in"), uniqueName(t, "out")
+	createTopics(t, 2, in, out)
+	rep := app + "-rekey-repartition"
+	b := kstreams.NewBuilder()
+	s := kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String()))
+	s = kstreams.SelectKey(s, func(_, v string) string { return v })
+	s.Repartition(kstreams.Repartitioned[string, string]{Name: "rekey"}).To(out)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runApp(t, topo, kstreams.ApplicationID(app))
+	produce(t, rec(in, 0, []byte("k"), []byte("old"), 1000))
+	if got := consumeUntil(t, out, 1, 30*time.Second); len(got) != 1 || string(got[0].Value) != "old" {
+		t.Fatalf("output %s, want the one record", describeRecords(got))
+	}
+	ctx, cancel := ctxFor(t, 10*time.Second)
+	defer cancel()
+	configs, err := adm.DescribeTopicConfigs(ctx, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := configs.On(rep, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", rep, err)
+	}
+	want := map[string]string{"cleanup.policy": "delete", "segment.bytes": "52428800", "retention.ms": "-1"}
+	for _, c := range rc.Configs {
+		if w, ok := want[c.Key]; ok {
+			if c.Value == nil || *c.Value != w {
+				t.Errorf("%s: %s = %v, want %s", rep, c.Key, c.Value, w)
+			}
+			delete(want, c.Key)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("%s: configs %v not described", rep, want)
+	}
+}

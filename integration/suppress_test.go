@@ -259,9 +259,6 @@ func TestSuppressKilledInstance(t *testing.T) {
 }
 
 func testSuppressKilled(t *testing.T, g kstreams.Guarantee) {
-	if _, err := kstreams.New(kstreams.NewTopology(), kstreams.ProcessingGuarantee(g)); err != nil && strings.Contains(err.Error(), "not supported yet") {
-		t.Skipf("%v is not built yet (issue 13)", g)
-	}
 	app := newAppID(t)
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	// One partition: a task of the child could otherwise finish its

@@ -16,8 +16,7 @@
 # Environment (all optional):
 #   GUARANTEE      alos (default) or eos
 #   TOLERATE       outputs whose problems are reported but do not fail the
-#                  run (default wsum-final: the suppression buffer has no
-#                  changelog yet, issue 10; set TOLERATE= to be strict)
+#                  run (comma-separated output names; default none)
 #   KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA     the single broker
 #   KAFKA_CLUSTER_PORT / KAFKA_CLUSTER_DATA             the cluster
 #   HARNESS_STATE  root of the instances' state and logs (default: a new
@@ -30,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mode="${1:-}"
 shift || true
 GUARANTEE="${GUARANTEE:-alos}"
-TOLERATE="${TOLERATE-wsum-final}"
+TOLERATE="${TOLERATE-}"
 export KAFKA_CLUSTER_PORT="${KAFKA_CLUSTER_PORT:-19192}"
 export KAFKA_CLUSTER_DATA="${KAFKA_CLUSTER_DATA:-/tmp/kstreams-kafka-cluster}"
 export KAFKA_PORT="${KAFKA_PORT:-19092}"
