@@ -48,7 +48,8 @@ func TestSmoke(t *testing.T) {
 
 func TestSelectWorkloads(t *testing.T) {
 	all := []string{"copy/franz-go", "source/kstreams", "passthrough/kstreams", "filter-map/kstreams",
-		"count/kstreams", "get-put/kstreams", "table-reduce/kstreams", "restore/kstreams"}
+		"count/kstreams", "get-put/kstreams", "table-reduce/kstreams", "windowed-count/kstreams", "session-count/kstreams",
+		"restore/kstreams"}
 	tests := []struct {
 		list    string
 		want    []string
