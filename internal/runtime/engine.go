@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -240,9 +241,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	go e.watch.run(runCtx)
 	// Global stores are restored before any stream thread exists, so
 	// that no task processes a record before they are.
-	e.globals = e.plan.NewGlobalStores()
+	if e.globals, err = e.plan.NewGlobalStores(e.cfg.AppID, filepath.Join(e.cfg.StateDir, "global"), &e.cfg.Pebble); err != nil {
+		e.setState(Error)
+		return err
+	}
 	global, err := e.newGlobalThread(runCtx, e.globals)
 	if err != nil {
+		_ = CloseGlobalStores(e.globals)
 		if ctx.Err() != nil { // stopped while restoring: a clean shutdown
 			e.setState(PendingShutdown)
 			e.setState(NotRunning)
@@ -251,13 +256,25 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.setState(Error)
 		return err
 	}
+	globalErr := make(chan error, 1)
 	if global != nil {
 		globalDone := make(chan struct{})
 		go func() {
 			defer close(globalDone)
-			global.run(runCtx)
+			if err := global.run(runCtx); err != nil {
+				globalErr <- err
+				cancel(err)
+			}
 		}()
-		defer func() { cancel(nil); <-globalDone }()
+		defer func() {
+			cancel(nil)
+			<-globalDone
+			if err := CloseGlobalStores(e.globals); err != nil {
+				e.cfg.Logger.Warn("kstreams: closing global stores", "err", err)
+			}
+		}()
+	} else {
+		defer CloseGlobalStores(e.globals)
 	}
 	threads := make([]*thread, 0, e.cfg.Threads)
 	defer func() {
@@ -327,6 +344,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	errMu.Lock()
+	select {
+	case err := <-globalErr:
+		errs = append(errs, err)
+	default:
+	}
 	err = errors.Join(errs...)
 	errMu.Unlock()
 	if err != nil {
@@ -348,6 +370,9 @@ const (
 // has state, so that two instances never share one.
 func (e *Engine) lockStateDir() (func(), error) {
 	stateful := false
+	for _, g := range e.plan.Globals {
+		stateful = stateful || g.Persistent
+	}
 	for _, st := range e.plan.Subtopologies {
 		stateful = stateful || len(st.Stores) > 0
 	}
