@@ -32,7 +32,7 @@ var ErrGlobalProcessorContext = errors.New("kstreams: not supported in a global 
 // state.ReadOnlyTimestampedKeyValueStore[K, V] if sb is Timestamped).
 //
 // The store is restored before any stream task processes its first record,
-// by running the topic through the processor, as Kafka Streams 3.7 and
+// by running the topic through the processor, as Kafka Streams 3.8 and
 // later do (records with a null key are skipped while restoring): from the
 // start of the topic for an in-memory store, from the offsets of the last
 // checkpoint for a persistent one (Pebble, the default), kept in
@@ -97,7 +97,9 @@ func AddGlobalStore[K, V any](to topologyHolder, sb StoreBuilder[K, V], topic st
 }
 
 // readOnlyKV is the stream tasks' view of a global store: reads only.
-type readOnlyKV[K, V any] struct{ state.ReadOnlyKeyValueStore[K, V] }
+type readOnlyKV[K, V any] struct {
+	state.ReadOnlyKeyValueStore[K, V]
+}
 
 // readOnlyTimestamped is readOnlyKV for a timestamped global store.
 type readOnlyTimestamped[K, V any] struct {
