@@ -269,6 +269,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer func() {
 			cancel(nil)
 			<-globalDone
+			if err := global.writeCheckpoint(); err != nil {
+				e.cfg.Logger.Warn("kstreams: global thread: checkpoint", "err", err)
+			}
 			if err := CloseGlobalStores(e.globals); err != nil {
 				e.cfg.Logger.Warn("kstreams: closing global stores", "err", err)
 			}

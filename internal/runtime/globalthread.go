@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kstreams-go/kstreams/state"
@@ -27,7 +28,9 @@ type globalThread struct {
 	restored int64
 	// offsets are the next offsets to apply, by topic and partition;
 	// checkpoint is the file they are written to for the persistent
-	// stores (empty without any), every interval and at close.
+	// stores (empty without any), every interval and at close; mu guards
+	// offsets, which the checkpoint ticker reads.
+	mu         sync.Mutex
 	offsets    map[string]map[int32]int64
 	checkpoint string
 	interval   time.Duration
@@ -188,7 +191,9 @@ func (g *globalThread) apply(fs kgo.Fetches, restoring bool, each func(*kgo.Reco
 			}
 		}
 		if ps := g.offsets[rec.Topic]; ps != nil {
+			g.mu.Lock()
 			ps[rec.Partition] = rec.Offset + 1
+			g.mu.Unlock()
 		}
 		if each != nil {
 			each(rec)
@@ -203,15 +208,20 @@ func (g *globalThread) writeCheckpoint() error {
 	if g.checkpoint == "" {
 		return nil
 	}
+	// The offsets are taken before the flush: every record below them is
+	// in the stores when they are flushed.
 	offsets := map[string]map[int32]int64{}
+	g.mu.Lock()
 	for t, st := range g.stores {
-		if !st.Spec().Persistent || len(g.offsets[t]) == 0 {
-			continue
+		if st.Spec().Persistent && len(g.offsets[t]) > 0 {
+			offsets[t] = maps.Clone(g.offsets[t])
 		}
-		if err := st.bs.Flush(); err != nil {
-			return fmt.Errorf("kstreams: global store %q: flush: %w", st.Spec().Name, err)
+	}
+	g.mu.Unlock()
+	for t := range offsets {
+		if err := g.stores[t].bs.Flush(); err != nil {
+			return fmt.Errorf("kstreams: global store %q: flush: %w", g.stores[t].Spec().Name, err)
 		}
-		offsets[t] = maps.Clone(g.offsets[t])
 	}
 	if err := os.MkdirAll(filepath.Dir(g.checkpoint), 0o755); err != nil {
 		return fmt.Errorf("kstreams: global thread: %w", err)
@@ -223,28 +233,37 @@ func (g *globalThread) writeCheckpoint() error {
 }
 
 // run keeps the stores up to date until ctx ends or a store fails,
-// checkpointing the persistent stores every interval and at the end, then
-// closes the client.
+// checkpointing the persistent stores every interval (on a goroutine of its
+// own), then closes the client; the engine writes the last checkpoint once
+// it has returned.
 func (g *globalThread) run(ctx context.Context) error {
 	defer g.cl.Close()
-	last := time.Now()
+	if g.checkpoint != "" {
+		tickerDone := make(chan struct{})
+		defer func() { <-tickerDone }()
+		tickCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			defer close(tickerDone)
+			tick := time.NewTicker(max(g.interval, time.Millisecond))
+			defer tick.Stop()
+			for {
+				select {
+				case <-tickCtx.Done():
+					return
+				case <-tick.C:
+					if err := g.writeCheckpoint(); err != nil {
+						g.logger.Warn("kstreams: global thread: checkpoint", "err", err)
+					}
+				}
+			}
+		}()
+	}
 	for ctx.Err() == nil {
-		pollCtx, cancel := context.WithTimeout(ctx, max(g.interval, time.Millisecond))
-		err := g.apply(g.cl.PollFetches(pollCtx), false, nil)
-		cancel()
-		if err != nil {
+		if err := g.apply(g.cl.PollFetches(ctx), false, nil); err != nil {
 			g.logger.Error("kstreams: global thread stopped", "err", err)
 			return err
 		}
-		if time.Since(last) >= g.interval {
-			if err := g.writeCheckpoint(); err != nil {
-				g.logger.Warn("kstreams: global thread: checkpoint", "err", err)
-			}
-			last = time.Now()
-		}
-	}
-	if err := g.writeCheckpoint(); err != nil {
-		g.logger.Warn("kstreams: global thread: checkpoint", "err", err)
 	}
 	return nil
 }
