@@ -463,6 +463,8 @@ type RestoreProgress = runtime.RestoreProgress
 
 // RestoreListener sets a function called as stores are restored from
 // their changelogs, on the stream thread's goroutine; it must not block.
+// Global stores report too, once per partition of their topic (Done), from
+// the goroutine that restores them at start.
 func RestoreListener(fn func(RestoreProgress)) Option {
 	return optFn(func(c *config) { c.restoreFn = fn })
 }

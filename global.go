@@ -6,6 +6,7 @@ import (
 	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
+	"github.com/kstreams-go/kstreams/state"
 )
 
 // GlobalTable is a table every instance of the application keeps whole:
@@ -25,10 +26,14 @@ func (g GlobalTable[K, V]) Store() string { return g.store }
 
 // GlobalTableFrom reads topic as a global table. The store is named by m's
 // Name, by default "<topic>-STATE-STORE-<n>" as in Kafka Streams; it has no
-// changelog (the topic is its source) and is kept in memory, rebuilt from
-// the topic at each start. m's serdes, then c's, then serde.Default read the
-// topic. A record with a null key is skipped; one with a null value deletes
-// its key.
+// changelog (the topic is its source; m's DisableLogging is ignored). By
+// default it is persistent (Pebble, in "<state dir>/<application id>/global")
+// with a checkpoint of the offsets it has applied, so that a restart reads
+// the topic only from there; with m's InMemory it is rebuilt from the start
+// of the topic at each start. Processors read it, unconnected, as a
+// state.ReadOnlyTimestampedKeyValueStore[K, V]. m's serdes, then c's, then
+// serde.Default read the topic. A record with a null key is skipped; one
+// with a null value deletes its key.
 func GlobalTableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materialized[K, V]) GlobalTable[K, V] {
 	mm := first(m)
 	store := mm.Name
@@ -44,7 +49,12 @@ func GlobalTableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...
 	where := fmt.Sprintf("global table %q reading %q", src, topic)
 	key := pickSerde(b, where, "Consumed", "key", mm.Key, c.Key)
 	value := pickSerde(b, where, "Consumed", "value", mm.Value, c.Value)
-	b.t.g.AddGlobal(runtime.GlobalSpec{Name: store, Topic: topic})
+	b.t.g.AddGlobal(runtime.GlobalSpec{
+		Name: store, Topic: topic, Persistent: !mm.InMemory,
+		Typed: func(bs state.BytesStore) any {
+			return readOnlyTimestamped[K, V]{state.NewTimestampedKeyValueStore(bs, key, value, state.SerdeTopic(topic))}
+		},
+	})
 	return GlobalTable[K, V]{b: b, store: store, key: key, value: value}
 }
 

@@ -32,8 +32,8 @@ func globalJoinTopology(t testing.TB, orders, customers, out string) *kstreams.T
 // TestGlobalTableRestoredBeforeFirstJoin runs a stream-global table join,
 // stops it, changes and deletes customers and produces orders while it is
 // down, then restarts it: every order produced while it was down must be
-// joined with the customer as of the restart (the global store, kept in
-// memory, is read to the end of its topic, all partitions, before the first
+// joined with the customer as of the restart (the global store, persistent
+// by default, is read from its checkpoint to the end of its topic, all partitions, before the first
 // stream record), and the deleted customer's order with nothing.
 func TestGlobalTableRestoredBeforeFirstJoin(t *testing.T) {
 	app := newAppID(t)

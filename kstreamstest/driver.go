@@ -118,11 +118,13 @@ func New(t *kstreams.Topology, opts ...Option) (*Driver, error) {
 		d.internal[runtime.Topic{Name: it.Name, Internal: true}.Resolve(s.appID)] = true
 	}
 	d.globals = map[string]*runtime.GlobalStore{}
-	globals := map[string]*runtime.GlobalStore{}
-	for _, g := range plan.Globals {
-		st := runtime.NewGlobalStore(g)
-		globals[g.Name] = st
-		d.globals[g.Topic] = st
+	globals, err := plan.NewGlobalStores(s.appID, filepath.Join(d.stateDir, s.appID, "global"), nil)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, st := range globals {
+		d.globals[st.Spec().Topic] = st
 	}
 	for _, st := range plan.Subtopologies {
 		task, err := runtime.NewTask(st, 0, runtime.TaskConfig{
@@ -174,10 +176,14 @@ func (d *Driver) pipe(rec *kgo.Record) error {
 		// global store, before the next stream record.
 		rec.Offset = d.offsets[rec.Topic]
 		d.offsets[rec.Topic]++
-		if !g.Apply(rec.Key, rec.Value, rec.Timestamp.UnixMilli()) {
+		applied, err := g.Update(runtime.GlobalRecord{
+			Topic: rec.Topic, Offset: rec.Offset, Key: rec.Key, Value: rec.Value,
+			Timestamp: rec.Timestamp.UnixMilli(), Headers: rec.Headers,
+		}, false)
+		if !applied && err == nil {
 			d.counters.Dropped.Add(1)
 		}
-		return nil
+		return err
 	}
 	if d.taskOf[rec.Topic] == nil {
 		return fmt.Errorf("kstreamstest: no source reads topic %q", rec.Topic)
@@ -275,6 +281,11 @@ func (d *Driver) Close() error {
 	var first error
 	for _, t := range d.tasks {
 		if err := t.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, g := range d.globals {
+		if err := g.Close(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -254,9 +255,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	go e.watch.run(runCtx)
 	// Global stores are restored before any stream thread exists, so
 	// that no task processes a record before they are.
-	e.globals = e.plan.NewGlobalStores()
+	if e.globals, err = e.plan.NewGlobalStores(e.cfg.AppID, filepath.Join(e.cfg.StateDir, "global"), &e.cfg.Pebble); err != nil {
+		e.setState(Error)
+		return err
+	}
 	global, err := e.newGlobalThread(runCtx, e.globals)
 	if err != nil {
+		_ = CloseGlobalStores(e.globals)
 		if ctx.Err() != nil { // stopped while restoring: a clean shutdown
 			e.setState(PendingShutdown)
 			e.setState(NotRunning)
@@ -265,13 +270,28 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.setState(Error)
 		return err
 	}
+	globalErr := make(chan error, 1)
 	if global != nil {
 		globalDone := make(chan struct{})
 		go func() {
 			defer close(globalDone)
-			global.run(runCtx)
+			if err := global.run(runCtx); err != nil {
+				globalErr <- err
+				cancel(err)
+			}
 		}()
-		defer func() { cancel(nil); <-globalDone }()
+		defer func() {
+			cancel(nil)
+			<-globalDone
+			if err := global.writeCheckpoint(); err != nil {
+				e.cfg.Logger.Warn("kstreams: global thread: checkpoint", "err", err)
+			}
+			if err := CloseGlobalStores(e.globals); err != nil {
+				e.cfg.Logger.Warn("kstreams: closing global stores", "err", err)
+			}
+		}()
+	} else {
+		defer CloseGlobalStores(e.globals)
 	}
 	threads := make([]*thread, 0, e.cfg.Threads)
 	defer func() {
@@ -327,6 +347,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			sup.record(fmt.Errorf("%w: threads still running %v after the close timeout", ErrCloseIncomplete, e.cfg.CloseTimeout+2*closeGrace))
 		}
 	}
+	select {
+	case gerr := <-globalErr:
+		sup.record(gerr)
+	default:
+	}
 	err = sup.err()
 	if err != nil {
 		e.setState(Error)
@@ -347,6 +372,9 @@ const (
 // has state, so that two instances never share one.
 func (e *Engine) lockStateDir() (func(), error) {
 	stateful := false
+	for _, g := range e.plan.Globals {
+		stateful = stateful || g.Persistent
+	}
 	for _, st := range e.plan.Subtopologies {
 		stateful = stateful || len(st.Stores) > 0
 	}

@@ -5,6 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/kstreams-go/kstreams/state"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,21 +26,51 @@ type globalThread struct {
 	logger *slog.Logger
 	// Restored counts the records applied while restoring.
 	restored int64
+	// offsets are the next offsets to apply, by topic and partition;
+	// checkpoint is the file they are written to for the persistent
+	// stores (empty without any), every interval and at close; mu guards
+	// offsets, which the checkpoint ticker reads.
+	mu         sync.Mutex
+	offsets    map[string]map[int32]int64
+	checkpoint string
+	interval   time.Duration
 }
+
+// globalCheckpointFile is the checkpoint of the global stores, in the
+// application's state directory, where Kafka Streams keeps its own.
+const globalCheckpointFile = "global/.checkpoint"
 
 // newGlobalThread makes the global thread of stores (by name) and restores
 // them: it returns once every partition of their topics has been read to
-// the end offset it had when restoring began. It returns nil without
-// stores.
+// the end offset it had when restoring began, from the checkpoint for the
+// persistent stores. It returns nil without stores. The stores stay the
+// caller's to close if it fails.
 func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalStore) (*globalThread, error) {
 	if len(stores) == 0 {
 		return nil, nil
 	}
-	g := &globalThread{stores: map[string]*GlobalStore{}, logger: e.cfg.Logger.With("thread", e.cfg.AppID+"-GlobalStreamThread")}
+	g := &globalThread{
+		stores: map[string]*GlobalStore{}, offsets: map[string]map[int32]int64{}, interval: e.cfg.CommitInterval,
+		logger: e.cfg.Logger.With("thread", e.cfg.AppID+"-GlobalStreamThread"),
+	}
 	var topics []string
+	persistent := map[string]bool{}
 	for _, st := range stores {
-		g.stores[st.Spec().Topic] = st
-		topics = append(topics, st.Spec().Topic)
+		t := st.Spec().Topic
+		g.stores[t] = st
+		g.offsets[t] = map[int32]int64{}
+		topics = append(topics, t)
+		persistent[t] = st.Spec().Persistent
+		if st.Spec().Persistent {
+			g.checkpoint = filepath.Join(e.cfg.StateDir, globalCheckpointFile)
+		}
+	}
+	checkpointed := map[string]map[int32]int64{}
+	if g.checkpoint != "" {
+		var err error
+		if checkpointed, err = state.ReadCheckpoint(g.checkpoint); err != nil {
+			return nil, fmt.Errorf("kstreams: global thread: %w", err)
+		}
 	}
 	meta, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...)}, e.cfg.ClientOpts...)...)
 	if err != nil {
@@ -51,10 +88,11 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		return nil, fmt.Errorf("kstreams: global thread: end offsets of %q: %w", topics, err)
 	}
 	from := map[string]map[int32]kgo.Offset{}
-	pending := map[string]map[int32]int64{} // partitions still to restore: end offset
+	type target struct{ start, end, restored int64 }
+	pending := map[string]map[int32]*target{} // partitions still to restore
 	for _, t := range topics {
 		from[t] = map[int32]kgo.Offset{}
-		pending[t] = map[int32]int64{}
+		pending[t] = map[int32]*target{}
 	}
 	var lookErr error
 	ends.Each(func(o kadm.ListedOffset) {
@@ -63,8 +101,14 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 			return
 		}
 		from[o.Topic][o.Partition] = kgo.NewOffset().AtStart()
-		if o.Offset > 0 {
-			pending[o.Topic][o.Partition] = o.Offset
+		start := int64(0)
+		if off, ok := checkpointed[o.Topic][o.Partition]; ok && persistent[o.Topic] {
+			from[o.Topic][o.Partition] = kgo.NewOffset().At(off)
+			start = off
+			g.offsets[o.Topic][o.Partition] = off
+		}
+		if o.Offset > start {
+			pending[o.Topic][o.Partition] = &target{start: start, end: o.Offset}
 		}
 	})
 	for _, t := range topics {
@@ -88,19 +132,39 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 	for _, ps := range pending {
 		left += len(ps)
 	}
+	began := time.Now()
 	for left > 0 {
 		fs := g.cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			g.cl.Close()
 			return nil, fmt.Errorf("kstreams: global thread: restoring: %w", err)
 		}
-		g.apply(fs, func(rec *kgo.Record) {
+		err := g.apply(fs, true, func(rec *kgo.Record) {
 			g.restored++
-			if end, ok := pending[rec.Topic][rec.Partition]; ok && rec.Offset+1 >= end {
+			tg, ok := pending[rec.Topic][rec.Partition]
+			if !ok {
+				return
+			}
+			tg.restored++
+			if rec.Offset+1 >= tg.end {
 				delete(pending[rec.Topic], rec.Partition)
 				left--
+				if e.cfg.RestoreListener != nil {
+					e.cfg.RestoreListener(RestoreProgress{
+						Store: g.stores[rec.Topic].Spec().Name, Topic: rec.Topic, Partition: rec.Partition,
+						Restored: tg.restored, Total: tg.end - tg.start, Elapsed: time.Since(began), Done: true,
+					})
+				}
 			}
 		})
+		if err != nil {
+			g.cl.Close()
+			return nil, fmt.Errorf("kstreams: global thread: restoring: %w", err)
+		}
+	}
+	if err := g.writeCheckpoint(); err != nil {
+		g.cl.Close()
+		return nil, err
 	}
 	g.logger.Info("kstreams: global stores restored", "records", g.restored, "topics", topics)
 	return g, nil
@@ -112,27 +176,101 @@ var ErrGlobalTopicMissing = errors.New("kstreams: the topic of a global table do
 
 // apply writes the records of fs to their stores (control records, which
 // are not data, are only passed to each), calling each after a record;
-// fetch errors are logged (the client retries).
-func (g *globalThread) apply(fs kgo.Fetches, each func(*kgo.Record)) {
+// fetch errors are logged (the client retries). It stops at the first
+// error of a store.
+func (g *globalThread) apply(fs kgo.Fetches, restoring bool, each func(*kgo.Record)) error {
 	fs.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			g.logger.Warn("kstreams: global thread: fetch error", "topic", t, "partition", p, "err", err)
 		}
 	})
+	var err error
 	fs.EachRecord(func(rec *kgo.Record) {
+		if err != nil {
+			return
+		}
 		if st := g.stores[rec.Topic]; st != nil && !rec.Attrs.IsControl() {
-			st.Apply(rec.Key, rec.Value, rec.Timestamp.UnixMilli())
+			if _, err = st.Update(GlobalRecord{
+				Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+				Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp.UnixMilli(), Headers: rec.Headers,
+			}, restoring); err != nil {
+				return
+			}
+		}
+		if ps := g.offsets[rec.Topic]; ps != nil {
+			g.mu.Lock()
+			ps[rec.Partition] = rec.Offset + 1
+			g.mu.Unlock()
 		}
 		if each != nil {
 			each(rec)
 		}
 	})
+	return err
 }
 
-// run keeps the stores up to date until ctx ends, then closes the client.
-func (g *globalThread) run(ctx context.Context) {
-	defer g.cl.Close()
-	for ctx.Err() == nil {
-		g.apply(g.cl.PollFetches(ctx), nil)
+// writeCheckpoint flushes the persistent stores and writes the offsets
+// they have applied to the checkpoint file, if there are any.
+func (g *globalThread) writeCheckpoint() error {
+	if g.checkpoint == "" {
+		return nil
 	}
+	// The offsets are taken before the flush: every record below them is
+	// in the stores when they are flushed.
+	offsets := map[string]map[int32]int64{}
+	g.mu.Lock()
+	for t, st := range g.stores {
+		if st.Spec().Persistent && len(g.offsets[t]) > 0 {
+			offsets[t] = maps.Clone(g.offsets[t])
+		}
+	}
+	g.mu.Unlock()
+	for t := range offsets {
+		if err := g.stores[t].bs.Flush(); err != nil {
+			return fmt.Errorf("kstreams: global store %q: flush: %w", g.stores[t].Spec().Name, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(g.checkpoint), 0o755); err != nil {
+		return fmt.Errorf("kstreams: global thread: %w", err)
+	}
+	if err := state.WriteCheckpoint(g.checkpoint, offsets); err != nil {
+		return fmt.Errorf("kstreams: global thread: %w", err)
+	}
+	return nil
+}
+
+// run keeps the stores up to date until ctx ends or a store fails,
+// checkpointing the persistent stores every interval (on a goroutine of its
+// own), then closes the client; the engine writes the last checkpoint once
+// it has returned.
+func (g *globalThread) run(ctx context.Context) error {
+	defer g.cl.Close()
+	if g.checkpoint != "" {
+		tickerDone := make(chan struct{})
+		defer func() { <-tickerDone }()
+		tickCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			defer close(tickerDone)
+			tick := time.NewTicker(max(g.interval, time.Millisecond))
+			defer tick.Stop()
+			for {
+				select {
+				case <-tickCtx.Done():
+					return
+				case <-tick.C:
+					if err := g.writeCheckpoint(); err != nil {
+						g.logger.Warn("kstreams: global thread: checkpoint", "err", err)
+					}
+				}
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		if err := g.apply(g.cl.PollFetches(ctx), false, nil); err != nil {
+			g.logger.Error("kstreams: global thread stopped", "err", err)
+			return err
+		}
+	}
+	return nil
 }

@@ -230,6 +230,11 @@ func (t *Task) timestamp() int64 {
 
 // StateStore returns the store name as processors see it.
 func (t *Task) StateStore(node, name string) (any, error) {
+	// Every processor reads the global stores, unconnected, as in Kafka
+	// Streams.
+	if g, ok := t.cfg.Globals[name]; ok && g.spec.Typed != nil {
+		return g.spec.Typed(g.bs), nil
+	}
 	for _, n := range t.st.Nodes {
 		if n.Name == node && !slices.Contains(n.Stores, name) {
 			return nil, fmt.Errorf("kstreams: processor %q is not connected to state store %q", node, name)

@@ -219,6 +219,7 @@ final class Topologies {
         TopologiesFkjoin.register();
         TopologiesSuppressbuf.register();
         TopologiesSsjoin.register();
+        TopologiesGstore.register();
         // --- stateless
         add("filter", "in:S:S", "out:S:S", b -> toSS(in(b).filter((k, v) -> longer(v, 1))));
         add("filter-not", "in:S:S", "out:S:S", b -> toSS(in(b).filterNot((k, v) -> longer(v, 1))));
