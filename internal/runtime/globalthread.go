@@ -83,9 +83,16 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		listEnds = kadm.NewClient(meta).ListCommittedOffsets
 	}
 	ends, err := listEnds(ctx, topics...)
+	var starts kadm.ListedOffsets
+	if err == nil {
+		// Records below the log start offset are gone (retention): a
+		// partition whose records all are has nothing to restore, and
+		// waiting for them would never end.
+		starts, err = kadm.NewClient(meta).ListStartOffsets(ctx, topics...)
+	}
 	meta.Close()
 	if err != nil {
-		return nil, fmt.Errorf("kstreams: global thread: end offsets of %q: %w", topics, err)
+		return nil, fmt.Errorf("kstreams: global thread: start and end offsets of %q: %w", topics, err)
 	}
 	from := map[string]map[int32]kgo.Offset{}
 	type target struct{ start, end, restored int64 }
@@ -106,6 +113,9 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 			from[o.Topic][o.Partition] = kgo.NewOffset().At(off)
 			start = off
 			g.offsets[o.Topic][o.Partition] = off
+		}
+		if ls, ok := starts.Lookup(o.Topic, o.Partition); ok && ls.Err == nil && ls.Offset > start {
+			start = ls.Offset
 		}
 		if o.Offset > start {
 			pending[o.Topic][o.Partition] = &target{start: start, end: o.Offset}
