@@ -17,6 +17,9 @@ type RunSpec struct {
 	// Input is the preloaded topic; Output is fresh for this run.
 	Input  string `json:"input"`
 	Output string `json:"output"`
+	// Side is the second input of the join workloads (join.go): a topic of
+	// one row per key; "" for the others.
+	Side string `json:"side,omitempty"`
 	// AppID is fresh for this run: the application id of a streams app, the
 	// consumer group of the copy loop.
 	AppID string `json:"app_id"`

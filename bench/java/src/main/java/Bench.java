@@ -35,10 +35,14 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
+import org.apache.kafka.streams.kstream.TableJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.processor.StateRestoreListener;
@@ -195,10 +199,57 @@ public final class Bench {
             .toStream()
             .to(output, Produced.with(Serdes.String(), Serdes.Long()));
         break;
+      case "stream-table-join": {
+        // As bench/join.go: the input left-joined with the side topic as a
+        // table (store "side"); the joiner returns the left value.
+        KTable<String, byte[]> side = b.table(spec.path("side").asText(), Consumed.with(Serdes.String(), Serdes.ByteArray()),
+            Materialized.<String, byte[], KeyValueStore<Bytes, byte[]>>as("side")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.ByteArray()));
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .leftJoin(side, (v, o) -> v)
+            .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
+      }
+      case "stream-stream-join": {
+        // As bench/join.go: the left topic left-joined with the side topic
+        // as a stream, join windows of 10 s with no grace, stores "join".
+        KStream<String, byte[]> side = b.stream(spec.path("side").asText(), Consumed.with(Serdes.String(), Serdes.ByteArray()));
+        b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+            .leftJoin(side, (v, o) -> v, JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(10)),
+                StreamJoined.with(Serdes.String(), Serdes.ByteArray(), Serdes.ByteArray()).withStoreName("join"))
+            .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
+      }
+      case "table-table-join":
+      case "fk-join": {
+        // As bench/join.go: a table (store "rows") left-joined with the side
+        // table (store "side"), by key or by the foreign key fkOf (named
+        // "fk").
+        KTable<String, byte[]> rows = b.table(input, Consumed.with(Serdes.String(), Serdes.ByteArray()),
+            Materialized.<String, byte[], KeyValueStore<Bytes, byte[]>>as("rows")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.ByteArray()));
+        KTable<String, byte[]> side = b.table(spec.path("side").asText(), Consumed.with(Serdes.String(), Serdes.ByteArray()),
+            Materialized.<String, byte[], KeyValueStore<Bytes, byte[]>>as("side")
+                .withKeySerde(Serdes.String()).withValueSerde(Serdes.ByteArray()));
+        KTable<String, byte[]> joined;
+        if (name.equals("fk-join")) {
+          joined = rows.leftJoin(side, Bench::fkOf, (v, o) -> v, TableJoined.<String, String>as("fk"));
+        } else {
+          joined = rows.leftJoin(side, (v, o) -> v);
+        }
+        joined.toStream().to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+        break;
+      }
       default:
         throw new IllegalArgumentException("no Java implementation of workload " + name);
     }
     return b.build();
+  }
+
+  /** fk-join's foreign key of a value, as bench/join.go's fkOf: "key-000NN", NN the first byte (unsigned) modulo 100. */
+  static String fkOf(byte[] v) {
+    int n = v == null || v.length == 0 ? 0 : (v[0] & 0xff) % 100;
+    return String.format("key-%05d", n);
   }
 
   static String tableGroup(String k) {
