@@ -377,6 +377,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 		any = t.Offsets(offsets) || any
 	}
 	if !any {
+		th.purger.afterCommit(th, nil) // what an earlier commit left owed
 		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
