@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ type Code string
 const (
 	CodeNotFound      Code = "not_found"      // 404: no such endpoint
 	CodeUnknownStore  Code = "unknown_store"  // 404: no such store served
+	CodeWrongKind     Code = "wrong_kind"     // 400: the endpoint does not read stores of this kind
 	CodeBadKey        Code = "bad_key"        // 400: the key does not parse
 	CodeBadParameter  Code = "bad_parameter"  // 400: a query parameter does not parse
 	CodeKeyNotFound   Code = "key_not_found"  // 404: the store has no such key
@@ -34,7 +36,7 @@ const (
 )
 
 var codeStatus = map[Code]int{
-	CodeNotFound: http.StatusNotFound, CodeUnknownStore: http.StatusNotFound, CodeBadKey: http.StatusBadRequest, CodeBadParameter: http.StatusBadRequest,
+	CodeNotFound: http.StatusNotFound, CodeUnknownStore: http.StatusNotFound, CodeBadKey: http.StatusBadRequest, CodeWrongKind: http.StatusBadRequest, CodeBadParameter: http.StatusBadRequest,
 	CodeKeyNotFound: http.StatusNotFound, CodeUnavailable: http.StatusServiceUnavailable,
 	CodeUnauthorized: http.StatusUnauthorized, CodeForwardFailed: http.StatusBadGateway, CodeInternal: http.StatusInternalServerError,
 }
@@ -63,18 +65,37 @@ const forwardedHeader = "X-Kstreams-Forwarded"
 //	GET /v1/stores/{store}/range?from=&to=&prefix=&limit=&after=
 //	                                         {"entries":[{"key":..,"value":..}],"next":".."}
 //	GET /v1/stores/{store}/metadata/{key}    where the key lives
+//	GET /v1/stores/{store}/hosts             the instances hosting the store ([Querier.StoreHosts])
+//	GET /v1/stores/{store}/windows/{key}?from=&to=&order=&standby_lag=
+//	                                         {"key":..,"windows":[{"start":..,"end":..,"value":..}]}:
+//	                                         the key's windows starting from from to to
+//	GET /v1/stores/{store}/windows?from=&to=&order=&limit=&after=
+//	                                         {"entries":[{"key":..,"start":..,"end":..,"value":..}],"next":".."}:
+//	                                         every key's windows starting from from to to, by key
+//	                                         then start (reversed with order=desc), paged
+//	GET /v1/stores/{store}/sessions/{key}?order=&standby_lag=
+//	                                         {"key":..,"sessions":[{"start":..,"end":..,"value":..}]}
 //
 // Keys are path or query strings, parsed into the store's key type
 // (strings as they are, integers in decimal, other types as JSON) and
-// serialized with its key serde. Any instance answers any key: it forwards
-// to the owner. Ranges gather every instance's entries, merged in
-// serialized key order; next is the cursor for the following page.
+// serialized with its key serde; a key that does not parse answers 400
+// bad_key. Times (from, to) are milliseconds since the epoch or RFC 3339
+// times; without them, every window in retention. order is asc (the
+// default) or desc. Any instance answers any key: it forwards to the
+// owner. Ranges gather every instance's entries, merged in serialized key
+// order; next is the cursor for the following page. Window stores are
+// registered with [ServeWindow], session stores with [ServeSession].
 type Server struct {
 	q      *Querier
 	token  string
 	client *http.Client
-	stores map[string]storeHandler
-	mux    *http.ServeMux
+	// clientSet is whether client was given with HTTPClient.
+	clientSet bool
+	// tlsServer and tlsClient are the TLS configs of serving and of
+	// forwarding; nil for plain HTTP.
+	tlsServer, tlsClient *tls.Config
+	stores               map[string]served
+	mux                  *http.ServeMux
 }
 
 // ServerOption configures a [Server].
@@ -94,7 +115,26 @@ func BearerToken(token string) ServerOption { return serverOpt(func(s *Server) {
 func HTTPClient(c *http.Client) ServerOption {
 	return serverOpt(func(s *Server) {
 		if c != nil {
-			s.client = c
+			s.client, s.clientSet = c, true
+		}
+	})
+}
+
+// TLS makes the server serve HTTPS with server (which holds its
+// certificate), and forward to the other instances over HTTPS, verifying
+// them with client (its RootCAs: nil trusts the system's roots; its
+// Certificates, if any, are presented for mutual TLS). Every instance of
+// the application must then serve HTTPS. A client given with [HTTPClient]
+// is used as it is. [LoadTLS] makes both configs from PEM files. Default:
+// plain HTTP.
+func TLS(server, client *tls.Config) ServerOption {
+	return serverOpt(func(s *Server) {
+		if server != nil {
+			s.tlsServer = server.Clone()
+			s.tlsClient = &tls.Config{MinVersion: tls.VersionTLS12}
+			if client != nil {
+				s.tlsClient = client.Clone()
+			}
 		}
 	})
 }
@@ -102,17 +142,27 @@ func HTTPClient(c *http.Client) ServerOption {
 // NewServer returns a server over q's instance; register stores with
 // [Serve].
 func NewServer(q *Querier, opts ...ServerOption) *Server {
-	s := &Server{q: q, client: &http.Client{Timeout: 10 * time.Second}, stores: map[string]storeHandler{}, mux: http.NewServeMux()}
+	s := &Server{q: q, stores: map[string]served{}, mux: http.NewServeMux()}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(s)
 		}
 	}
+	if !s.clientSet {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		tr.TLSClientConfig = s.tlsClient
+		s.client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	}
+	s.mux.HandleFunc("GET /v1/stores/{store}/hosts", s.auth(s.getHosts))
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.HandleFunc("GET /ready", s.ready)
 	s.mux.HandleFunc("GET /v1/stores/{store}/keys/{key...}", s.auth(s.getKey))
 	s.mux.HandleFunc("GET /v1/stores/{store}/range", s.auth(s.getRange))
 	s.mux.HandleFunc("GET /v1/stores/{store}/metadata/{key...}", s.auth(s.getMetadata))
+	s.mux.HandleFunc("GET /v1/stores/{store}/windows/{key...}", s.auth(s.getWindows))
+	s.mux.HandleFunc("GET /v1/stores/{store}/windows", s.auth(s.getWindowRange))
+	s.mux.HandleFunc("GET /v1/stores/{store}/sessions/{key...}", s.auth(s.getSessions))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 	})
@@ -143,17 +193,38 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kstreams: query server: %w", err)
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tlsServer}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := srv.Serve
+	if s.tlsServer != nil {
+		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// Scheme returns the scheme the server is reached by: https with [TLS],
+// else http.
+func (s *Server) Scheme() string {
+	if s.tlsServer != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) {
+	h, ok := storeOf[served](w, r, s)
+	if !ok {
+		return
+	}
+	s.answer(w, func() (any, error) { return s.q.StoreHosts(h.name()) })
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
@@ -181,17 +252,27 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) store(w http.ResponseWriter, r *http.Request) storeHandler {
-	h := s.stores[r.PathValue("store")]
-	if h == nil {
-		writeError(w, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("store %q is not served", r.PathValue("store"))})
+// storeOf returns the served store of the request's path as H, or
+// writes why it cannot.
+func storeOf[H served](w http.ResponseWriter, r *http.Request, s *Server) (H, bool) {
+	var zero H
+	name := r.PathValue("store")
+	st := s.stores[name]
+	if st == nil {
+		writeError(w, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("store %q is not served", name)})
+		return zero, false
 	}
-	return h
+	h, ok := st.(H)
+	if !ok {
+		writeError(w, &APIError{Code: CodeWrongKind, Message: fmt.Sprintf("store %q is a %s store; this endpoint does not read those", name, st.kind())})
+		return zero, false
+	}
+	return h, true
 }
 
 func (s *Server) getMetadata(w http.ResponseWriter, r *http.Request) {
-	h := s.store(w, r)
-	if h == nil {
+	h, ok := storeOf[served](w, r, s)
+	if !ok {
 		return
 	}
 	md, err := h.metadata(r.PathValue("key"))
@@ -203,21 +284,34 @@ func (s *Server) getMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
-	h := s.store(w, r)
-	if h == nil {
+	h, ok := storeOf[storeHandler](w, r, s)
+	if !ok {
 		return
 	}
+	key := r.PathValue("key")
+	s.routed(w, r, h, key, func(maxLag int64) (any, error) {
+		if maxLag < 0 {
+			return h.get(key)
+		}
+		return h.getStandby(key, maxLag)
+	})
+}
+
+// routed answers a request about key of the store h: read (with maxLag
+// -1) reads the active task here, (with maxLag >= 0) a standby replica
+// here. A key another instance runs is forwarded to it; with
+// standby_lag, a standby replica answers when the owner cannot.
+func (s *Server) routed(w http.ResponseWriter, r *http.Request, h served, key string, read func(maxLag int64) (any, error)) {
 	maxLag, err := decodeStandbyLag(r.URL.Query())
 	if err != nil {
 		writeError(w, &APIError{Code: CodeBadParameter, Message: err.Error()})
 		return
 	}
-	key := r.PathValue("key")
 	if r.Header.Get(forwardedHeader) == forwardStandby {
-		s.answer(w, func() (any, error) { return h.getStandby(key, maxLag) })
+		s.answer(w, func() (any, error) { return read(maxLag) })
 		return
 	}
-	body, err := h.get(key)
+	body, err := read(-1)
 	var nl *NotLocalError
 	if errors.As(err, &nl) && r.Header.Get(forwardedHeader) == "" {
 		status, fwd, ferr := s.fetch(r.Context(), nl.Active, r.URL.RequestURI(), forwardActive)
@@ -232,7 +326,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		err = &UnavailableError{Store: h.name(), Reason: fmt.Sprintf("owner %s did not answer", nl.Active)}
 	}
 	if errors.Is(err, ErrUnavailable) && maxLag >= 0 && r.Header.Get(forwardedHeader) == "" {
-		s.fromStandby(w, r, h, key, maxLag, err)
+		s.fromStandby(w, r, h, key, func() (any, error) { return read(maxLag) }, err)
 		return
 	}
 	if err != nil {
@@ -244,8 +338,8 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 
 // fromStandby answers a key from a standby replica within maxLag: this
 // instance's, or the first standby instance's that can.
-func (s *Server) fromStandby(w http.ResponseWriter, r *http.Request, h storeHandler, key string, maxLag int64, cause error) {
-	if body, err := h.getStandby(key, maxLag); err == nil {
+func (s *Server) fromStandby(w http.ResponseWriter, r *http.Request, h served, key string, standby func() (any, error), cause error) {
+	if body, err := standby(); err == nil {
 		writeJSON(w, http.StatusOK, body)
 		return
 	} else if !errors.Is(err, ErrUnavailable) {
@@ -306,7 +400,7 @@ const (
 // fetch asks the instance at endpoint for pathAndQuery, marked as
 // forwarded (as role), and returns its answer.
 func (s *Server) fetch(ctx context.Context, endpoint, pathAndQuery, role string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+pathAndQuery, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Scheme()+"://"+endpoint+pathAndQuery, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -368,13 +462,9 @@ func decodeRangeParams(v url.Values) (rangeParams, error) {
 	return p, nil
 }
 
-// rangePage is the body of a range answer.
-type rangePage struct {
-	Entries []rawEntry `json:"entries"`
-	// Next is the cursor of the next page (the last serialized key,
-	// unpadded base64url), empty on the last.
-	Next string `json:"next,omitempty"`
-}
+// rangePage is the body of a range answer; its cursor is the last
+// serialized key.
+type rangePage = page[rawEntry]
 
 type rawEntry struct {
 	Key   json.RawMessage `json:"key"`
@@ -383,8 +473,8 @@ type rawEntry struct {
 }
 
 func (s *Server) getRange(w http.ResponseWriter, r *http.Request) {
-	h := s.store(w, r)
-	if h == nil {
+	h, ok := storeOf[storeHandler](w, r, s)
+	if !ok {
 		return
 	}
 	p, err := decodeRangeParams(r.URL.Query())
@@ -410,57 +500,119 @@ func (s *Server) getRange(w http.ResponseWriter, r *http.Request) {
 }
 
 // gather asks every instance running the store's tasks for a page and
-// merges them: each page holds the instance's first limit entries after
-// the cursor, so the first limit of the merge are the global ones.
+// merges them.
 func (s *Server) gather(ctx context.Context, h storeHandler, p rangeParams, uri string) (*rangePage, *APIError) {
-	hosts, err := s.q.StoreHosts(h.name())
+	local := func() (*rangePage, error) { return h.rangeLocal(p) }
+	return gatherPages(ctx, s, h.name(), uri, p.limit, local,
+		func(a, b rawEntry) int { return bytes.Compare(a.Raw, b.Raw) },
+		func(e rawEntry) []byte { return e.Raw })
+}
+
+// page is a page of entries E of a read over several keys.
+type page[E any] struct {
+	Entries []E `json:"entries"`
+	// Next is the cursor of the next page (unpadded base64url), empty on
+	// the last.
+	Next string `json:"next,omitempty"`
+}
+
+// gatherPages asks every instance running store's active tasks for a page
+// (local, here; uri, elsewhere) and merges them: each page holds the
+// instance's first limit entries after the cursor in the order cmp, so the
+// first limit of the merge are the global ones; cursor is the cursor
+// after an entry.
+func gatherPages[E any](ctx context.Context, s *Server, store, uri string, limit int, local func() (*page[E], error), cmp func(a, b E) int, cursor func(E) []byte) (*page[E], *APIError) {
+	hosts, err := s.q.StoreHosts(store)
 	if err != nil {
 		return nil, apiError(err)
 	}
-	var all []rawEntry
+	var all []E
 	for _, host := range hosts {
 		if len(host.Active) == 0 {
 			continue
 		}
-		var page rangePage
+		var pg page[E]
 		if host.Endpoint == s.q.Endpoint() {
-			lp, err := h.rangeLocal(p)
+			lp, err := local()
 			if err != nil {
 				return nil, apiError(err)
 			}
-			page = *lp
-		} else {
-			status, body, err := s.fetch(ctx, host.Endpoint, uri, forwardActive)
-			if err != nil {
-				return nil, &APIError{Code: CodeForwardFailed, Message: err.Error(), Retriable: true}
-			}
-			if status != http.StatusOK {
-				var e struct {
-					Error APIError `json:"error"`
-				}
-				if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-					return nil, &e.Error
-				}
-				return nil, &APIError{Code: CodeForwardFailed, Message: fmt.Sprintf("%s answered %d", host.Endpoint, status), Retriable: true}
-			}
-			if err := json.Unmarshal(body, &page); err != nil {
-				return nil, &APIError{Code: CodeForwardFailed, Message: fmt.Sprintf("%s: %v", host.Endpoint, err), Retriable: true}
-			}
+			pg = *lp
+		} else if apiErr := s.fetchJSON(ctx, host.Endpoint, uri, &pg); apiErr != nil {
+			return nil, apiErr
 		}
-		all = append(all, page.Entries...)
+		all = append(all, pg.Entries...)
 	}
-	slices.SortFunc(all, func(a, b rawEntry) int { return bytes.Compare(a.Raw, b.Raw) })
-	out := &rangePage{Entries: all}
-	if len(all) > p.limit {
-		out.Entries = all[:p.limit]
+	slices.SortFunc(all, cmp)
+	out := &page[E]{Entries: all}
+	if len(all) > limit {
+		out.Entries = all[:limit]
 	}
-	if len(all) >= p.limit && len(out.Entries) > 0 {
-		out.Next = base64.RawURLEncoding.EncodeToString(out.Entries[len(out.Entries)-1].Raw)
+	if len(all) >= limit && len(out.Entries) > 0 {
+		out.Next = base64.RawURLEncoding.EncodeToString(cursor(out.Entries[len(out.Entries)-1]))
 	}
 	if out.Entries == nil {
-		out.Entries = []rawEntry{}
+		out.Entries = []E{}
 	}
 	return out, nil
+}
+
+// fetchJSON asks the instance at endpoint for uri, forwarded, and decodes
+// its JSON answer into pg.
+func (s *Server) fetchJSON(ctx context.Context, endpoint, uri string, pg any) *APIError {
+	status, body, err := s.fetch(ctx, endpoint, uri, forwardActive)
+	if err != nil {
+		return &APIError{Code: CodeForwardFailed, Message: err.Error(), Retriable: true}
+	}
+	if status != http.StatusOK {
+		var e struct {
+			Error APIError `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+			return &e.Error
+		}
+		return &APIError{Code: CodeForwardFailed, Message: fmt.Sprintf("%s answered %d", endpoint, status), Retriable: true}
+	}
+	if err := json.Unmarshal(body, pg); err != nil {
+		return &APIError{Code: CodeForwardFailed, Message: fmt.Sprintf("%s: %v", endpoint, err), Retriable: true}
+	}
+	return nil
+}
+
+// Get returns the value of key in the served key-value store, as JSON,
+// read here or forwarded to the instance that runs the key's task. It
+// fails with an [*APIError]: key_not_found for a key the store lacks,
+// bad_key for one that does not parse, retriable ones while the store
+// cannot be read.
+func (s *Server) Get(ctx context.Context, store, key string) (json.RawMessage, error) {
+	h, ok := s.stores[store].(storeHandler)
+	if !ok {
+		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("key-value store %q is not served", store)}
+	}
+	body, err := h.get(key)
+	var nl *NotLocalError
+	if errors.As(err, &nl) {
+		var kv struct {
+			Value json.RawMessage `json:"value"`
+		}
+		uri := "/v1/stores/" + url.PathEscape(store) + "/keys/" + url.PathEscape(key)
+		if apiErr := s.fetchJSON(ctx, nl.Active, uri, &kv); apiErr != nil {
+			return nil, apiErr
+		}
+		return kv.Value, nil
+	}
+	if err != nil {
+		return nil, apiError(err)
+	}
+	kv, ok := body.(interface{ value() any })
+	if !ok {
+		return nil, &APIError{Code: CodeInternal, Message: fmt.Sprintf("store %q answered %T", store, body)}
+	}
+	b, err := json.Marshal(kv.value())
+	if err != nil {
+		return nil, &APIError{Code: CodeInternal, Message: err.Error()}
+	}
+	return b, nil
 }
 
 // Pair is an entry of a store as JSON.
@@ -474,9 +626,9 @@ type Pair struct {
 // fails with an [*APIError] when the store is not served or an instance
 // cannot answer (retriable ones are marked).
 func (s *Server) All(ctx context.Context, store string) ([]Pair, error) {
-	h := s.stores[store]
-	if h == nil {
-		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("store %q is not served", store)}
+	h, ok := s.stores[store].(storeHandler)
+	if !ok {
+		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("key-value store %q is not served", store)}
 	}
 	var out []Pair
 	p := rangeParams{limit: 1000}
@@ -510,10 +662,17 @@ func (s *Server) All(ctx context.Context, store string) ([]Pair, error) {
 	}
 }
 
-// storeHandler is a served store, untyped for the HTTP layer.
-type storeHandler interface {
+// served is a store served, untyped for the HTTP layer.
+type served interface {
 	name() string
+	// kind names the store's kind, for errors.
+	kind() string
 	metadata(key string) (KeyMetadata, error)
+}
+
+// storeHandler is a key-value store served.
+type storeHandler interface {
+	served
 	get(key string) (any, error)
 	getStandby(key string, maxLag int64) (any, error)
 	rangeLocal(p rangeParams) (*rangePage, error)
@@ -530,6 +689,7 @@ type badKeyError struct{ err error }
 func (e *badKeyError) Error() string { return "key does not parse: " + e.err.Error() }
 
 func (h *kvHandler[K, V]) name() string { return h.kv.name }
+func (h *kvHandler[K, V]) kind() string { return "key-value" }
 
 func (h *kvHandler[K, V]) key(s string) (K, error) {
 	k, err := h.parse(s)
@@ -555,6 +715,8 @@ type keyValue[K, V any] struct {
 	Key   K `json:"key"`
 	Value V `json:"value"`
 }
+
+func (kv keyValue[K, V]) value() any { return kv.Value }
 
 var errKeyNotFound = errors.New("key not found")
 

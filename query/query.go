@@ -120,7 +120,8 @@ type KeyMetadata struct {
 	Active string `json:"active"`
 	// Standbys are the endpoints of instances with a standby of it.
 	Standbys []string `json:"standbys,omitempty"`
-	// Partition is the key's partition, the task's.
+	// Partition is the key's partition, the task's; -1 when no assignment
+	// has told this instance the store's partition count yet.
 	Partition int32 `json:"partition"`
 }
 
@@ -132,7 +133,12 @@ type Host struct {
 }
 
 // StoreHosts lists every instance hosting partitions of store, active or
-// standby, by endpoint.
+// standby, by endpoint. Before this instance's first assignment (and when
+// the last one gave the store's tasks to no instance with an endpoint) it
+// fails with [ErrUnavailable], which is retriable, rather than answer an
+// empty list that reads as "no data": Kafka Streams'
+// streamsMetadataForStore answers an empty list then, which callers must
+// tell from a store with no hosts. It does not wait.
 func (q *Querier) StoreHosts(store string) ([]Host, error) {
 	sub, err := q.subtopology(store)
 	if err != nil {
@@ -144,6 +150,9 @@ func (q *Querier) StoreHosts(store string) ([]Host, error) {
 		if len(host.Active)+len(host.Standby) > 0 {
 			out = append(out, host)
 		}
+	}
+	if len(out) == 0 {
+		return nil, &UnavailableError{Store: store, Reason: "not yet assigned: no assignment has placed its tasks on an instance with a query endpoint"}
 	}
 	slices.SortFunc(out, func(a, b Host) int {
 		if a.Endpoint < b.Endpoint {
@@ -193,7 +202,7 @@ func (q *Querier) MetadataForKey(store string, key []byte) (KeyMetadata, error) 
 		}
 	}
 	if n == 0 {
-		return KeyMetadata{}, &UnavailableError{Store: store, Reason: "no instance hosts it (no assignment with query endpoints yet)"}
+		return KeyMetadata{Partition: -1}, &UnavailableError{Store: store, Reason: "no instance hosts it (no assignment with query endpoints yet)"}
 	}
 	md := KeyMetadata{Partition: int32(q.part(key, n))}
 	task := assign.Task{Subtopology: sub, Partition: md.Partition}
@@ -350,7 +359,7 @@ func (s *KeyValue[K, V]) collect(open func(state.ReadOnlyKeyValueStore[K, V]) (s
 func (s *KeyValue[K, V]) GetStandby(key K, maxLag int64) (V, bool, error) {
 	var zero V
 	md, err := s.Metadata(key)
-	if err != nil && !errors.Is(err, ErrUnavailable) {
+	if err != nil && (!errors.Is(err, ErrUnavailable) || md.Partition < 0) {
 		return zero, false, err
 	}
 	if err == nil && md.Active == s.q.Endpoint() {
