@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/serde"
@@ -14,15 +15,26 @@ import (
 // newTestServer returns a server over an instance that never runs: every
 // query that gets past decoding is unavailable.
 func newTestServer(t testing.TB, opts ...ServerOption) *Server {
+	return newTestServerWith(t, nil, opts...)
+}
+
+// newTestServerWith is newTestServer with options of the app.
+func newTestServerWith(t testing.TB, appOpts []kstreams.Option, opts ...ServerOption) *Server {
 	t.Helper()
 	b := kstreams.NewBuilder()
 	s := kstreams.StreamFrom(b, "in", kstreams.ConsumedWith(serde.Int64(), serde.String()))
 	s.GroupByKey().Count(kstreams.Materialized[int64, int64]{Name: "counts", Value: serde.Int64()})
+	kstreams.WindowedBy(s.GroupByKey(), kstreams.TimeWindowsOfSizeWithNoGrace(time.Minute)).Count(kstreams.WindowedMaterialized[int64, int64]{
+		Materialized: kstreams.Materialized[int64, int64]{Name: "window-counts", Value: serde.Int64()},
+	})
+	kstreams.WindowedBySession(s.GroupByKey(), kstreams.SessionWindowsOfInactivityGapWithNoGrace(time.Minute)).Count(kstreams.WindowedMaterialized[int64, int64]{
+		Materialized: kstreams.Materialized[int64, int64]{Name: "session-counts", Value: serde.Int64()},
+	})
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := kstreams.New(topo, kstreams.ApplicationID("query-test"), kstreams.Brokers("127.0.0.1:1"), kstreams.StateDir(t.TempDir()))
+	app, err := kstreams.New(topo, append([]kstreams.Option{kstreams.ApplicationID("query-test"), kstreams.Brokers("127.0.0.1:1"), kstreams.StateDir(t.TempDir())}, appOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +46,18 @@ func newTestServer(t testing.TB, opts ...ServerOption) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ws, err := WindowStore[int64, int64](q, "window-counts", serde.Int64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := SessionStore[int64, int64](q, "session-counts", serde.Int64())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := NewServer(q, opts...)
 	Serve(srv, kv, nil)
+	ServeWindow(srv, ws, nil)
+	ServeSession(srv, ss, nil)
 	return srv
 }
 
@@ -80,6 +102,29 @@ func TestServerErrors(t *testing.T) {
 		{"/v1/stores/counts/range?from=a&to=2", 400, CodeBadKey},
 		{"/v1/stores/counts/range?from=1&to=2", 503, CodeUnavailable},
 		{"/v1/stores/counts/range", 503, CodeUnavailable},
+		{"/v1/stores/counts/hosts", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/windows/12", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/windows/12?from=0&to=2026-11-30T10:00:00Z&order=desc&standby_lag=0", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/windows/x", 400, CodeBadKey},
+		{"/v1/stores/window-counts/windows/12?from=2&to=1", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows/12?from=-1", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows/12?to=yesterday", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows/12?order=up", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows/12?limit=3", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/windows?from=10&to=20&limit=5&order=desc", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/windows?limit=0", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/windows?after=AAAA", 400, CodeBadParameter},
+		{"/v1/stores/window-counts/metadata/12", 503, CodeUnavailable},
+		{"/v1/stores/window-counts/keys/12", 400, CodeWrongKind},
+		{"/v1/stores/counts/windows/12", 400, CodeWrongKind},
+		{"/v1/stores/counts/sessions/12", 400, CodeWrongKind},
+		{"/v1/stores/nope/windows", 404, CodeUnknownStore},
+		{"/v1/stores/session-counts/sessions/12", 503, CodeUnavailable},
+		{"/v1/stores/session-counts/sessions/12?order=desc&standby_lag=5", 503, CodeUnavailable},
+		{"/v1/stores/session-counts/sessions/y", 400, CodeBadKey},
+		{"/v1/stores/session-counts/sessions/12?order=x", 400, CodeBadParameter},
+		{"/v1/stores/session-counts/windows/12", 400, CodeWrongKind},
 		{"/ready", 503, ""},
 		{"/health", 200, ""},
 	}
