@@ -20,7 +20,14 @@
 //
 //	go run ./examples/orderview
 //
-// -brokers points it at a real cluster.
+// -brokers points it at a real cluster. Several instances share the work:
+// give each a query address, and start the others with -serve (the
+// application alone, no services), one application id, and their own
+// addresses and state directories; GET /orders/{id} on any instance
+// answers every order, routed to the instance that holds it:
+//
+//	go run ./examples/orderview -brokers B -query-addr 127.0.0.1:7001 -http 127.0.0.1:8001 -timeout 5m
+//	go run ./examples/orderview -brokers B -serve -query-addr 127.0.0.1:7002 -http 127.0.0.1:8002 -state-dir /tmp/ov2
 package main
 
 import (
@@ -44,9 +51,20 @@ func main() {
 	flag.StringVar(&cfg.HTTP, "http", "127.0.0.1:0", "address of GET /orders/{id}")
 	flag.StringVar(&cfg.StateDir, "state-dir", "", "state directory (default: a temporary one)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long the views may take to become final")
+	flag.StringVar(&cfg.Query, "query-addr", "", "this instance's query address (host:port), advertised to the other instances: with it set on every instance, GET /orders/{id} on any instance answers every order")
+	serveOnly := flag.Bool("serve", false, "only run an instance of the application, until interrupted (needs -brokers; no services)")
 	flag.Parse()
 	if *brokers != "" {
 		cfg.Brokers = strings.Split(*brokers, ",")
+	}
+	if *serveOnly {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "orderview:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	cfg.Partitions = int32(*partitions)
 	if cfg.Orders < 2 || cfg.Customers < 1 || cfg.Partitions < 1 {

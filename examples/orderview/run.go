@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/embedded"
+	"github.com/kstreams-go/kstreams/query"
+	"github.com/kstreams-go/kstreams/serde"
 )
 
 // config is everything run needs; main fills it from the flags.
@@ -30,6 +33,7 @@ type config struct {
 	AppID      string // the application id
 	StateDir   string // empty: a temporary directory
 	HTTP       string // address of GET /orders/{id}; empty: a free port
+	Query      string // this instance's query address (kstreams.ApplicationServer); empty: none
 	Timeout    time.Duration
 	Seed       uint64 // of the generators' delays
 	Out        io.Writer
@@ -83,24 +87,12 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		defer os.RemoveAll(stateDir)
 	}
-	topo, err := Topology(t)
+	inst, err := startInstance(ctx, cfg, brokers, stateDir)
 	if err != nil {
 		return nil, err
 	}
-	app, err := kstreams.New(topo, kstreams.Brokers(brokers...), kstreams.ApplicationID(cfg.AppID),
-		kstreams.StateDir(stateDir), kstreams.CommitInterval(200*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	appCtx, stopApp := context.WithCancel(ctx)
-	defer stopApp()
-	appDone := make(chan error, 1)
-	go func() { appDone <- app.Run(appCtx) }()
-	srv, addr, err := serveHTTP(app, cfg.HTTP)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
+	defer inst.close()
+	addr := inst.addr
 	fmt.Fprintf(out, "GET http://%s/orders/{id}\n", addr)
 
 	g := &generator{cl: cl, t: t, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), out: out}
@@ -154,11 +146,33 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		rep.Views[id] = v
 	}
 	fmt.Fprintf(out, "%d order views final: %d never paid, %d paid late\n", len(rep.Views), len(rep.NeverPaid), len(rep.Late))
-	stopApp()
-	if err := <-appDone; err != nil {
+	if err := inst.close(); err != nil {
 		return nil, fmt.Errorf("order-view application: %w", err)
 	}
 	return rep, nil
+}
+
+// serve runs an instance of the application alone until ctx ends: no
+// services, no embedded broker.
+func serve(ctx context.Context, cfg config) error {
+	if len(cfg.Brokers) == 0 {
+		return errors.New("-serve needs -brokers")
+	}
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		var err error
+		if stateDir, err = os.MkdirTemp("", "kstreams-orderview-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateDir)
+	}
+	inst, err := startInstance(ctx, cfg, cfg.Brokers, stateDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Out, "GET http://%s/orders/{id}\n", inst.addr)
+	<-ctx.Done()
+	return inst.close()
 }
 
 // generator plays the orders, payments and shipping services.
@@ -297,9 +311,77 @@ func getView(ctx context.Context, addr, id string) (OrderView, bool, error) {
 	return v, true, json.NewDecoder(resp.Body).Decode(&v)
 }
 
-// serveHTTP serves GET /orders/{id} from the local store of the views
-// (routing across instances comes with the interactive-queries work).
-func serveHTTP(app *kstreams.App, addr string) (*http.Server, string, error) {
+// instance is a running instance of the order-view application with its
+// HTTP servers.
+type instance struct {
+	app *kstreams.App
+	// addr is the address of GET /orders/{id}.
+	addr string
+	// close stops the servers and the application, and returns the
+	// application's error.
+	close func() error
+}
+
+// startInstance runs an instance of the order-view application on brokers
+// with cfg's application id, topics and query address, and serves
+// GET /orders/{id} on cfg.HTTP. With cfg.Query set, the instance
+// advertises it as its query endpoint and serves the query package's
+// server there, so GET /orders/{id} on any instance answers every order,
+// routed to the instance that holds it.
+func startInstance(ctx context.Context, cfg config, brokers []string, stateDir string) (*instance, error) {
+	topo, err := Topology(cfg.Topics)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kstreams.Option{kstreams.Brokers(brokers...), kstreams.ApplicationID(cfg.AppID),
+		kstreams.StateDir(stateDir), kstreams.CommitInterval(200 * time.Millisecond)}
+	if cfg.Query != "" {
+		opts = append(opts, kstreams.ApplicationServer(cfg.Query))
+	}
+	app, err := kstreams.New(topo, opts...)
+	if err != nil {
+		return nil, err
+	}
+	q, err := query.New(app)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := query.KeyValueStore[string, *OrderView](q, StoreOrderViews, serde.String())
+	if err != nil {
+		return nil, err
+	}
+	qs := query.NewServer(q)
+	query.Serve(qs, kv, nil)
+	runCtx, stop := context.WithCancel(ctx)
+	appDone := make(chan error, 1)
+	go func() { appDone <- app.Run(runCtx) }()
+	queryDone := make(chan error, 1)
+	if cfg.Query != "" {
+		go func() { queryDone <- qs.ListenAndServe(runCtx) }()
+	} else {
+		queryDone <- nil
+	}
+	srv, addr, err := serveHTTP(qs, cfg.HTTP)
+	if err != nil {
+		stop()
+		return nil, errors.Join(err, <-appDone, <-queryDone)
+	}
+	var once sync.Once
+	var closeErr error
+	return &instance{app: app, addr: addr, close: func() error {
+		once.Do(func() {
+			_ = srv.Close()
+			stop()
+			closeErr = errors.Join(<-appDone, <-queryDone)
+		})
+		return closeErr
+	}}, nil
+}
+
+// serveHTTP serves GET /orders/{id} through the query server qs: from
+// this instance's store, or forwarded to the instance holding the order
+// when instances have query addresses.
+func serveHTTP(qs *query.Server, addr string) (*http.Server, string, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -309,20 +391,18 @@ func serveHTTP(app *kstreams.App, addr string) (*http.Server, string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := kstreams.LocalStore[string, *OrderView](app, StoreOrderViews)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		v, ok, err := st.Get(r.PathValue("id"))
+		v, err := qs.Get(r.Context(), StoreOrderViews, r.PathValue("id"))
+		var apiErr *query.APIError
 		switch {
-		case err != nil:
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		case !ok || v == nil:
+		case errors.As(err, &apiErr) && apiErr.Code == query.CodeKeyNotFound, err == nil && string(v) == "null":
 			http.NotFound(w, r)
+		case errors.As(err, &apiErr) && apiErr.Retriable:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 		default:
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(v)
+			_, _ = w.Write(v)
 		}
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
