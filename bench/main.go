@@ -49,6 +49,8 @@ type flags struct {
 	java       bool
 	registry   string
 	guarantee  string
+	queries    bool
+	query      queryFlags
 	// commitSet is true when -commit-interval was given.
 	commitSet bool
 }
@@ -79,6 +81,12 @@ func parseFlags(args []string) (*flags, error) {
 	fs.BoolVar(&f.java, "java", false, "also run the Java Kafka Streams implementations (kafka-streams rows; builds bench/java with mvn once)")
 	fs.StringVar(&f.registry, "registry", "", "base `URL` of a Confluent-compatible schema registry: adds the filter-map-avro workload (scripts/registry.sh starts one)")
 	fs.StringVar(&f.guarantee, "guarantee", guaranteeALOS, "processing guarantee of the streams apps: at_least_once, exactly_once_v2, or both (each workload under each, with their ratio); exactly-once commits every 100ms unless -commit-interval is given")
+	fs.BoolVar(&f.queries, "queries", false, "run the interactive-query benchmark (key lookups through the query HTTP server, local and forwarded) instead of the workloads")
+	fs.IntVar(&f.query.keys, "query-keys", 10000, "keys of the query benchmark")
+	fs.DurationVar(&f.query.duration, "query-duration", 10*time.Second, "how long each mode of the query benchmark looks keys up")
+	fs.IntVar(&f.query.clients, "query-clients", 8, "concurrent HTTP clients of the query benchmark")
+	fs.IntVar(&f.query.instances, "query-instances", 2, "application instances of the query benchmark")
+	fs.IntVar(&f.query.rate, "query-rate", 2000, "input records/s produced while the query benchmark looks keys up")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -112,6 +120,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if g := f.guarantee; g != guaranteeALOS && g != guaranteeEOS && g != "both" {
 		errs = append(errs, fmt.Errorf("-guarantee %q: use at_least_once, exactly_once_v2 or both", g))
+	}
+	if f.query.keys < 1 || f.query.clients < 1 || f.query.instances < 2 || f.query.duration <= 0 {
+		errs = append(errs, fmt.Errorf("-query-keys, -query-clients and -query-duration must be positive, -query-instances at least 2"))
 	}
 	if f.client.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("-max-poll-records %d: need at least 1", f.client.MaxPollRecords))
@@ -164,6 +175,7 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+
 	for _, w := range ws {
 		if w.Name == restoreWorkload.Name {
 			w.Records = f.restore
@@ -177,6 +189,9 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 		}
 		defer b.Close()
 		brokers = b.Addrs()
+	}
+	if f.queries {
+		return runQueries(ctx, f, brokers, out)
 	}
 	env, closeEnv, err := newEnv(brokers)
 	if err != nil {
