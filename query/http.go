@@ -176,7 +176,7 @@ func Serve[K, V any](s *Server, kv *KeyValue[K, V], parse func(string) (K, error
 	if parse == nil {
 		parse = ParseKey[K]
 	}
-	s.stores[kv.name] = &kvHandler[K, V]{kv: kv, parse: parse}
+	s.stores[kv.name] = &kvHandler[K, V]{kv: kv, keys: keyParser[K]{parse: parse, ser: kv.keys.Serialize, topic: kv.topic}}
 }
 
 // Handler returns the server's http.Handler.
@@ -679,8 +679,8 @@ type storeHandler interface {
 }
 
 type kvHandler[K, V any] struct {
-	kv    *KeyValue[K, V]
-	parse func(string) (K, error)
+	kv   *KeyValue[K, V]
+	keys keyParser[K]
 }
 
 // badKeyError is a key string that does not parse.
@@ -691,16 +691,7 @@ func (e *badKeyError) Error() string { return "key does not parse: " + e.err.Err
 func (h *kvHandler[K, V]) name() string { return h.kv.name }
 func (h *kvHandler[K, V]) kind() string { return "key-value" }
 
-func (h *kvHandler[K, V]) key(s string) (K, error) {
-	k, err := h.parse(s)
-	if err != nil {
-		return k, &badKeyError{err}
-	}
-	if _, err := h.kv.keys.Serialize(h.kv.topic, k); err != nil {
-		return k, &badKeyError{err}
-	}
-	return k, nil
-}
+func (h *kvHandler[K, V]) key(s string) (K, error) { return h.keys.key(s) }
 
 func (h *kvHandler[K, V]) metadata(s string) (KeyMetadata, error) {
 	k, err := h.key(s)

@@ -194,12 +194,17 @@ func FuzzHTTPInput(f *testing.F) {
 	f.Add("x", "prefix=1&after=AAAAAAAAAAE")
 	f.Add("-9223372036854775809", "limit=99999999999999999999")
 	f.Add("%zz", "after=%")
+	f.Add("7", "from=2026-11-30T10:00:00Z&to=99&order=desc&limit=3")
 	f.Fuzz(func(t *testing.T, key, rawQuery string) {
 		for _, target := range []string{
 			"/v1/stores/counts/keys/" + url.PathEscape(key),
 			"/v1/stores/counts/metadata/" + url.PathEscape(key),
 			"/v1/stores/counts/range?" + url.PathEscape(rawQuery),
 			"/v1/stores/counts/range?prefix=" + url.QueryEscape(key),
+			"/v1/stores/window-counts/windows/" + url.PathEscape(key) + "?" + url.PathEscape(rawQuery),
+			"/v1/stores/window-counts/windows?" + url.PathEscape(rawQuery),
+			"/v1/stores/window-counts/windows?after=" + url.QueryEscape(key),
+			"/v1/stores/session-counts/sessions/" + url.PathEscape(key) + "?" + url.PathEscape(rawQuery),
 		} {
 			if _, err := url.ParseRequestURI(target); err != nil {
 				continue
