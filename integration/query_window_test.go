@@ -214,6 +214,7 @@ func TestQueryWindowsThroughEveryInstance(t *testing.T) {
 			t.Errorf("through %s: %d keys wrong, e.g. %s", addr, bad, ex)
 		}
 	}
+	checkHosts(t, c, addrs)
 	checkPagedWindows(t, c, addrs[1], o, base+20000, base+60000)
 	checkStandbyWindows(t, wss, addrs, o)
 }
@@ -294,4 +295,35 @@ func checkStandbyWindows(t *testing.T, wss []*query.Window[string, int64], addrs
 		}
 		return read > 0 && bad == 0, fmt.Sprintf("%d of %d standby reads wrong, e.g. %s", bad, read, why)
 	})
+}
+
+// checkHosts asks each instance which instances host the window store:
+// all three, the twelve active partitions once each.
+func checkHosts(t *testing.T, c *http.Client, addrs []string) {
+	t.Helper()
+	for _, addr := range addrs {
+		var hosts []query.Host
+		status, err := getJSON(c, "http://"+addr+"/v1/stores/"+winQueryStore+"/hosts", &hosts)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("hosts via %s: status %d, %v", addr, status, err)
+		}
+		active := map[int32]int{}
+		var eps []string
+		for _, h := range hosts {
+			eps = append(eps, h.Endpoint)
+			for _, p := range h.Active {
+				active[p]++
+			}
+		}
+		slices.Sort(eps)
+		want := slices.Sorted(slices.Values(addrs))
+		if !slices.Equal(eps, want) || len(active) != 12 {
+			t.Errorf("hosts via %s: %v with %d active partitions, want %v with 12", addr, eps, len(active), want)
+		}
+		for p, n := range active {
+			if n != 1 {
+				t.Errorf("hosts via %s: partition %d active on %d instances", addr, p, n)
+			}
+		}
+	}
 }

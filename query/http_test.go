@@ -2,6 +2,7 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -135,6 +136,27 @@ func TestServerErrors(t *testing.T) {
 		}
 		if tt.code == CodeUnavailable && !body.Error.Retriable {
 			t.Errorf("%s: unavailable not marked retriable", tt.target)
+		}
+	}
+}
+
+// TestServerGet: the typed Server.Get fails with catalog errors.
+func TestServerGet(t *testing.T) {
+	srv := newTestServer(t)
+	for _, tt := range []struct {
+		store, key string
+		code       Code
+		retriable  bool
+	}{
+		{"counts", "abc", CodeBadKey, false},
+		{"counts", "12", CodeUnavailable, true},
+		{"nope", "12", CodeUnknownStore, false},
+		{"window-counts", "12", CodeUnknownStore, false},
+	} {
+		_, err := srv.Get(t.Context(), tt.store, tt.key)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != tt.code || apiErr.Retriable != tt.retriable {
+			t.Errorf("Get(%q, %q): %v, want code %s (retriable %v)", tt.store, tt.key, err, tt.code, tt.retriable)
 		}
 	}
 }
