@@ -342,3 +342,20 @@ func TestLocalStoreReadsThroughTheCache(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryReadsThroughTheCache: with a large record cache and a commit
+// interval longer than the test, nothing reaches the store below the
+// cache, yet every key asked over HTTP (the query package's read of the
+// key's partition) answers its processed count.
+func TestQueryReadsThroughTheCache(t *testing.T) {
+	in := uniqueName(t, "in")
+	createTopics(t, 4, in)
+	inst := runQueryInstance(t, countTopology(t, in, nil), freeAddr(t), kstreams.ApplicationID(newAppID(t)),
+		kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(time.Hour), kstreams.CacheMaxBytes(64<<20))
+	truth := keyedCounts(t, in, 4, 500)
+	c := &http.Client{Timeout: 10 * time.Second}
+	poll(t, 60*time.Second, "every key to answer its count", func() (bool, string) {
+		bad, ex := checkAllKeys(c, inst.addr, truth)
+		return bad == 0, fmt.Sprintf("%d keys wrong, e.g. %s", bad, ex)
+	})
+}

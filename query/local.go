@@ -69,17 +69,31 @@ func openKey[K any](q *Querier, store string, keys serde.Serde[K], topic string,
 		if md.Active != q.Endpoint() {
 			return nil, &NotLocalError{Store: store, Active: md.Active}
 		}
-		return q.openLocal(store)
+		return q.openPartition(store, md.Partition)
 	}
 	switch {
 	case err == nil && md.Active == q.Endpoint():
-		return q.openLocal(store)
+		return q.openPartition(store, md.Partition)
 	case err != nil && (!errors.Is(err, ErrUnavailable) || md.Partition < 0):
 		return nil, err
 	}
 	ls, spec, err := q.e.StandbyStore(store, md.Partition, maxLag)
 	if err != nil {
 		return nil, &UnavailableError{Store: store, Reason: err.Error()}
+	}
+	return spec.Typed(ls, spec.Changelog().Resolve(q.e.AppID())), nil
+}
+
+// openPartition returns the typed view of partition p of store on this
+// instance's active task, failing with [ErrUnavailable] unless the
+// instance is running and the task is here.
+func (q *Querier) openPartition(store string, p int32) (any, error) {
+	if err := q.ready(store); err != nil {
+		return nil, err
+	}
+	ls, spec, err := q.e.ActiveStore(store, p)
+	if err != nil {
+		return nil, q.wrap(store, err)
 	}
 	return spec.Typed(ls, spec.Changelog().Resolve(q.e.AppID())), nil
 }

@@ -232,13 +232,11 @@ type KeyValue[K, V any] struct {
 // KeyValueStore returns the query handle of the key-value store name, whose
 // keys keys serializes (the serde the store was built with).
 func KeyValueStore[K, V any](q *Querier, name string, keys serde.Serde[K]) (*KeyValue[K, V], error) {
-	if _, err := q.subtopology(name); err != nil {
+	topic, err := q.handle(name, keys == nil)
+	if err != nil {
 		return nil, err
 	}
-	if keys == nil {
-		return nil, fmt.Errorf("kstreams: store %q: nil key serde", name)
-	}
-	return &KeyValue[K, V]{q: q, name: name, keys: keys, topic: q.e.AppID() + "-" + name + "-changelog"}, nil
+	return &KeyValue[K, V]{q: q, name: name, keys: keys, topic: topic}, nil
 }
 
 // Name returns the store's name.
@@ -271,28 +269,13 @@ func (s *KeyValue[K, V]) wrap(err error) error {
 	return err
 }
 
-// Get reads key from this instance. It fails with [ErrNotLocal] when
-// another instance runs the key's task (when endpoints are set), and with
-// [ErrUnavailable] while the instance rebalances or restores.
+// Get reads key from this instance: from the partition of its task, which
+// must be active here. It fails with [ErrNotLocal] when another instance
+// runs the key's task (when endpoints are set), and with [ErrUnavailable]
+// while the instance rebalances or restores.
 func (s *KeyValue[K, V]) Get(key K) (V, bool, error) {
-	var zero V
-	if s.q.Endpoint() != "" {
-		md, err := s.Metadata(key)
-		if err != nil {
-			return zero, false, err
-		}
-		if md.Active != s.q.Endpoint() {
-			return zero, false, &NotLocalError{Store: s.name, Active: md.Active}
-		}
-	}
-	st, err := s.local()
-	if err != nil {
-		return zero, false, err
-	}
-	v, ok, err := st.Get(key)
-	return v, ok, s.wrap(err)
+	return s.get(key, -1)
 }
-
 // Entry is a key and its value.
 type Entry[K, V any] struct {
 	Key   K
@@ -357,21 +340,20 @@ func (s *KeyValue[K, V]) collect(open func(state.ReadOnlyKeyValueStore[K, V]) (s
 // the active task if this instance runs it. It fails with [ErrUnavailable]
 // when there is neither.
 func (s *KeyValue[K, V]) GetStandby(key K, maxLag int64) (V, bool, error) {
+	return s.get(key, maxLag)
+}
+
+// get reads key from the active task (maxLag < 0) or a standby within
+// maxLag.
+func (s *KeyValue[K, V]) get(key K, maxLag int64) (V, bool, error) {
 	var zero V
-	md, err := s.Metadata(key)
-	if err != nil && (!errors.Is(err, ErrUnavailable) || md.Partition < 0) {
-		return zero, false, err
-	}
-	if err == nil && md.Active == s.q.Endpoint() {
-		return s.Get(key)
-	}
-	ls, spec, err := s.q.e.StandbyStore(s.name, md.Partition, maxLag)
+	typed, err := openKey(s.q, s.name, s.keys, s.topic, key, maxLag)
 	if err != nil {
-		return zero, false, &UnavailableError{Store: s.name, Reason: err.Error()}
+		return zero, false, err
 	}
 	// As kstreams.LocalStore: a plain store answers its value, a
 	// timestamped one (a DSL table's) its value without the timestamp.
-	switch typed := spec.Typed(ls, spec.Changelog().Resolve(s.q.e.AppID())).(type) {
+	switch typed := typed.(type) {
 	case state.ReadOnlyKeyValueStore[K, V]:
 		v, found, err := typed.Get(key)
 		return v, found, s.wrap(err)

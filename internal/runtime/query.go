@@ -279,6 +279,27 @@ func (e *Engine) StandbyStore(name string, p int32, maxLag int64) (*LocalStore, 
 	return nil, nil, fmt.Errorf("%w: store %q partition %d: no standby here", ErrStandbyLag, name, p)
 }
 
+// ActiveStore returns the query view of partition p of store name on an
+// active task of this instance, and the store's spec. It fails with
+// ErrStoreNotAvailable when no active task here holds the partition (the
+// task moved, or has not arrived yet), so that a read of one key never
+// answers "absent" from the other partitions.
+func (e *Engine) ActiveStore(name string, p int32) (*LocalStore, *StoreSpec, error) {
+	ls, spec, err := e.LocalStore(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.registry.mu.Lock()
+	defer e.registry.mu.Unlock()
+	for id, s := range e.registry.m[name] {
+		if id.Partition == p {
+			ls.fixed = []state.BytesStore{s}
+			return ls, spec, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: %q partition %d", ErrStoreNotAvailable, name, p)
+}
+
 // LocalStore returns the query view of store name over this instance's
 // tasks, and the store's spec.
 func (e *Engine) LocalStore(name string) (*LocalStore, *StoreSpec, error) {
