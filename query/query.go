@@ -276,6 +276,7 @@ func (s *KeyValue[K, V]) wrap(err error) error {
 func (s *KeyValue[K, V]) Get(key K) (V, bool, error) {
 	return s.get(key, -1)
 }
+
 // Entry is a key and its value.
 type Entry[K, V any] struct {
 	Key   K
