@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -11,10 +12,11 @@ import (
 )
 
 // TestScaleOutWarmsUpBeforeMoving: instance A counts 20,000 keys over four
-// partitions alone; then instance B joins. B's share (two tasks) must not
-// become active on B while B's copy of their state is further than the
-// acceptable lag (100 records) behind and A's is current: B first gets
-// them as warm-up replicas, and the probing rebalance 2s later moves them.
+// partitions alone; then instance B joins while A keeps processing new
+// keys (500 a second). B's share (two tasks) must not become active on B
+// while B's copy of their state is further than the acceptable lag (1,000
+// records) behind and A's is current: B first gets them as warm-up
+// replicas, and a probing rebalance (every 2s) moves them once caught up.
 // The moved tasks arrive warm: B restores at most the acceptable lag per
 // task when they become active, against the ~10,000 changelog records of
 // the two tasks, which B's warm-ups applied instead.
@@ -22,7 +24,7 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 	const (
 		partitions = 4
 		keys       = 20_000
-		acceptable = 100
+		acceptable = 1000
 		probe      = 2 * time.Second
 	)
 	app := newAppID(t)
@@ -57,7 +59,18 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 	start := time.Now()
 	b := runApp(t, topo, opts("B")...)
 	stop := make(chan struct{})
-	watched := make(chan struct{})
+	watched, fed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(fed)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			ids.produce(inGoroutine{t}, 25)
+		}
+	}()
 	go func() {
 		defer close(watched)
 		for {
@@ -82,19 +95,22 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 	moved := time.Since(start)
 	close(stop)
 	<-watched
+	<-fed
 	waitStore(t, b.app, countStore, 30*time.Second, func(m map[string]int64) (bool, string) {
 		return len(m) > 0, fmt.Sprintf("%d keys", len(m))
 	})
 
-	var onB int64
+	var onB, onBNow int64
+	endsNow := endOffsets(t, changelog)
 	for _, p := range final["B"] {
 		onB += ends[p]
+		onBNow += endsNow[p]
 	}
 	m := b.app.Metrics()
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("B's tasks %v (changelog records %d) active %v after B started; B restored %d records, applied %d standby updates; assignments seen: %+v",
-		final["B"], onB, moved.Round(time.Millisecond), m.Restored, m.StandbyUpdates, history)
+	t.Logf("B's tasks %v (changelog records %d when B started, %d after the move) active %v after B started; B restored %d records, applied %d standby updates; assignments seen: %+v",
+		final["B"], onB, onBNow, moved.Round(time.Millisecond), m.Restored, m.StandbyUpdates, history)
 
 	// B was in the group with no active task first (its share warming
 	// up), and got its share only at a later rebalance.
@@ -138,4 +154,14 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 		}
 		return allCountsOne(ids.ids)(all)
 	})
+}
+
+// inGoroutine is a test's TB for a goroutine of its own: Fatalf reports
+// the failure and ends that goroutine (FailNow belongs to the test's
+// goroutine).
+type inGoroutine struct{ testing.TB }
+
+func (g inGoroutine) Fatalf(format string, args ...any) {
+	g.Errorf(format, args...)
+	runtime.Goexit()
 }
