@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,25 +12,36 @@ import (
 	"github.com/kstreams-go/kstreams"
 )
 
-// TestScaleOutWarmsUpBeforeMoving: instance A counts 20,000 keys over four
-// partitions alone; then instance B joins while A keeps processing new
-// keys (500 a second). B's share (two tasks) must not become active on B
-// while B's copy of their state is further than the acceptable lag (1,000
-// records) behind and A's is current: B first gets them as warm-up
-// replicas, and a probing rebalance (every 2s) moves them once caught up.
-// The moved tasks arrive warm: B restores at most the acceptable lag per
-// task when they become active, against the ~10,000 changelog records of
-// the two tasks, which B's warm-ups applied instead.
+// scaleOut is the layout of a scale-out run.
+type scaleOut struct {
+	// before is how many instances run before the new one joins.
+	before     int
+	partitions int32
+	keys       int
+}
+
+// TestScaleOutWarmsUpBeforeMoving: instances count keys over some
+// partitions; then one more instance, N, joins while they keep processing
+// new keys (500 a second). N's share must not become active on N while N's
+// copy of its state is further than the acceptable lag (1,000 records)
+// behind and another instance's is current: N first gets it as warm-up
+// replicas (two at a time), and probing rebalances (every 2s) move the
+// tasks once caught up. The moved tasks arrive warm: N restores at most
+// the acceptable lag per task when they become active, against the
+// changelog records of its tasks, which N's warm-ups applied instead.
 func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
+	t.Run("second instance", func(t *testing.T) { runScaleOut(t, scaleOut{before: 1, partitions: 4, keys: 20_000}) })
+	t.Run("fourth instance", func(t *testing.T) { runScaleOut(t, scaleOut{before: 3, partitions: 12, keys: 24_000}) })
+}
+
+func runScaleOut(t *testing.T, s scaleOut) {
 	const (
-		partitions = 4
-		keys       = 20_000
 		acceptable = 1000
 		probe      = 2 * time.Second
 	)
 	app := newAppID(t)
 	in := uniqueName(t, "in")
-	createTopics(t, partitions, in)
+	createTopics(t, s.partitions, in)
 	changelog := changelogOf(app, countStore)
 	topo := countTopology(t, in, nil)
 	opts := func(name string) []kstreams.Option {
@@ -37,15 +49,19 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 			kstreams.AcceptableRecoveryLag(acceptable), kstreams.MaxWarmupReplicas(2), kstreams.ProbingRebalanceInterval(probe)}
 	}
 
-	a := runApp(t, topo, opts("A")...)
-	waitAssignment(t, app, in, map[string]int{"A": partitions}, func() (bool, string) { return isRunning(a) })
-	ids := &idProducer{topic: in, partitions: partitions}
-	ids.produce(t, keys)
+	var olds []*running
+	var names []string
+	for i := range s.before {
+		names = append(names, string(rune('A'+i)))
+		olds = append(olds, runApp(t, topo, opts(names[i])...))
+	}
+	waitShared(t, app, in, s.partitions, names, func() (bool, string) { return isRunning(olds...) })
+	ids := &idProducer{topic: in, partitions: s.partitions}
+	ids.produce(t, s.keys)
 	waitCaughtUp(t, app, 60*time.Second, in)
-	waitStore(t, a.app, countStore, 30*time.Second, allCountsOne(ids.ids))
 	ends := endOffsets(t, changelog)
 
-	// Watch the group from B's start: every stable assignment, with B's
+	// Watch the group from N's start: every stable assignment, with N's
 	// standby updates at the time.
 	type seen struct {
 		asg     map[string][]int32
@@ -57,7 +73,7 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 		history []seen
 	)
 	start := time.Now()
-	b := runApp(t, topo, opts("B")...)
+	n := runApp(t, topo, opts("N")...)
 	stop := make(chan struct{})
 	watched, fed := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -80,10 +96,10 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 			case <-time.After(20 * time.Millisecond):
 			}
 			asg := assignment(t, app, in)
-			if _, ok := asg["B"]; !ok {
+			if _, ok := asg["N"]; !ok {
 				continue
 			}
-			s := seen{asg: asg, standby: b.app.Metrics().StandbyUpdates, at: time.Since(start)}
+			s := seen{asg: asg, standby: n.app.Metrics().StandbyUpdates, at: time.Since(start)}
 			mu.Lock()
 			if n := len(history); n == 0 || fmt.Sprint(history[n-1].asg) != fmt.Sprint(asg) {
 				history = append(history, s)
@@ -91,68 +107,73 @@ func TestScaleOutWarmsUpBeforeMoving(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	final := waitAssignment(t, app, in, map[string]int{"A": 2, "B": 2}, func() (bool, string) { return isRunning(a, b) })
+	share := int(s.partitions) / (s.before + 1)
+	want := map[string]int{"N": share}
+	for _, name := range names {
+		want[name] = share
+	}
+	all := append(slices.Clone(olds), n)
+	final := waitAssignment(t, app, in, want, func() (bool, string) { return isRunning(all...) })
 	moved := time.Since(start)
 	close(stop)
 	<-watched
 	<-fed
-	waitStore(t, b.app, countStore, 30*time.Second, func(m map[string]int64) (bool, string) {
-		return len(m) > 0, fmt.Sprintf("%d keys", len(m))
-	})
 
-	var onB, onBNow int64
+	var onN, onNNow int64
 	endsNow := endOffsets(t, changelog)
-	for _, p := range final["B"] {
-		onB += ends[p]
-		onBNow += endsNow[p]
+	for _, p := range final["N"] {
+		onN += ends[p]
+		onNNow += endsNow[p]
 	}
-	m := b.app.Metrics()
+	m := n.app.Metrics()
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("B's tasks %v (changelog records %d when B started, %d after the move) active %v after B started; B restored %d records, applied %d standby updates; assignments seen: %+v",
-		final["B"], onB, onBNow, moved.Round(time.Millisecond), m.Restored, m.StandbyUpdates, history)
+	var steps []string
+	for _, h := range history {
+		steps = append(steps, fmt.Sprintf("%v: N %v, standby updates %d", h.at.Round(time.Millisecond), h.asg["N"], h.standby))
+	}
+	t.Logf("N's tasks %v (changelog records %d when N started, %d after the move) all active %v after N started; N restored %d records, applied %d standby updates; assignments seen: %s",
+		final["N"], onN, onNNow, moved.Round(time.Millisecond), m.Restored, m.StandbyUpdates, strings.Join(steps, "; "))
 
-	// B was in the group with no active task first (its share warming
-	// up), and got its share only at a later rebalance.
-	if len(history) == 0 || len(history[0].asg["B"]) != 0 {
-		t.Errorf("first assignment seen with B: %+v, want B in the group with no task", history)
+	// N was in the group with no active task first (its share warming
+	// up), and got its share only at later rebalances.
+	if len(history) == 0 || len(history[0].asg["N"]) != 0 {
+		t.Errorf("first assignment seen with N: %+v, want N in the group with no task", history)
 	}
 	if moved < probe {
-		t.Errorf("B's share became active %v after B started, before the %v probing rebalance", moved, probe)
+		t.Errorf("N's share became active %v after N started, before the %v probing rebalance", moved, probe)
 	}
-	// No task of B's became active before its copy was warm: restoring
-	// on B when they moved took at most the acceptable lag each.
-	if m.Restored > int64(len(final["B"]))*acceptable {
-		t.Errorf("B restored %d records when its tasks became active, want at most %d (the acceptable lag of %d per task)",
-			m.Restored, len(final["B"])*acceptable, acceptable)
+	// No task of N's became active before its copy was warm: restoring
+	// on N when they moved took at most the acceptable lag each.
+	if m.Restored > int64(len(final["N"]))*acceptable {
+		t.Errorf("N restored %d records when its tasks became active, want at most %d (the acceptable lag of %d per task)",
+			m.Restored, len(final["N"])*acceptable, acceptable)
 	}
-	if m.StandbyUpdates < onB-int64(len(final["B"]))*acceptable {
-		t.Errorf("B applied %d records as warm-up replicas, want about the %d of its tasks' changelogs", m.StandbyUpdates, onB)
+	if m.StandbyUpdates < onN-int64(len(final["N"]))*acceptable {
+		t.Errorf("N applied %d records as warm-up replicas, want about the %d of its tasks' changelogs", m.StandbyUpdates, onN)
 	}
-	// A keeps the other tasks: none of them moved.
-	for _, s := range history {
-		for _, p := range s.asg["B"] {
-			if !slices.Contains(final["B"], p) {
-				t.Errorf("partition %d was active on B (%+v) but is not B's in the end", p, s)
+	// A task active on N stays there.
+	for _, h := range history {
+		for _, p := range h.asg["N"] {
+			if !slices.Contains(final["N"], p) {
+				t.Errorf("partition %d was active on N (%+v) but is not N's in the end", p, h)
 			}
 		}
 	}
-	// Every key counted once, across both instances.
-	ids.produce(t, 100)
+	// Every key counted once, across the instances.
 	waitCaughtUp(t, app, 60*time.Second, in)
-	waitStore(t, b.app, countStore, 30*time.Second, func(mb map[string]int64) (bool, string) {
-		ma, err := storeContents[string, int64](a.app, countStore)
-		if err != nil {
-			return false, err.Error()
+	poll(t, 30*time.Second, "every key counted once across the instances", func() (bool, string) {
+		total := map[string]int64{}
+		for _, r := range all {
+			got, err := storeContents[string, int64](r.app, countStore)
+			if err != nil {
+				return false, err.Error()
+			}
+			for k, v := range got {
+				total[k] += v
+			}
 		}
-		all := map[string]int64{}
-		for k, v := range ma {
-			all[k] += v
-		}
-		for k, v := range mb {
-			all[k] += v
-		}
-		return allCountsOne(ids.ids)(all)
+		return allCountsOne(ids.ids)(total)
 	})
 }
 
