@@ -461,3 +461,29 @@ func TestBalancerWarmupProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignHAThreads: an instance's share of the stateful tasks follows
+// its member count, its members share it evenly, and a member keeps the
+// tasks it ran within its instance.
+func TestAssignHAThreads(t *testing.T) {
+	six := tasks(6, 0)
+	isStateful := map[Task]bool{}
+	for _, task := range six {
+		isStateful[task] = true
+	}
+	ms := []Member{haMember("a1", "A", nil), haMember("a2", "A", nil), haMember("b1", "B", nil)}
+	plan := AssignHA(six, isStateful, ms, Lags(ms, offsets(six, 0)), HAConfig{AcceptableRecoveryLag: 0, MaxWarmupReplicas: 2})
+	checkPlanCovers(t, six, plan.Active)
+	for _, id := range []string{"a1", "a2", "b1"} {
+		if len(plan.Active[id]) != 2 {
+			t.Errorf("%s runs %v, want two tasks each: %v", id, plan.Active[id], plan.Active)
+		}
+	}
+	// The same group again, each member reporting what it ran: nothing
+	// moves.
+	ms[0].Previous, ms[1].Previous, ms[2].Previous = plan.Active["a1"], plan.Active["a2"], plan.Active["b1"]
+	again := AssignHA(six, isStateful, ms, Lags(ms, offsets(six, 0)), HAConfig{AcceptableRecoveryLag: 0, MaxWarmupReplicas: 2})
+	if !maps.EqualFunc(again.Active, plan.Active, slices.Equal) {
+		t.Errorf("second assignment %v, want the first %v", again.Active, plan.Active)
+	}
+}
