@@ -223,12 +223,15 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		cb.SetError(err)
 		return syncAssignment{}
 	}
+	var plan, standby map[string][]Task
+	var probeAt int64
 	if b.warm != nil {
-		return b.balanceHA(tasks, members, topics)
+		plan, standby, probeAt = b.balanceHA(tasks, members)
+	} else {
+		plan = Distribute(tasks, members)
+		standby = DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
 	}
-	plan := Distribute(tasks, members)
-	standby := DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
-	return b.syncAssignment(members, plan, standby, topics, 0)
+	return b.syncAssignment(members, plan, standby, topics, probeAt)
 }
 
 func (b *Balancer) statefulTasks(tasks []Task) []Task {

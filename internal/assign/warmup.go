@@ -446,11 +446,13 @@ func (b *Balancer) ProbeDue(now time.Time) bool {
 // offsets, computes every instance's lag on every stateful task and
 // assigns with AssignHA. When the end offsets cannot be read, it assigns
 // as without warm-ups (each task stays with whoever holds it) and asks
-// for a probing rebalance to try again, as Kafka Streams does.
-func (b *Balancer) balanceHA(tasks []Task, members []Member, topics map[string]int32) syncAssignment {
+// for a probing rebalance to try again, as Kafka Streams does. It returns
+// the active and standby tasks of each member and the probing deadline
+// (zero for none).
+func (b *Balancer) balanceHA(tasks []Task, members []Member) (active, standby map[string][]Task, probeAt int64) {
 	w := b.warm
 	stateful := b.statefulTasks(tasks)
-	probeAt := w.Now().Add(w.ProbingRebalanceInterval).UnixMilli()
+	probeAt = w.Now().Add(w.ProbingRebalanceInterval).UnixMilli()
 	var cls []string
 	seen := map[string]bool{}
 	for _, t := range stateful {
@@ -471,9 +473,8 @@ func (b *Balancer) balanceHA(tasks []Task, members []Member, topics map[string]i
 			if w.Log != nil {
 				w.Log.Warn("kstreams: reading the changelogs' end offsets failed; assigning tasks where their state is and probing again later", "error", err)
 			}
-			plan := Distribute(tasks, members)
-			standby := DistributeStandbys(stateful, members, plan, b.standbys)
-			return b.syncAssignment(members, plan, standby, topics, probeAt)
+			active = Distribute(tasks, members)
+			return active, DistributeStandbys(stateful, members, active, b.standbys), probeAt
 		}
 	}
 	isStateful := make(map[Task]bool, len(stateful))
@@ -491,5 +492,5 @@ func (b *Balancer) balanceHA(tasks []Task, members []Member, topics map[string]i
 		w.Log.Info("kstreams: tasks assigned", "members", len(members), "tasks", len(tasks), "stateful", len(stateful),
 			"movements", plan.Movements, "warmups", plan.Warmups, "probing_rebalance", probeAt != 0)
 	}
-	return b.syncAssignment(members, plan.Active, plan.Standby, topics, probeAt)
+	return plan.Active, plan.Standby, probeAt
 }
