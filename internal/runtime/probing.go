@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -107,35 +110,80 @@ func listEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string]
 // a probing rebalance by now.
 func (th *thread) probeDue() bool { return th.bal.ProbeDue(time.Now()) }
 
-// runningState marks, in held (the state directory's checkpoints), the
-// tasks whose stores are open as active tasks on this instance as
-// assign.LatestOffset: they are as current as their changelogs, whatever
-// their last checkpoint says (Kafka Streams reports running active tasks
-// the same way).
+// runningState updates held (the state directory's checkpoints) with what
+// the instance's open tasks know better: tasks whose stores are open as
+// active tasks are assign.LatestOffset, as current as their changelogs
+// whatever their last checkpoint says (Kafka Streams reports running
+// active tasks the same way); open standby tasks (warm-ups among them)
+// report the changelog positions they have applied, which run ahead of
+// their last checkpoint.
 func (e *Engine) runningState(held []assign.TaskOffset) []assign.TaskOffset {
-	running := map[assign.Task]bool{}
+	live := map[assign.Task]int64{}
 	e.registry.mu.Lock()
+	for id, ps := range e.registry.positions {
+		sum := int64(0)
+		for _, p := range ps {
+			if p.Load() < 0 {
+				sum = -1
+				break
+			}
+			sum += p.Load()
+		}
+		if sum >= 0 {
+			live[taskOf(id)] = sum
+		}
+	}
 	for _, byTask := range e.registry.m {
 		for id := range byTask {
-			running[taskOf(id)] = true
+			live[taskOf(id)] = assign.LatestOffset
 		}
 	}
 	e.registry.mu.Unlock()
-	if len(running) == 0 {
-		return held
-	}
 	for i := range held {
-		if running[held[i].Task] {
-			held[i].Offset = assign.LatestOffset
-			delete(running, held[i].Task)
+		if off, ok := live[held[i].Task]; ok {
+			held[i].Offset = off
+			delete(live, held[i].Task)
 		}
 	}
-	for t := range running {
+	for _, t := range slices.SortedFunc(maps.Keys(live), compareTask) {
 		if t.Subtopology < len(e.subs) && e.subs[t.Subtopology].Stateful {
-			held = append(held, assign.TaskOffset{Task: t, Offset: assign.LatestOffset})
+			held = append(held, assign.TaskOffset{Task: t, Offset: live[t]})
 		}
 	}
 	return held
+}
+
+func compareTask(a, b assign.Task) int {
+	return cmp.Or(cmp.Compare(a.Subtopology, b.Subtopology), cmp.Compare(a.Partition, b.Partition))
+}
+
+// livePositions returns the live changelog positions of the task's
+// logged stores.
+func (t *Task) livePositions() []*atomic.Int64 {
+	var out []*atomic.Int64
+	for _, ts := range t.stores {
+		if ts.logged != nil {
+			out = append(out, &ts.live)
+		}
+	}
+	return out
+}
+
+// addPositions records the live changelog positions of standby task id.
+func (r *registry) addPositions(id processor.TaskID, ps []*atomic.Int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.positions == nil {
+		r.positions = map[processor.TaskID][]*atomic.Int64{}
+	}
+	r.positions[id] = ps
+}
+
+// removePositions forgets standby task id's positions.
+func (r *registry) removePositions(id processor.TaskID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.positions, id)
 }
 
 func taskOf(id processor.TaskID) assign.Task {

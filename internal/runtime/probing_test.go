@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kstreams-go/kstreams/internal/assign"
@@ -12,9 +13,10 @@ import (
 )
 
 // TestHeldStateReportsRunningTasksAsLatest: a member reports the
-// checkpointed offset sum of every task whose state is on disk, and
+// checkpointed offset sum of every task whose state is on disk,
 // assign.LatestOffset for the tasks open as active tasks, checkpoint or
-// not; stateless sub-topologies are never reported.
+// not, and the applied positions of open standbys; stateless
+// sub-topologies are never reported.
 func TestHeldStateReportsRunningTasksAsLatest(t *testing.T) {
 	dir := t.TempDir()
 	plan := &Plan{Subtopologies: []*Subtopology{
@@ -55,5 +57,22 @@ func TestHeldStateReportsRunningTasksAsLatest(t *testing.T) {
 	}
 	if got := sorted(e.heldState()); !slices.Equal(got, want) {
 		t.Errorf("held state with running tasks %v, want %v", got, want)
+	}
+	// 0_0 is an open standby that applied records past its checkpoint:
+	// its live positions count; 0_3's standby has not started yet.
+	var p1, p2, p3 atomic.Int64
+	p1.Store(50)
+	p2.Store(9)
+	p3.Store(-1)
+	e.registry.addPositions(processor.TaskID{Subtopology: 0, Partition: 0}, []*atomic.Int64{&p1, &p2})
+	e.registry.addPositions(processor.TaskID{Subtopology: 0, Partition: 3}, []*atomic.Int64{&p3})
+	want[0].Offset = 59
+	if got := sorted(e.heldState()); !slices.Equal(got, want) {
+		t.Errorf("held state with a standby %v, want %v", got, want)
+	}
+	e.registry.removePositions(processor.TaskID{Subtopology: 0, Partition: 0})
+	want[0].Offset = 42
+	if got := sorted(e.heldState()); !slices.Equal(got, want) {
+		t.Errorf("held state after the standby closed %v, want %v", got, want)
 	}
 }

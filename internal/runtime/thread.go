@@ -709,6 +709,7 @@ func (th *thread) closeStandby(t *Task) {
 	for _, ts := range t.stores {
 		th.e.registry.removeStandby(ts.spec.Name, t.id)
 	}
+	th.e.registry.removePositions(t.id)
 	th.restorer.removeStandby(t.Changelogs())
 	// A standby's stores hold committed updates only: its checkpoint is
 	// always written when it closes.
@@ -735,6 +736,7 @@ func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 		for _, ts := range t.stores {
 			th.e.registry.addStandby(ts.spec.Name, id, ts.base, &ts.lag)
 		}
+		th.e.registry.addPositions(id, t.livePositions())
 		th.restorer.addStandby(t.Changelogs())
 	}
 	return nil
