@@ -115,6 +115,7 @@ type config struct {
 	cacheBytes     int64
 	restoreFn      func(RestoreProgress)
 	standbys       int
+	warmup         runtime.WarmupConfig
 	pebble         state.PebbleOptions
 	closeTimeout   time.Duration
 	clientLog      slog.Level
@@ -137,6 +138,7 @@ func (c *config) defaults() {
 	c.closeTimeout = 30 * time.Second
 	c.clientLog = clientLogOff
 	c.purgeInterval = 30 * time.Second
+	c.warmup = runtime.DefaultWarmup()
 }
 
 // clientLogOff is the ClientLogLevel default: franz-go's lines are not
@@ -193,6 +195,7 @@ func (c *config) validate() []error {
 			errs = append(errs, errors.New("kstreams: DeadLetter: empty topic name"))
 		}
 	}
+	errs = append(errs, c.validateWarmup()...)
 	return append(errs, c.validateHandlers()...)
 }
 
@@ -208,7 +211,7 @@ func (c *config) runtime() runtime.Config {
 		OnBadRecord: c.onBad.p, OnProduceError: c.onProduce.p, Logger: c.logger,
 		StateListener: c.listener, ClientOpts: clientOpts, MaxPollRecords: c.maxPoll,
 		StateDir: filepath.Join(c.stateDir, c.appID), CacheMaxBytes: c.cacheBytes, RestoreListener: c.restoreFn,
-		Standbys: c.standbys, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
+		Standbys: c.standbys, Warmup: c.warmup, Pebble: c.pebble, CloseTimeout: c.closeTimeout,
 		Endpoint: c.endpoint, InstanceID: c.instanceID, PurgeInterval: c.purgeInterval,
 		ExactlyOnce: c.guarantee == ExactlyOnce, MaxTaskIdle: c.maxTaskIdle,
 		OnProcessingError: c.onProcessing, OnUncaughtError: c.onUncaught,

@@ -1,6 +1,7 @@
 package kstreams
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/link"
@@ -36,4 +37,52 @@ func InstanceID(id string) Option { return optFn(func(c *config) { c.instanceID 
 // corresponds to the Java repartition.purge.interval.ms setting.
 func RepartitionPurgeInterval(d time.Duration) Option {
 	return optFn(func(c *config) { c.purgeInterval = d })
+}
+
+// AcceptableRecoveryLag sets how far behind the end of its changelogs (in
+// records, summed over a task's changelog partitions) an instance's copy
+// of a task's state may be for the instance to count as caught up. The
+// group leader makes a stateful task active only on a caught-up instance
+// when there is one; an instance that balance wants the task on but that
+// is further behind first warms the state up (see MaxWarmupReplicas).
+// Must not be negative. Default: 10,000. This corresponds to the Java
+// acceptable.recovery.lag setting.
+func AcceptableRecoveryLag(records int64) Option {
+	return optFn(func(c *config) { c.warmup.AcceptableRecoveryLag = records })
+}
+
+// MaxWarmupReplicas bounds the warm-up replicas of one assignment, over
+// all tasks. A warm-up replica is an extra standby on the instance a
+// stateful task is to move to, while the task keeps running on an
+// instance whose state is caught up; the task moves at a probing
+// rebalance once the warm-up is within AcceptableRecoveryLag. More
+// warm-ups move more tasks per probing rebalance and take more broker
+// and disk bandwidth at once. Must be at least 1. Default: 2. This
+// corresponds to the Java max.warmup.replicas setting.
+func MaxWarmupReplicas(n int) Option {
+	return optFn(func(c *config) { c.warmup.MaxWarmupReplicas = n })
+}
+
+// ProbingRebalanceInterval sets how long after an assignment with warm-up
+// replicas the group rebalances again to check which warm-ups caught up
+// (one member of the leader's instance rejoins the group then). Must be
+// positive; Kafka Streams requires at least a minute, kstreams allows
+// shorter intervals (tests). Default: 10m. This corresponds to the Java
+// probing.rebalance.interval.ms setting.
+func ProbingRebalanceInterval(d time.Duration) Option {
+	return optFn(func(c *config) { c.warmup.ProbingRebalanceInterval = d })
+}
+
+func (c *config) validateWarmup() []error {
+	var errs []error
+	if w := c.warmup; w.AcceptableRecoveryLag < 0 {
+		errs = append(errs, fmt.Errorf("kstreams: AcceptableRecoveryLag(%d): must not be negative", w.AcceptableRecoveryLag))
+	}
+	if w := c.warmup; w.MaxWarmupReplicas < 1 {
+		errs = append(errs, fmt.Errorf("kstreams: MaxWarmupReplicas(%d): need at least 1", w.MaxWarmupReplicas))
+	}
+	if w := c.warmup; w.ProbingRebalanceInterval <= 0 {
+		errs = append(errs, fmt.Errorf("kstreams: ProbingRebalanceInterval(%v): must be positive", w.ProbingRebalanceInterval))
+	}
+	return errs
 }

@@ -86,6 +86,11 @@ type Assignment struct {
 	// Shutdown, when set, tells the member to shut down: a member of the
 	// group asked for it, and no tasks are assigned.
 	Shutdown *ShutdownRequest `json:"shutdown,omitempty"`
+	// ProbeAt, when set, is when (Unix milliseconds, the leader's clock)
+	// the member is to rejoin the group for a probing rebalance: warm-up
+	// replicas are catching up. One member of the leader's instance gets
+	// it.
+	ProbeAt int64 `json:"probe,omitempty"`
 }
 
 // HostTasks are the active and standby tasks of one instance.
@@ -104,8 +109,14 @@ type Balancer struct {
 	// called at every join.
 	state func() []TaskOffset
 
+	// warm, if set, makes the leader assign with warm-ups (warmup.go).
+	warm *Warmup
+
 	mu   sync.Mutex
 	last Assignment
+	// probeAt is when the member is due to rejoin for a probing
+	// rebalance, zero when it is not.
+	probeAt int64
 }
 
 // NewBalancer returns the balancer for a member of process self that, as
@@ -166,6 +177,7 @@ func (b *Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, e
 	}
 	b.mu.Lock()
 	b.last = a
+	b.probeAt = a.ProbeAt
 	b.mu.Unlock()
 	m := make(map[string][]int32, len(ka.Topics))
 	for _, t := range ka.Topics {
@@ -211,9 +223,15 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		cb.SetError(err)
 		return syncAssignment{}
 	}
-	plan := Distribute(tasks, members)
-	standby := DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
-	return b.syncAssignment(members, plan, standby, topics)
+	var plan, standby map[string][]Task
+	var probeAt int64
+	if b.warm != nil {
+		plan, standby, probeAt = b.balanceHA(tasks, members)
+	} else {
+		plan = Distribute(tasks, members)
+		standby = DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
+	}
+	return b.syncAssignment(members, plan, standby, topics, probeAt)
 }
 
 func (b *Balancer) statefulTasks(tasks []Task) []Task {
@@ -232,6 +250,12 @@ func (b *Balancer) statefulTasks(tasks []Task) []Task {
 // instance holding the task's state gets it; the rest go to the least
 // loaded eligible member.
 func DistributeStandbys(tasks []Task, members []Member, active map[string][]Task, n int) map[string][]Task {
+	return distributeStandbys(tasks, members, active, n, nil)
+}
+
+// distributeStandbys is DistributeStandbys keeping each task's standbys
+// out of the processes exclude lists for it as well.
+func distributeStandbys(tasks []Task, members []Member, active map[string][]Task, n int, exclude map[Task][]string) map[string][]Task {
 	out := map[string][]Task{}
 	if n <= 0 {
 		return out
@@ -260,6 +284,9 @@ func DistributeStandbys(tasks []Task, members []Member, active map[string][]Task
 	}
 	for _, t := range tasks {
 		used := map[string]bool{process[owner[t]]: true}
+		for _, p := range exclude[t] {
+			used[p] = true
+		}
 		for range n {
 			id := pickStandby(t, members, had[t], used, process, load)
 			if id == "" {
@@ -483,10 +510,14 @@ func Hosts(members []Member, plan, standby map[string][]Task) map[string]HostTas
 	return hosts
 }
 
-func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, topics map[string]int32) syncAssignment {
+// syncAssignment encodes each member's tasks; probeAt, if not zero, goes
+// to the first member of the leader's instance (the first member if the
+// leader's instance has none).
+func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, topics map[string]int32, probeAt int64) syncAssignment {
 	out := make(syncAssignment, 0, len(members))
 	hosts := Hosts(members, plan, standby)
-	for _, m := range members {
+	prober := slices.IndexFunc(members, func(m Member) bool { return m.Sub.Process == b.self.Process })
+	for i, m := range members {
 		parts := map[string][]int32{}
 		for _, t := range plan[m.ID] {
 			for _, topic := range b.subs[t.Subtopology].Topics {
@@ -499,7 +530,11 @@ func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]T
 		for _, topic := range sortedKeys(parts) {
 			ka.Topics = append(ka.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts[topic]})
 		}
-		ka.UserData, _ = json.Marshal(Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID], Hosts: hosts})
+		a := Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID], Hosts: hosts}
+		if i == max(prober, 0) {
+			a.ProbeAt = probeAt
+		}
+		ka.UserData, _ = json.Marshal(a)
 		out = append(out, kmsg.SyncGroupRequestGroupAssignment{MemberID: m.ID, MemberAssignment: ka.AppendTo(nil)})
 	}
 	return out

@@ -67,6 +67,9 @@ type Config struct {
 	RestoreListener func(RestoreProgress)
 	// Standbys is the number of standby replicas of each stateful task.
 	Standbys int
+	// Warmup configures warm-up replicas and probing rebalances
+	// (probing.go); zero means DefaultWarmup.
+	Warmup WarmupConfig
 	// Pebble configures every persistent store. A nil Cache means one
 	// block cache of Pebble.CacheSize bytes that Run makes and all the
 	// instance's stores share.

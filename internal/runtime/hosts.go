@@ -41,8 +41,8 @@ func (e *Engine) Endpoint() string { return e.cfg.Endpoint }
 // the state directory with a checkpoint, and the sum of the checkpointed
 // changelog offsets of each. Tasks are checkpointed when they close, so
 // at a join after a revocation (or a restart) this is every task whose
-// state the instance keeps; a task still open has no checkpoint file and
-// is reported by the member's last assignment instead.
+// state the instance keeps; tasks open as active tasks are reported as
+// current (runningState).
 func (e *Engine) heldState() []assign.TaskOffset {
 	if e.cfg.StateDir == "" {
 		return nil
@@ -69,7 +69,7 @@ func (e *Engine) heldState() []assign.TaskOffset {
 		}
 		out = append(out, assign.TaskOffset{Task: task, Offset: sum})
 	}
-	return out
+	return e.runningState(out)
 }
 
 // parseTaskDir parses a task directory name, "subtopology_partition", of

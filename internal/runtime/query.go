@@ -28,6 +28,9 @@ type registry struct {
 	m  map[string]map[processor.TaskID]state.BytesStore
 	// standby holds the stores of standby tasks, with their lag.
 	standby map[string]map[processor.TaskID]standbyStore
+	// positions holds the live changelog positions of standby tasks
+	// (probing.go).
+	positions map[processor.TaskID][]*atomic.Int64
 }
 
 type standbyStore struct {

@@ -42,6 +42,9 @@ type taskStore struct {
 	// end of the changelog it last saw; -1 until known. Written by the
 	// thread, read by queries.
 	lag atomic.Int64
+	// live mirrors position for the join metadata, which the group's
+	// goroutine writes (probing.go).
+	live atomic.Int64
 }
 
 func (t *Task) taskDir() string { return filepath.Join(t.cfg.StateDir, t.id.String()) }
@@ -97,6 +100,7 @@ func (t *Task) openStores() error {
 
 func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskStore, error) {
 	ts := &taskStore{spec: spec, changelog: spec.Changelog().Resolve(t.cfg.AppID), pebble: t.cfg.Pebble, position: -1, checkpointed: -1}
+	ts.live.Store(-1)
 	ts.lag.Store(-1)
 	if spec.Persistent {
 		ts.dir = filepath.Join(t.taskDir(), spec.Name)
@@ -112,6 +116,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 		}
 		if spec.Logged && ok {
 			ts.position, ts.checkpointed = off, off
+			ts.live.Store(off)
 		}
 		if spec.Logged && !ok {
 			if err := os.RemoveAll(ts.dir); err != nil {
@@ -198,6 +203,7 @@ func (ts *taskStore) wipe() error {
 		return err
 	}
 	ts.position = -1
+	ts.live.Store(-1)
 	ts.relink()
 	return nil
 }
@@ -434,7 +440,10 @@ func (c *Changelog) RestoreAll(recs []*kgo.Record) error {
 }
 
 // Restored records that the store holds every update before offset end.
-func (c *Changelog) Restored(end int64) { c.store.position = end }
+func (c *Changelog) Restored(end int64) {
+	c.store.position = end
+	c.store.live.Store(end)
+}
 
 // noteEnd records that the changelog ends at offset end, for a standby's
 // lag.

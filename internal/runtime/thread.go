@@ -120,6 +120,7 @@ func newThread(e *Engine, id int) (*thread, error) {
 		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
+	warmCl := th.enableWarmup()
 	if req := e.shutdownRequest(); req != nil {
 		th.bal.RequestShutdown(*req)
 	}
@@ -179,6 +180,7 @@ func newThread(e *Engine, id int) (*thread, error) {
 		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err2)
 	}
 	th.cl = cl
+	warmCl.Store(cl)
 	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
 	th.heartbeat, _ = cl.OptValue(kgo.HeartbeatInterval).(time.Duration)
 	return th, nil
@@ -215,7 +217,7 @@ func (th *thread) run(ctx context.Context) error {
 			th.abort()
 			return err
 		}
-		if th.rejoin.Swap(false) {
+		if th.rejoin.Swap(false) || th.probeDue() {
 			th.cl.ForceRebalance()
 		}
 	}
@@ -707,6 +709,7 @@ func (th *thread) closeStandby(t *Task) {
 	for _, ts := range t.stores {
 		th.e.registry.removeStandby(ts.spec.Name, t.id)
 	}
+	th.e.registry.removePositions(t.id)
 	th.restorer.removeStandby(t.Changelogs())
 	// A standby's stores hold committed updates only: its checkpoint is
 	// always written when it closes.
@@ -733,6 +736,7 @@ func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 		for _, ts := range t.stores {
 			th.e.registry.addStandby(ts.spec.Name, id, ts.base, &ts.lag)
 		}
+		th.e.registry.addPositions(id, t.livePositions())
 		th.restorer.addStandby(t.Changelogs())
 	}
 	return nil
