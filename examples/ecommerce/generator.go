@@ -213,7 +213,6 @@ func addOrder(p *Profile, o *Order) *Profile {
 	return &q
 }
 
-
 // Expected is the oracle: what the pipeline must produce from the log.
 type Expected struct {
 	Profiles map[string]*Profile // by user

@@ -339,7 +339,7 @@ func (p *funcProcessor[K, V, K2, V2]) Init(ctx processor.Context[K2, V2]) error 
 }
 
 func (p *funcProcessor[K, V, K2, V2]) Process(r processor.Record[K, V]) error { return p.fn(p.ctx, r) }
-func (p *funcProcessor[K, V, K2, V2]) Close() error                          { return nil }
+func (p *funcProcessor[K, V, K2, V2]) Close() error                           { return nil }
 
 func header(hs []processor.Header, key string) string {
 	for i := len(hs) - 1; i >= 0; i-- {
@@ -361,4 +361,3 @@ func setHeader(hs []processor.Header, key, value string) []processor.Header {
 	}
 	return append(out, processor.Header{Key: key, Value: []byte(value)})
 }
-
