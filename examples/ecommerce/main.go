@@ -53,6 +53,7 @@ func main() {
 	partitions := flag.Int("partitions", 4, "partitions of the topics, when created")
 	flag.StringVar(&cfg.Prefix, "topic-prefix", "", "prefix of every topic name")
 	flag.StringVar(&cfg.AppID, "app-id", "ecommerce", "application id (the sink's consumer group is <app-id>-pg-sink)")
+	flag.StringVar(&cfg.InstanceID, "instance-id", "", "stable instance id (static membership; a restart fences the previous run's open transactions)")
 	flag.StringVar(&cfg.StateDir, "state-dir", "", "state directory (default: a temporary one)")
 	flag.IntVar(&cfg.Gen.Orders, "orders", 2000, "orders to generate (0: generate none, run until interrupted)")
 	flag.IntVar(&cfg.Gen.Users, "users", 50, "users the orders are spread over")

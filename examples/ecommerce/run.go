@@ -45,10 +45,16 @@ type config struct {
 
 	Guarantee      kstreams.Guarantee
 	CommitInterval time.Duration
-	OpsAddr        string        // the App's ops server (GET /metrics, /console/); empty: none
-	SummaryEvery   time.Duration // live summary period; 0: none
-	ExitWhenDone   bool          // stop once the generated stream is through (needs Generate)
-	Out            io.Writer
+	SessionTimeout time.Duration // of the app's group; 0: the default
+	// InstanceID is the instance's stable identity (kstreams.InstanceID):
+	// a restarted instance with the same id fences the transactions its
+	// predecessor left open at once (with a new state directory too),
+	// instead of read-committed consumers waiting out their timeout.
+	InstanceID   string
+	OpsAddr      string        // the App's ops server (GET /metrics, /console/); empty: none
+	SummaryEvery time.Duration // live summary period; 0: none
+	ExitWhenDone bool          // stop once the generated stream is through (needs Generate)
+	Out          io.Writer
 }
 
 // summary is what a run saw, at its end.
@@ -115,6 +121,12 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 	if cfg.OpsAddr != "" {
 		opts = append(opts, kstreams.OpsServer(cfg.OpsAddr))
 	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kstreams.InstanceID(cfg.InstanceID))
+	}
+	if cfg.SessionTimeout > 0 {
+		opts = append(opts, kstreams.ClientOptions(kgo.SessionTimeout(cfg.SessionTimeout)))
+	}
 	app, err := kstreams.New(topo, opts...)
 	if err != nil {
 		return nil, err
@@ -141,6 +153,7 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 		sink, err := NewSink(ctx, SinkConfig{
 			DSN: cfg.DSN, Table: cfg.Table, Brokers: brokers, Topic: t.name(topicProfiles), Group: cfg.AppID + "-pg-sink",
 			Batch: cfg.DBBatch, Rate: cfg.DBRate, Stats: stats, OnWrite: cfg.OnWrite,
+			InstanceID: cfg.InstanceID, SessionTimeout: cfg.SessionTimeout,
 		})
 		if err != nil {
 			return nil, err
@@ -160,9 +173,6 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 			return err
 		})
 	}
-	if cfg.OpsAddr != "" {
-		fmt.Fprintf(out, "metrics: http://%s/metrics, console: http://%s/console/\n", app.OpsAddr(), app.OpsAddr())
-	}
 
 	began := time.Now()
 	var tick <-chan time.Time
@@ -179,6 +189,7 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 	// marker, which the committed offsets stop short of.)
 	idle, lastDone, last := 0, time.Now(), [3]int64{-1}
 	var runErr error
+	printedOps := false
 loop:
 	for {
 		select {
@@ -188,6 +199,10 @@ loop:
 			runErr = err
 			break loop
 		case <-tick:
+			if !printedOps && cfg.OpsAddr != "" && app.OpsAddr() != "" {
+				fmt.Fprintf(out, "metrics: http://%s/metrics, console: http://%s/console/\n", app.OpsAddr(), app.OpsAddr())
+				printedOps = true
+			}
 			printSummary(out, stats, appLag(ctx, app))
 		case <-poll.C:
 			if !cfg.ExitWhenDone || !closed(generated) {

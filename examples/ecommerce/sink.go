@@ -26,6 +26,11 @@ type SinkConfig struct {
 	// OnWrite, if set, is called after each batch is committed with the
 	// time and the number of rows (the tests check the rate limit with it).
 	OnWrite func(at time.Time, rows int)
+	// InstanceID, if set, makes the sink a static member of its group (a
+	// restarted sink takes its partitions back at once); SessionTimeout,
+	// if set, is its group session timeout.
+	InstanceID     string
+	SessionTimeout time.Duration
 }
 
 // Sink syncs the profiles topic into a PostgreSQL table, like a JDBC sink
@@ -91,9 +96,16 @@ func NewSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 // Run syncs until ctx is done.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.conn.Close(context.Background())
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.Brokers...), kgo.ConsumerGroup(s.cfg.Group),
+	opts := []kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...), kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic), kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200 * time.Millisecond)}
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID+"-pg-sink"))
+	}
+	if s.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(s.cfg.SessionTimeout))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}

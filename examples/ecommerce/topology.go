@@ -226,12 +226,29 @@ type pending struct {
 // not on when they are processed, so a replay or a restart after a crash
 // (under exactly-once) gives the same timeouts, and a backlog caught up
 // after downtime does not time out orders whose payments are in it.
+//
+// The task's stream time is the larger of the two inputs' and the
+// payments, read straight from their topic, run ahead of the orders, which
+// come three steps later: what the rule waits for is never behind the
+// clock it waits on. The rule keeps its own copy of each input's time in
+// the store (under clockKey): kstreams does not restore a task's stream
+// time after a restart (Kafka Streams keeps it in the committed offsets'
+// metadata), and an order that comes after the payments' time passed its
+// deadline is timed out at once, as the punctuator, which runs only when
+// stream time moves, would have done. A payment that came before its order
+// waits for it until the orders' time is past it by twice the timeout and
+// grace: the order was invalid.
 type timeoutRule struct {
 	ctx            processor.Context[string, *Timeout]
 	store          state.KeyValueStore[string, *pending]
 	timeout, grace int64
 	stats          *Stats
 }
+
+// clockKey keeps the largest order timestamp (in OrderMs) and payment or
+// heartbeat timestamp (in PaidMs) the rule has seen; order ids never start
+// with a NUL.
+const clockKey = "\x00clock"
 
 func (p *timeoutRule) Init(ctx processor.Context[string, *Timeout]) (err error) {
 	p.ctx = ctx
@@ -243,6 +260,10 @@ func (p *timeoutRule) Init(ctx processor.Context[string, *Timeout]) (err error) 
 }
 
 func (p *timeoutRule) Process(r processor.Record[string, paymentEvent]) error {
+	clock, err := p.advance(r.Value.Order != nil, r.Timestamp)
+	if err != nil {
+		return err
+	}
 	switch ev := r.Value; {
 	case ev.Order != nil:
 		e, ok, err := p.store.Get(r.Key)
@@ -257,7 +278,12 @@ func (p *timeoutRule) Process(r processor.Record[string, paymentEvent]) error {
 			_, _, err = p.store.Delete(r.Key)
 			return err
 		}
-		return p.store.Put(r.Key, &pending{UserID: ev.Order.UserID, OrderMs: r.Timestamp, DeadlineMs: deadline})
+		e = &pending{UserID: ev.Order.UserID, OrderMs: r.Timestamp, DeadlineMs: deadline}
+		if deadline+p.grace < max(clock.PaidMs, p.ctx.StreamTime()) {
+			p.emit(r.Key, e) // the payments' time is past the deadline
+			return nil
+		}
+		return p.store.Put(r.Key, e)
 	case ev.Payment != nil && !ev.Payment.Heartbeat:
 		e, ok, err := p.store.Get(r.Key)
 		if err != nil {
@@ -278,10 +304,35 @@ func (p *timeoutRule) Process(r processor.Record[string, paymentEvent]) error {
 	return nil
 }
 
-// expire times out the orders whose deadline plus grace stream time has
-// passed, and forgets early payments whose order never came (an invalid
-// order's) after twice that.
+// advance moves the orders' or the payments' clock to ts if it is later,
+// and returns the clocks.
+func (p *timeoutRule) advance(order bool, ts int64) (*pending, error) {
+	c, ok, err := p.store.Get(clockKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		c = &pending{}
+	}
+	if order && ts > c.OrderMs {
+		c.OrderMs = ts
+	} else if !order && ts > c.PaidMs {
+		c.PaidMs = ts
+	} else {
+		return c, nil
+	}
+	return c, p.store.Put(clockKey, c)
+}
+
+// expire times out the orders whose deadline plus grace the payments' time
+// has passed, and forgets early payments whose order never came (an
+// invalid order's) once the orders' time is twice that past them.
 func (p *timeoutRule) expire(now int64) error {
+	clock, _, err := p.store.Get(clockKey)
+	if err != nil || clock == nil {
+		return err
+	}
+	now = max(now, clock.PaidMs)
 	it, err := p.store.All()
 	if err != nil {
 		return err
@@ -290,10 +341,11 @@ func (p *timeoutRule) expire(now int64) error {
 	for it.Next() {
 		e := it.Value()
 		switch {
+		case it.Key() == clockKey:
 		case e.OrderMs > 0 && e.DeadlineMs+p.grace < now:
 			p.emit(it.Key(), e)
 			done = append(done, it.Key())
-		case e.OrderMs == 0 && e.PaidMs+2*(p.timeout+p.grace) < now:
+		case e.OrderMs == 0 && e.PaidMs+2*(p.timeout+p.grace) < clock.OrderMs:
 			done = append(done, it.Key())
 		}
 	}
