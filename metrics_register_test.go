@@ -1,6 +1,7 @@
 package kstreams_test
 
 import (
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -42,4 +43,38 @@ func TestRegisterMetrics(t *testing.T) {
 			t.Errorf("GET /metrics lacks %q:\n%s", want, body)
 		}
 	}
+}
+
+// ExampleApp_RegisterMetrics serves an application's own counter on the
+// App's GET /metrics, beside the kstreams metrics.
+func ExampleApp_RegisterMetrics() {
+	b := kstreams.NewBuilder()
+	orders := prometheus.NewCounter(prometheus.CounterOpts{Name: "shop_orders_total", Help: "Orders seen."})
+	kstreams.StreamFrom(b, "orders", kstreams.ConsumedWith(serde.String(), serde.String())).
+		Peek(func(string, string) { orders.Inc() }).
+		To("orders-seen")
+	topo, err := b.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	app, err := kstreams.New(topo, kstreams.ApplicationID("shop"), kstreams.Brokers("127.0.0.1:9092"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := app.RegisterMetrics(orders); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// app.Run(ctx) with kstreams.OpsServer(addr) serves them; so does
+	// app.OpsHandler():
+	rec := httptest.NewRecorder()
+	app.OpsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(line, "shop_orders_total") {
+			fmt.Println(line)
+		}
+	}
+	// Output: shop_orders_total 0
 }
