@@ -96,6 +96,11 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 	if err := createTopics(ctx, adm, cfg.Partitions, fixed...); err != nil {
 		return nil, err
 	}
+	for _, topic := range fixed {
+		if err := waitVisible(ctx, adm, topic, cfg.Partitions); err != nil {
+			return nil, err
+		}
+	}
 	stateDir := cfg.StateDir
 	if stateDir == "" {
 		if stateDir, err = os.MkdirTemp("", "kstreams-ecommerce-"); err != nil {
@@ -349,8 +354,41 @@ func topicEnsurer(ctx context.Context, adm *kadm.Client, partitions int32) func(
 		if err := createTopics(ctx, adm, partitions, topic); err != nil {
 			return err
 		}
+		if err := waitVisible(ctx, adm, topic, partitions); err != nil {
+			return err
+		}
 		known[topic] = true
 		return nil
+	}
+}
+
+// waitVisible waits until the brokers' metadata lists every partition of a
+// topic just created with a leader: a producer that asked for it before
+// would see it unknown, and retry only after its metadata's minimum age,
+// by when the transaction writing to it may have timed out.
+func waitVisible(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		td, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := td[topic]; ok && d.Err == nil && int32(len(d.Partitions)) == partitions {
+				ready := true
+				for _, p := range d.Partitions {
+					ready = ready && p.Err == nil && p.Leader >= 0
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s created but not visible after 30s (last error: %v)", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

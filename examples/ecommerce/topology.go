@@ -235,8 +235,10 @@ type pending struct {
 // time after a restart (Kafka Streams keeps it in the committed offsets'
 // metadata), and an order that comes after the payments' time passed its
 // deadline is timed out at once, as the punctuator, which runs only when
-// stream time moves, would have done. A payment that came before its order
-// waits for it until the orders' time is past it by twice the timeout and
+// stream time moves, would have done. A wall-clock punctuator runs the same
+// check every second, deciding on the records' times only: after a
+// restart, stream time may not move again while orders restored from the
+// changelog wait. A payment that came before its order waits for it until the orders' time is past it by twice the timeout and
 // grace: the order was invalid.
 type timeoutRule struct {
 	ctx            processor.Context[string, *Timeout]
@@ -256,6 +258,10 @@ func (p *timeoutRule) Init(ctx processor.Context[string, *Timeout]) (err error) 
 		return err
 	}
 	ctx.Schedule(time.Second, processor.StreamTime, p.expire)
+	// The wall clock only triggers the check, which still decides on the
+	// records' times: a task restarted with orders pending and nothing
+	// left to read would otherwise never see stream time move again.
+	ctx.Schedule(time.Second, processor.WallClockTime, func(int64) error { return p.expire(p.ctx.StreamTime()) })
 	return nil
 }
 
