@@ -154,13 +154,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		killMidRun(t, adm, base, gen, want, half)
 	} else {
-		// Seen here: on kfake, the restarted child restores the timeout
-		// rule's store without the last values the killed child
-		// committed (kfake compacts changelogs past the last stable
-		// offset, as the exactly-once kill tests of the integration
-		// package note), and loses timeouts. The kill runs on the real
-		// broker (scripts/test.sh).
-		t.Logf("embedded broker (kfake): no SIGKILL mid-run (kfake compacts past the last stable offset); KSTREAMS_TEST_BROKERS runs it")
+		// Seen here, every time: on kfake, the child restarted after
+		// the kill restores the timeout rule's store without values the
+		// killed child had committed (its payments' clock is older than
+		// the committed payments offsets), and loses timeouts. Not
+		// understood yet; the integration package's exactly-once kill
+		// tests skip on kfake for a like cause (kfake compacts past the
+		// last stable offset). The kill runs on the real broker.
+		t.Logf("embedded broker (kfake): no SIGKILL mid-run (its restore after an exactly-once kill loses committed store values here); KSTREAMS_TEST_BROKERS runs it")
 		if err := Produce(ctx, brokers, topics, gen.Records[half:], base.Partitions, false); err != nil {
 			t.Fatal(err)
 		}
