@@ -26,7 +26,8 @@
 # Extra arguments are passed to both `go test` runs, e.g.
 #   scripts/test.sh -run TestWordCount -v
 # Environment: KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_DATA / KAFKA_VERSION /
-# KSTREAMS_CACHE are passed on to scripts/kafka.sh; REGISTRY_PORT /
+# KSTREAMS_CACHE are passed on to scripts/kafka.sh; POSTGRES_PORT /
+# POSTGRES_DATA to scripts/postgres.sh (examples/ecommerce); REGISTRY_PORT /
 # REGISTRY_DATA / REGISTRY_VERSION to scripts/registry.sh (the schema registry
 # of the integration run; the unit run uses the in-process stand-in of
 # serde/registry/registrytest).
@@ -86,6 +87,12 @@ stop_services() {
 	fi
 	if [[ -n "${SMTP_MAILDIR:-}" ]]; then
 		rm -rf "$SMTP_MAILDIR"
+	fi
+	if [[ -n "${PG_STARTED:-}" ]]; then
+		if [[ $status -ne 0 ]]; then
+			scripts/postgres.sh logs 40
+		fi
+		scripts/postgres.sh stop
 	fi
 	exit "$status"
 }
@@ -147,6 +154,16 @@ else
 	echo "warning: no SMTP server (python3-aiosmtpd could not be installed or started);" \
 		"the examples' tests use their in-process fake one" >&2
 fi
+
+# A real PostgreSQL (Debian's postgresql package, scripts/postgres.sh) for
+# examples/ecommerce, which syncs user profiles into it. POSTGRES_PORT
+# overrides its port.
+export POSTGRES_PORT="${POSTGRES_PORT:-15432}"
+step "starting PostgreSQL on 127.0.0.1:$POSTGRES_PORT"
+PG_STARTED=1
+pg_line="$(scripts/postgres.sh start | grep '^KSTREAMS_TEST_POSTGRES=')"
+export KSTREAMS_TEST_POSTGRES="${pg_line#KSTREAMS_TEST_POSTGRES=}"
+echo "PostgreSQL ready: $KSTREAMS_TEST_POSTGRES"
 
 # Debian's chromium for the console's browser test (console/console_test.go,
 # driven by chromedp). The test skips without it outside CI and fails in CI.
