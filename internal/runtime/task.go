@@ -143,7 +143,10 @@ type Task struct {
 	standby    bool
 	err        error
 	closed     bool
-	processed  *atomic.Int64 // debug metrics only
+	// hidden: the task restores, its stores are not in the query
+	// registry (restoring.go).
+	hidden    bool
+	processed *atomic.Int64 // debug metrics only
 	// checkpointedAt is when the task last wrote its checkpoint.
 	checkpointedAt time.Time
 	procLog        throttle // records dropped after processing errors
