@@ -138,6 +138,7 @@ func (t *Task) hideStores() {
 	}
 	for _, ts := range t.stores {
 		t.cfg.Registry.remove(ts.spec.Name, t.id)
+		t.cfg.Registry.setRestoring(ts.spec.Name, t.id, true)
 	}
 }
 
@@ -149,5 +150,6 @@ func (t *Task) showStores() {
 	}
 	for _, ts := range t.stores {
 		t.cfg.Registry.add(ts.spec.Name, t.id, ts.queryView())
+		t.cfg.Registry.setRestoring(ts.spec.Name, t.id, false)
 	}
 }

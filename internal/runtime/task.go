@@ -499,6 +499,9 @@ func (t *Task) Close() error {
 	if t.cfg.Registry != nil && !t.standby {
 		for _, ts := range t.stores {
 			t.cfg.Registry.remove(ts.spec.Name, t.id)
+			if t.hidden {
+				t.cfg.Registry.setRestoring(ts.spec.Name, t.id, false)
+			}
 		}
 	}
 	if err := t.closeStores(); err != nil && first == nil {
