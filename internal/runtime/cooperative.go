@@ -67,6 +67,7 @@ func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, added map[string]
 		th.revokeLocked(context.Background(), stale, false)
 	}
 	th.dropStandbysLocked(wanted)
+	th.resumeLostLocked()
 	fresh := map[processor.TaskID]bool{}
 	for topic, parts := range added {
 		if st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID); st != nil {
@@ -322,7 +323,18 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 	th.abortTxn = th.sess != nil && th.inTxn
 	th.clearRevoke = false
 	th.closeTasksLocked()
+	th.resumeLostLocked()
 	th.dropStandbysLocked(nil)
+}
+
+// resumeLostLocked resumes the partitions of the tasks loseTasksLocked
+// closed: the assignment that follows makes them anew (paused again while
+// they restore).
+func (th *thread) resumeLostLocked() {
+	for id := range th.lost {
+		th.cl.ResumeFetchPartitions(th.partitionsOfTask(id))
+	}
+	clear(th.lost)
 }
 
 // rebalanceBlocked is called (on a goroutine of its own) when a rebalance

@@ -162,7 +162,10 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 func (th *thread) commitTxnLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
 	th.checkFreezeLocked()
-	if th.abortTxn {
+	if th.abortTxn || len(th.lost) > 0 {
+		// With tasks lost, records fetched for their partitions before
+		// the pause were dropped: committing the consumer's positions
+		// would skip them.
 		return th.abortLocked(ctx, "the tasks were revoked or lost")
 	}
 	if !th.inTxn {

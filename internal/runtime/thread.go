@@ -79,6 +79,9 @@ type thread struct {
 	restoring      map[processor.TaskID]*restoringTask
 	waiting        map[processor.TaskID]bool
 	waitingStandby map[processor.TaskID]bool
+	// lost are the tasks loseTasksLocked closed while the member kept
+	// their partitions: paused until the next assignment.
+	lost map[processor.TaskID]bool
 	// restoringN counts restoring and waiting tasks, for pollWait.
 	restoringN atomic.Int32
 	standbys   map[processor.TaskID]*Task
@@ -138,6 +141,7 @@ type thread struct {
 func newThread(e *Engine, id int) (*thread, error) {
 	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
 		restoring: map[processor.TaskID]*restoringTask{}, waiting: map[processor.TaskID]bool{}, waitingStandby: map[processor.TaskID]bool{},
+		lost:     map[processor.TaskID]bool{},
 		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
@@ -526,7 +530,15 @@ func (th *thread) loseTasksLocked(why string, cause error) {
 	}
 	th.e.cfg.Logger.Warn("kstreams: tasks may have moved to another member; closing them without flushing or committing, and rejoining the group",
 		"thread", th.id+1, "tasks", taskIDs(th.tasks), "reason", why, "error", cause)
+	ids := th.taskIDsLocked()
 	th.closeTasksLocked()
+	// The member keeps their partitions until it rejoins (cooperative
+	// rebalancing): nothing is fetched for them meanwhile, and the next
+	// assignment makes the tasks anew from the committed offsets.
+	for _, id := range ids {
+		th.lost[id] = true
+		th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
+	}
 	th.abortTxn = th.sess != nil
 	th.e.threadRebalancing(th.id, true)
 	th.rejoin.Store(true)
