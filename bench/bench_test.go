@@ -50,7 +50,7 @@ func TestSelectWorkloads(t *testing.T) {
 	all := []string{"copy/franz-go", "source/kstreams", "passthrough/kstreams", "filter-map/kstreams",
 		"count/kstreams", "get-put/kstreams", "table-reduce/kstreams", "windowed-count/kstreams", "session-count/kstreams",
 		"stream-table-join/kstreams", "stream-stream-join/kstreams", "table-table-join/kstreams", "fk-join/kstreams",
-		"restore/kstreams"}
+		"restore/kstreams", "rebalance/kstreams"}
 	tests := []struct {
 		list    string
 		want    []string

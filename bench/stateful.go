@@ -42,6 +42,7 @@ func init() {
 		Ceiling: "copy/franz-go",
 	}, runGetPut)
 	registerGo(restoreWorkload, runRestore)
+	registerGo(rebalanceWorkload, runRebalance)
 }
 
 // countStore is the store of the count workload (and of restore's).

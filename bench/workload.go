@@ -95,9 +95,9 @@ var registry []*Workload
 
 // workloadOrder is the order of the table: the ceiling, then the workloads
 // of issue 4 (as in Kafka's former streams benchmark suite), the joins of
-// issue 11, then restore.
+// issue 11, then restore and rebalance (issue 12).
 // Unlisted names follow in registration order.
-var workloadOrder = []string{"copy", "source", "passthrough", "filter-map", "filter-map-avro", "count", "get-put", "table-reduce", "windowed-count", "session-count", "stream-table-join", "stream-stream-join", "table-table-join", "fk-join", "restore"}
+var workloadOrder = []string{"copy", "source", "passthrough", "filter-map", "filter-map-avro", "count", "get-put", "table-reduce", "windowed-count", "session-count", "stream-table-join", "stream-stream-join", "table-table-join", "fk-join", "restore", "rebalance"}
 
 // before orders workloads by workloadOrder, then Go before Java.
 func before(a, b *Workload) int {

@@ -47,8 +47,7 @@ type Subscription struct {
 	// empty when it serves none.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Active and Standby list the tasks the member had in its last
-	// assignment (under eager rebalancing its owned partitions are
-	// empty when it rejoins).
+	// assignment.
 	Active  []Task `json:"active,omitempty"`
 	Standby []Task `json:"standby,omitempty"`
 	// State lists the tasks whose state the member's instance holds on
@@ -136,11 +135,12 @@ func NewBalancer(subs []Subtopology, self Subscription, standbys int, state func
 // ProtocolName implements kgo.GroupBalancer.
 func (*Balancer) ProtocolName() string { return ProtocolName }
 
-// IsCooperative implements kgo.GroupBalancer: kstreams rebalances eagerly.
-func (*Balancer) IsCooperative() bool { return false }
+// IsCooperative implements kgo.GroupBalancer: kstreams rebalances
+// incrementally (cooperative.go).
+func (*Balancer) IsCooperative() bool { return true }
 
 // JoinGroupMetadata implements kgo.GroupBalancer.
-func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32, _ int32) []byte {
+func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32, generation int32) []byte {
 	b.mu.Lock()
 	sub := b.self
 	sub.Active, sub.Standby = b.last.Active, b.last.Standby
@@ -150,7 +150,10 @@ func (b *Balancer) JoinGroupMetadata(topics []string, current map[string][]int32
 	}
 	ud, _ := json.Marshal(sub)
 	meta := kmsg.NewConsumerMemberMetadata()
-	meta.Version = 0
+	// Version 2 carries the owned partitions and their generation, which
+	// the leader needs to move tasks cooperatively.
+	meta.Version = 2
+	meta.Generation = generation
 	meta.Topics = topics
 	meta.UserData = ud
 	for _, t := range sortedKeys(current) {
@@ -231,6 +234,7 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		plan = Distribute(tasks, members)
 		standby = DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
 	}
+	holdMoving(members, plan)
 	return b.syncAssignment(members, plan, standby, topics, probeAt)
 }
 

@@ -128,6 +128,8 @@ type Engine struct {
 
 	registry registry
 	hostMap  hostMap
+	// dirs says which thread has each task directory open (taskdirs.go).
+	dirs taskDirs
 	// globals are the global stores, by name, set by Run before the
 	// stream threads start.
 	globals map[string]*GlobalStore

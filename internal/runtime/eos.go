@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kstreams-go/kstreams/processor"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -34,6 +35,7 @@ func (th *thread) eosOpts() ([]kgo.Opt, error) {
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(txnTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.OnPartitionsCallbackBlocked(th.rebalanceBlocked),
 	}, nil
 }
 
@@ -94,11 +96,32 @@ func (th *thread) holdRebalances() {
 // its tasks since it began), it aborts it first and reports that the
 // poll's records must be dropped: aborting rewinds the consumer to the
 // committed offsets, from which they are fetched again.
+//
+// Tasks revoked while the transaction was open make the tasks that stay
+// rewind too (their uncommitted updates are dropped with it). Tasks
+// revoked between transactions leave the session marked failed: ending
+// it outside any transaction resets it, and puts the consumer back to the
+// committed offsets of what was fetched since, so the poll's records are
+// dropped then too.
 func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 	if th.abortTxn {
 		drop = true
+		th.clearRevoke = false
 		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
 			return drop, err
+		}
+		if err := th.rewindLocked(ctx, errors.New("tasks were revoked during the transaction")); err != nil {
+			return drop, err
+		}
+	}
+	if th.clearRevoke && !th.inTxn {
+		drop = true
+		th.clearRevoke = false
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
+		_, err := th.sess.End(actx, kgo.TryAbort)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			return drop, fmt.Errorf("kstreams: thread %d: resetting the transactional session after a revocation: %w", th.id+1, err)
 		}
 	}
 	if th.inTxn {
@@ -139,7 +162,10 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 func (th *thread) commitTxnLocked(ctx context.Context) error {
 	th.lastCommit = time.Now()
 	th.checkFreezeLocked()
-	if th.abortTxn {
+	if th.abortTxn || len(th.lost) > 0 {
+		// With tasks lost, records fetched for their partitions before
+		// the pause were dropped: committing the consumer's positions
+		// would skip them.
 		return th.abortLocked(ctx, "the tasks were revoked or lost")
 	}
 	if !th.inTxn {
@@ -232,10 +258,10 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 
 // rewindLocked brings the tasks back to their last commit after an
 // aborted transaction: they are closed without flushing (dropping the
-// uncommitted store updates), made anew and restored from their
-// checkpoints, which match the committed changelog offsets, so only what
-// other commits added is read. The consumer was rewound by the abort. If
-// the stores cannot be restored now, the tasks are given back instead.
+// uncommitted store updates), made anew and restored (in the background)
+// from their checkpoints, which match the committed changelog offsets, so
+// only what other commits added is read. The consumer was rewound by the
+// abort.
 func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 	if len(th.tasks) == 0 || th.closing {
 		return nil
@@ -248,31 +274,19 @@ func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 	}
 	th.e.cfg.Logger.Warn("kstreams: transaction aborted; rewinding the tasks to their last commit",
 		"thread", th.id+1, "tasks", taskIDs(th.tasks), "error", cause)
-	type part struct {
-		st *Subtopology
-		p  int32
-	}
-	var parts []part
+	// Restoring tasks processed nothing: they stay as they are.
+	var ids []processor.TaskID
 	for _, t := range th.tasks {
-		parts = append(parts, part{t.st, t.id.Partition})
+		ids = append(ids, t.id)
+		th.closeTaskLocked(t)
 	}
-	th.closeTasksLocked()
-	var created []*Task
-	for _, p := range parts {
-		t, err := th.ensureTaskLocked(p.st, p.p)
-		if err != nil {
+	th.tasks = nil
+	clear(th.byPart)
+	for _, id := range ids {
+		if err := th.startTaskLocked(id); err != nil {
 			return err
 		}
-		if t != nil {
-			created = append(created, t)
-		}
 	}
-	if err := th.restoreLocked(ctx, created); err != nil {
-		if errors.Is(err, errRestoreBroker) && classify(err) != faultFatal || ctx.Err() != nil {
-			th.loseTasksLocked("restoring the stores after an aborted transaction failed", err)
-			return nil
-		}
-		return err
-	}
+	th.updateRebalancingLocked()
 	return nil
 }

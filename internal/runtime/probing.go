@@ -112,7 +112,7 @@ func (th *thread) probeDue() bool { return th.bal.ProbeDue(time.Now()) }
 
 // runningState updates held (the state directory's checkpoints) with what
 // the instance's open tasks know better: tasks whose stores are open as
-// active tasks are assign.LatestOffset, as current as their changelogs
+// active tasks (not restoring) are assign.LatestOffset, as current as their changelogs
 // whatever their last checkpoint says (Kafka Streams reports running
 // active tasks the same way); open standby tasks (warm-ups among them)
 // report the changelog positions they have applied, which run ahead of
@@ -133,8 +133,13 @@ func (e *Engine) runningState(held []assign.TaskOffset) []assign.TaskOffset {
 			live[taskOf(id)] = sum
 		}
 	}
-	for _, byTask := range e.registry.m {
+	for name, byTask := range e.registry.m {
 		for id := range byTask {
+			if e.registry.restoring[name][id] {
+				// Restoring in the background: only as current as what it
+				// has restored, which its checkpoint (held) approximates.
+				continue
+			}
 			live[taskOf(id)] = assign.LatestOffset
 		}
 	}

@@ -31,6 +31,33 @@ type registry struct {
 	// positions holds the live changelog positions of standby tasks
 	// (probing.go).
 	positions map[processor.TaskID][]*atomic.Int64
+	// restoring holds the partitions of each store that are restoring
+	// (restoring.go): queries of the store fail meanwhile.
+	restoring map[string]map[processor.TaskID]bool
+}
+
+// setRestoring marks partition id of store name as restoring or not.
+func (r *registry) setRestoring(name string, id processor.TaskID, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !on {
+		delete(r.restoring[name], id)
+		return
+	}
+	if r.restoring == nil {
+		r.restoring = map[string]map[processor.TaskID]bool{}
+	}
+	if r.restoring[name] == nil {
+		r.restoring[name] = map[processor.TaskID]bool{}
+	}
+	r.restoring[name][id] = true
+}
+
+// isRestoring reports whether a local partition of store name restores.
+func (r *registry) isRestoring(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.restoring[name]) > 0
 }
 
 type standbyStore struct {
@@ -103,6 +130,9 @@ type LocalStore struct {
 func (l *LocalStore) parts() ([]state.BytesStore, error) {
 	if l.fixed != nil {
 		return l.fixed, nil
+	}
+	if l.reg.isRestoring(l.name) {
+		return nil, fmt.Errorf("%w: %q: a partition of the store is restoring", ErrStoreNotAvailable, l.name)
 	}
 	ps := l.reg.stores(l.name)
 	if len(ps) == 0 {

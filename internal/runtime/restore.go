@@ -32,10 +32,13 @@ type restoreTarget struct {
 	start    int64
 	restored int64
 	done     bool
+	began    time.Time
 }
 
 // restorer reads changelog partitions with a client of its own, outside the
-// consumer group.
+// consumer group: those of the active tasks that are restoring, a bounded
+// batch at a time between the thread's processing (step), and those of the
+// standby tasks, for as long as they are assigned.
 type restorer struct {
 	cl       *kgo.Client
 	adm      *kadm.Client
@@ -45,8 +48,10 @@ type restorer struct {
 	// stable offsets, with transaction markers kept (see apply).
 	eos bool
 	// standby are the changelog partitions kept up to date for standby
-	// tasks, for as long as they are assigned.
+	// tasks.
 	standby map[topicPartition]*Changelog
+	// active are the changelog partitions of restoring active tasks.
+	active map[topicPartition]*restoreTarget
 }
 
 func newRestorer(cfg Config, counters *Counters) (*restorer, error) {
@@ -66,7 +71,8 @@ func newRestorer(cfg Config, counters *Counters) (*restorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kstreams: restore client: %w", err)
 	}
-	return &restorer{cl: cl, adm: kadm.NewClient(cl), listener: cfg.RestoreListener, counters: counters, eos: cfg.ExactlyOnce, standby: map[topicPartition]*Changelog{}}, nil
+	return &restorer{cl: cl, adm: kadm.NewClient(cl), listener: cfg.RestoreListener, counters: counters, eos: cfg.ExactlyOnce,
+		standby: map[topicPartition]*Changelog{}, active: map[topicPartition]*restoreTarget{}}, nil
 }
 
 func (r *restorer) close() { r.cl.Close() }
@@ -75,38 +81,124 @@ func (r *restorer) close() { r.cl.Close() }
 // opposed to the stores'): the restore can be tried again.
 var errRestoreBroker = errors.New("kstreams: restoring")
 
-// restore brings the changelogs up to their end offsets.
-func (r *restorer) restore(ctx context.Context, cls []*Changelog) error {
-	if len(cls) == 0 {
-		return nil
-	}
-	targets, err := r.targets(ctx, cls)
+// begin starts restoring the changelogs of task t. It reports whether
+// they are complete already (nothing to read).
+func (r *restorer) begin(ctx context.Context, t *Task) (bool, error) {
+	targets, err := r.targets(ctx, t.Changelogs())
 	if err != nil || len(targets) == 0 {
-		return err
+		return err == nil, err
 	}
 	offsets := map[string]map[int32]kgo.Offset{}
-	for tp, t := range targets {
+	now := time.Now()
+	for tp, tg := range targets {
+		tg.began = now
+		r.active[tp] = tg
 		if offsets[tp.topic] == nil {
 			offsets[tp.topic] = map[int32]kgo.Offset{}
 		}
-		offsets[tp.topic][tp.partition] = kgo.NewOffset().At(t.start)
-		if t.start < 0 {
+		offsets[tp.topic][tp.partition] = kgo.NewOffset().At(tg.start)
+		if tg.start < 0 {
 			offsets[tp.topic][tp.partition] = kgo.NewOffset().AtStart()
 		}
 	}
 	r.cl.AddConsumePartitions(offsets)
-	defer r.cl.RemoveConsumePartitions(partitionsOf(offsets))
-	return r.poll(ctx, targets, time.Now())
+	return false, nil
 }
 
-func partitionsOf(m map[string]map[int32]kgo.Offset) map[string][]int32 {
-	out := map[string][]int32{}
-	for t, ps := range m {
-		for p := range ps {
-			out[t] = append(out[t], p)
+// cancel stops restoring task t (revoked or closed while restoring).
+func (r *restorer) cancel(t *Task) {
+	parts := map[string][]int32{}
+	for tp, tg := range r.active {
+		if tg.cl.task == t {
+			delete(r.active, tp)
+			parts[tp.topic] = append(parts[tp.topic], tp.partition)
 		}
 	}
-	return out
+	if len(parts) > 0 {
+		r.cl.RemoveConsumePartitions(parts)
+	}
+}
+
+// restoreBatch bounds the records one poll of step applies, and
+// restoreBudget the time one step spends: the other tasks of the thread
+// process between steps.
+const (
+	restoreBatch  = 10_000
+	restoreBudget = 20 * time.Millisecond
+)
+
+// step applies what has been fetched for restoring and standby tasks,
+// without waiting for more, for at most restoreBudget. It returns the
+// restoring tasks whose changelogs are all complete now.
+func (r *restorer) step() ([]*Task, error) {
+	if len(r.active) == 0 && len(r.standby) == 0 {
+		return nil, nil
+	}
+	deadline := time.Now().Add(restoreBudget)
+	finished := map[*Task]bool{}
+	for {
+		fetches := r.cl.PollRecords(nil, restoreBatch) //nolint:staticcheck // a nil context returns what is buffered
+		if fetches.Empty() {
+			break
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if r.active[topicPartition{t, p}] != nil {
+				ferr = errors.Join(ferr, fmt.Errorf("changelog %q partition %d: %w", t, p, err))
+			}
+		})
+		if ferr != nil {
+			return nil, fmt.Errorf("%w: %w", errRestoreBroker, ferr)
+		}
+		var aerr error
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if aerr != nil {
+				return
+			}
+			tp := topicPartition{fp.Topic, fp.Partition}
+			if c := r.standby[tp]; c != nil {
+				if aerr = r.applyStandby(c, fp.Records); aerr == nil {
+					end := fp.HighWatermark
+					if r.eos {
+						end = fp.LastStableOffset
+					}
+					c.noteEnd(end)
+				}
+				return
+			}
+			if t := r.active[tp]; t != nil && !t.done {
+				aerr = r.apply(t, fp.Records)
+				if t.done {
+					finished[t.cl.task] = true
+				}
+			}
+		})
+		if aerr != nil {
+			return nil, aerr
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	var done []*Task
+	for t := range finished {
+		if r.complete(t) {
+			done = append(done, t)
+		}
+	}
+	return done, nil
+}
+
+// complete reports whether every changelog of task t is restored; if so
+// it stops reading them.
+func (r *restorer) complete(t *Task) bool {
+	for _, tg := range r.active {
+		if tg.cl.task == t && !tg.done {
+			return false
+		}
+	}
+	r.cancel(t)
+	return true
 }
 
 // targets finds each changelog's end offset and drops those already there.
@@ -157,43 +249,7 @@ func errIf(cond bool, msg string) error {
 	return nil
 }
 
-func (r *restorer) poll(ctx context.Context, targets map[topicPartition]*restoreTarget, began time.Time) error {
-	left := len(targets)
-	for left > 0 {
-		fetches := r.cl.PollRecords(ctx, 10000)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("changelog %q partition %d: %w", t, p, err))
-		})
-		if ferr != nil {
-			return fmt.Errorf("%w: %w", errRestoreBroker, ferr)
-		}
-		var aerr error
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			tp := topicPartition{fp.Topic, fp.Partition}
-			t := targets[tp]
-			if c := r.standby[tp]; c != nil && t == nil && aerr == nil {
-				aerr = r.applyStandby(c, fp.Records)
-			}
-			if t == nil || t.done || aerr != nil {
-				return
-			}
-			aerr = r.apply(t, fp.Records, began)
-			if t.done {
-				left--
-			}
-		})
-		if aerr != nil {
-			return aerr
-		}
-	}
-	return nil
-}
-
-func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) error {
+func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record) error {
 	n := 0
 	for n < len(recs) && recs[n].Offset < t.end {
 		if recs[n].Offset+1 >= t.end {
@@ -201,12 +257,18 @@ func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) 
 		}
 		n++
 	}
+	if n == 0 {
+		return nil
+	}
 	data := dataRecords(recs[:n])
 	if err := t.cl.RestoreAll(data); err != nil {
 		return err
 	}
 	t.restored += int64(len(data))
 	r.counters.Restored.Add(int64(len(data)))
+	// The store holds every update before the next offset: a task
+	// closed while restoring checkpoints what it has.
+	t.cl.Restored(recs[n-1].Offset + 1)
 	if t.done {
 		t.cl.Restored(t.end)
 	}
@@ -214,7 +276,7 @@ func (r *restorer) apply(t *restoreTarget, recs []*kgo.Record, began time.Time) 
 		total := t.end - max(t.start, 0)
 		r.listener(RestoreProgress{
 			Store: t.cl.StoreName(), Topic: t.cl.Topic, Partition: t.cl.Partition,
-			Restored: t.restored, Total: total, Elapsed: time.Since(began), Done: t.done,
+			Restored: t.restored, Total: total, Elapsed: time.Since(t.began), Done: t.done,
 		})
 	}
 	return nil
@@ -255,28 +317,6 @@ func (r *restorer) removeStandby(cls []*Changelog) {
 		parts[c.Topic] = append(parts[c.Topic], c.Partition)
 	}
 	r.cl.RemoveConsumePartitions(parts)
-}
-
-// pollStandby applies what has been fetched for standby tasks, without
-// waiting for more.
-func (r *restorer) pollStandby() error {
-	if len(r.standby) == 0 {
-		return nil
-	}
-	fetches := r.cl.PollRecords(nil, 10000) //nolint:staticcheck // a nil context returns what is buffered
-	var err error
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if c := r.standby[topicPartition{fp.Topic, fp.Partition}]; c != nil && err == nil {
-			if err = r.applyStandby(c, fp.Records); err == nil {
-				end := fp.HighWatermark
-				if r.eos {
-					end = fp.LastStableOffset
-				}
-				c.noteEnd(end)
-			}
-		}
-	})
-	return err
 }
 
 func (r *restorer) applyStandby(c *Changelog, recs []*kgo.Record) error {

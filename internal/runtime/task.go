@@ -143,7 +143,10 @@ type Task struct {
 	standby    bool
 	err        error
 	closed     bool
-	processed  *atomic.Int64 // debug metrics only
+	// hidden: the task restores, its stores are not in the query
+	// registry (restoring.go).
+	hidden    bool
+	processed *atomic.Int64 // debug metrics only
 	// checkpointedAt is when the task last wrote its checkpoint.
 	checkpointedAt time.Time
 	procLog        throttle // records dropped after processing errors
@@ -496,6 +499,9 @@ func (t *Task) Close() error {
 	if t.cfg.Registry != nil && !t.standby {
 		for _, ts := range t.stores {
 			t.cfg.Registry.remove(ts.spec.Name, t.id)
+			if t.hidden {
+				t.cfg.Registry.setRestoring(ts.spec.Name, t.id, false)
+			}
 		}
 	}
 	if err := t.closeStores(); err != nil && first == nil {

@@ -457,7 +457,7 @@ func (c *Changelog) Reset() error {
 	if err := c.store.wipe(); err != nil {
 		return err
 	}
-	if r := c.task.cfg.Registry; r != nil && !c.task.standby {
+	if r := c.task.cfg.Registry; r != nil && !c.task.standby && !c.task.hidden {
 		r.add(c.store.spec.Name, c.task.id, c.store.queryView())
 	} else if r != nil {
 		r.addStandby(c.store.spec.Name, c.task.id, c.store.base, &c.store.lag)

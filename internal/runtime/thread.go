@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,8 +70,20 @@ type thread struct {
 	// heartbeat interval.
 	session, heartbeat time.Duration
 
-	mu         sync.Mutex
-	tasks      []*Task
+	mu sync.Mutex
+	// tasks are the active tasks that process; restoring those restoring
+	// their stores first (restoring.go); waiting those, and
+	// waitingStandby the standbys, whose directory another thread of the
+	// instance has not given up yet (taskdirs.go).
+	tasks          []*Task
+	restoring      map[processor.TaskID]*restoringTask
+	waiting        map[processor.TaskID]bool
+	waitingStandby map[processor.TaskID]bool
+	// lost are the tasks loseTasksLocked closed while the member kept
+	// their partitions: paused until the next assignment.
+	lost map[processor.TaskID]bool
+	// restoringN counts restoring and waiting tasks, for pollWait.
+	restoringN atomic.Int32
 	standbys   map[processor.TaskID]*Task
 	byPart     map[topicPartition]*Task
 	fatal      error
@@ -109,6 +120,18 @@ type thread struct {
 	sess     *kgo.GroupTransactSession
 	inTxn    bool
 	abortTxn bool
+	// clearRevoke says tasks were revoked between transactions: the
+	// session, which then fails the next transaction, is reset first
+	// (beginLocked). Under mu.
+	clearRevoke bool
+	// blocked says a rebalance callback waits for the loop (exactly-once:
+	// the loop commits and lets it through).
+	blocked atomic.Bool
+	// joining is when the member began rejoining the group (its session
+	// ended), zero once it has its new assignment. Under mu.
+	joining time.Time
+	// revokedNow says tasks were revoked in the rebalance under way.
+	revokedNow bool
 	// The lag probe of idling tasks (idle.go): at most one under way.
 	probing   bool
 	lastProbe time.Time
@@ -117,6 +140,8 @@ type thread struct {
 
 func newThread(e *Engine, id int) (*thread, error) {
 	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
+		restoring: map[processor.TaskID]*restoringTask{}, waiting: map[processor.TaskID]bool{}, waitingStandby: map[processor.TaskID]bool{},
+		lost:     map[processor.TaskID]bool{},
 		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
@@ -212,7 +237,7 @@ func (th *thread) run(ctx context.Context) error {
 			return th.fatalErr()
 		}
 		err := th.handle(ctx, fetches)
-		th.cl.AllowRebalance()
+		th.allowRebalance()
 		if err != nil {
 			th.abort()
 			return err
@@ -224,9 +249,26 @@ func (th *thread) run(ctx context.Context) error {
 }
 
 // pollWait bounds a poll so that wall-clock punctuators and commits are not
-// held up by an idle input.
+// held up by an idle input, nor a restoration by polls that wait.
 func (th *thread) pollWait() time.Duration {
+	if th.restoringN.Load() > 0 {
+		return 5 * time.Millisecond
+	}
 	return min(100*time.Millisecond, th.e.cfg.CommitInterval)
+}
+
+// allowRebalance lets a waiting rebalance callback run. Under exactly-once
+// it does so only between transactions, so that a revocation never finds
+// one open (revokeLocked): a waiting callback makes the loop commit at
+// once (handle).
+func (th *thread) allowRebalance() {
+	th.mu.Lock()
+	open := th.sess != nil && th.inTxn
+	th.mu.Unlock()
+	if !open {
+		th.blocked.Store(false)
+		th.cl.AllowRebalance()
+	}
 }
 
 func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
@@ -245,7 +287,7 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	fetches.EachError(th.fetchError)
 	th.addFetched(fetches)
-	if err := th.restorer.pollStandby(); err != nil {
+	if err := th.restoreStepLocked(ctx); err != nil {
 		return err
 	}
 	for _, t := range th.tasks {
@@ -270,7 +312,7 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if err := th.producerError(); err != nil {
 		return err
 	}
-	if time.Since(th.lastCommit) >= th.e.cfg.CommitInterval {
+	if th.commitDue() {
 		// A commit cut short by the application stopping is no failure:
 		// shutdown commits again, with a context of its own.
 		err := th.commitLocked(ctx)
@@ -286,6 +328,27 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	return nil
 }
+
+// commitDue says whether the loop commits now: every commit interval;
+// under exactly-once also at once when a rebalance callback waits for the
+// loop (allowRebalance), but not while the member rejoins the group: its
+// generation is changing, and a transaction committing offsets under the
+// old one would be refused and aborted (unless that lasts more than
+// maxJoinWait, which the transaction timeout bounds).
+func (th *thread) commitDue() bool {
+	due := time.Since(th.lastCommit) >= th.e.cfg.CommitInterval
+	if th.sess == nil {
+		return due
+	}
+	if !th.joining.IsZero() && time.Since(th.joining) < maxJoinWait {
+		due = false
+	}
+	return due || th.blocked.Load()
+}
+
+// maxJoinWait bounds how long a transaction stays open while the member
+// rejoins the group (commitDue); well below txnTimeout.
+const maxJoinWait = 3 * time.Second
 
 // fetchError logs an error of a poll: group errors (the member cannot
 // join) and fetch errors, each kind once when it starts and then at most
@@ -334,12 +397,18 @@ func (th *thread) commitLocked(ctx context.Context) error {
 	}
 	th.lastCommit = time.Now()
 	th.checkFreezeLocked()
+	return th.commitTasksLocked(ctx, th.tasks, true)
+}
+
+// commitTasksLocked is the at-least-once commit of tasks (all of the
+// thread's, with the standbys' checkpoints, or those revoked).
+func (th *thread) commitTasksLocked(ctx context.Context, tasks []*Task, standbys bool) error {
 	// A failed task with stores is left out: its caches may hold part of
 	// the record that failed, so neither its state nor its offsets are
 	// committed. A failed stateless task commits the records before the
 	// one that failed.
-	healthy := make([]*Task, 0, len(th.tasks))
-	for _, t := range th.tasks {
+	healthy := make([]*Task, 0, len(tasks))
+	for _, t := range tasks {
 		if t.Err() == nil || len(t.stores) == 0 {
 			healthy = append(healthy, t)
 		}
@@ -369,6 +438,9 @@ func (th *thread) commitLocked(ctx context.Context) error {
 		}
 	}
 	for _, t := range th.standbys {
+		if !standbys {
+			break
+		}
 		if err := t.Checkpoint(); err != nil {
 			return err
 		}
@@ -460,7 +532,15 @@ func (th *thread) loseTasksLocked(why string, cause error) {
 	}
 	th.e.cfg.Logger.Warn("kstreams: tasks may have moved to another member; closing them without flushing or committing, and rejoining the group",
 		"thread", th.id+1, "tasks", taskIDs(th.tasks), "reason", why, "error", cause)
+	ids := th.taskIDsLocked()
 	th.closeTasksLocked()
+	// The member keeps their partitions until it rejoins (cooperative
+	// rebalancing): nothing is fetched for them meanwhile, and the next
+	// assignment makes the tasks anew from the committed offsets.
+	for _, id := range ids {
+		th.lost[id] = true
+		th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
+	}
 	th.abortTxn = th.sess != nil
 	th.e.threadRebalancing(th.id, true)
 	th.rejoin.Store(true)
@@ -593,105 +673,6 @@ func (th *thread) collectorFor() TaskConfig {
 	}
 }
 
-func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	th.counters.Rebalances.Add(1)
-	th.confirmed = time.Now()
-	th.rejoin.Store(false)
-	if th.checkShutdownLocked() {
-		return
-	}
-	if th.groupLog.reset() {
-		th.e.cfg.Logger.Warn("kstreams: joined the consumer group again", "thread", th.id+1, "group", th.e.cfg.AppID)
-	}
-	active := map[processor.TaskID]bool{}
-	for topic, parts := range assigned {
-		if st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID); st != nil {
-			for _, p := range parts {
-				active[processor.TaskID{Subtopology: st.ID, Partition: p}] = true
-			}
-		}
-	}
-	wanted := map[processor.TaskID]bool{}
-	for _, t := range th.bal.Last().Standby {
-		if id := (processor.TaskID{Subtopology: t.Subtopology, Partition: t.Partition}); !active[id] {
-			wanted[id] = true
-		}
-	}
-	th.e.hostMap.set(th.bal.Last().Hosts)
-	th.dropStandbysLocked(wanted)
-	var created []*Task
-	for topic, parts := range assigned {
-		st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID)
-		if st == nil {
-			continue
-		}
-		for _, p := range parts {
-			t, err := th.ensureTaskLocked(st, p)
-			if err != nil && th.fatal == nil {
-				th.fatal = err
-			}
-			if t != nil {
-				created = append(created, t)
-			}
-		}
-	}
-	if th.fatal == nil {
-		if err := th.restoreLocked(ctx, created); err != nil {
-			// A broker that is restarting or unreachable fails a restore
-			// it will let through later: give the tasks back and rejoin.
-			if errors.Is(err, errRestoreBroker) && classify(err) != faultFatal || ctx.Err() != nil {
-				th.loseTasksLocked("restoring the stores failed", err)
-			} else {
-				th.fatal = err
-			}
-		}
-	}
-	if th.fatal == nil {
-		th.fatal = th.addStandbysLocked(wanted)
-	}
-	slices.SortFunc(th.tasks, func(a, b *Task) int {
-		if a.id.Subtopology != b.id.Subtopology {
-			return a.id.Subtopology - b.id.Subtopology
-		}
-		return int(a.id.Partition - b.id.Partition)
-	})
-	th.e.cfg.Logger.Info("kstreams: tasks assigned", "thread", th.id+1, "tasks", taskIDs(th.tasks))
-	th.e.threadRebalancing(th.id, th.rejoin.Load())
-}
-
-// ensureTaskLocked creates the task for partition p of st unless the thread
-// has it; it returns the task it created.
-func (th *thread) ensureTaskLocked(st *Subtopology, p int32) (*Task, error) {
-	id := processor.TaskID{Subtopology: st.ID, Partition: p}
-	for _, t := range th.tasks {
-		if t.id == id {
-			return nil, nil
-		}
-	}
-	t, err := NewTask(st, p, th.collectorFor())
-	if err != nil {
-		return nil, err
-	}
-	th.tasks = append(th.tasks, t)
-	for _, q := range t.queues {
-		th.byPart[topicPartition{q.topic, q.partition}] = t
-	}
-	return t, nil
-}
-
-// restoreLocked restores the stores of new tasks before they process
-// anything. It runs in the assignment callback, so fetching for the
-// tasks' partitions starts only afterwards.
-func (th *thread) restoreLocked(ctx context.Context, tasks []*Task) error {
-	var cls []*Changelog
-	for _, t := range tasks {
-		cls = append(cls, t.Changelogs()...)
-	}
-	return th.restorer.restore(ctx, cls)
-}
-
 // dropStandbysLocked closes the standby tasks not in keep, with a
 // checkpoint, so that an active task opened on the same directory restores
 // only what the standby had not seen.
@@ -702,6 +683,11 @@ func (th *thread) dropStandbysLocked(keep map[processor.TaskID]bool) {
 		}
 		th.closeStandby(t)
 		delete(th.standbys, id)
+	}
+	for id := range th.waitingStandby {
+		if !keep[id] {
+			delete(th.waitingStandby, id)
+		}
 	}
 }
 
@@ -719,17 +705,24 @@ func (th *thread) closeStandby(t *Task) {
 	if err := t.Close(); err != nil {
 		th.e.cfg.Logger.Warn("kstreams: closing standby task", "task", t.id.String(), "error", err)
 	}
+	th.e.dirs.release(t.id, th)
 }
 
 // addStandbysLocked opens the wanted standby tasks the thread lacks and
-// starts following their changelogs.
+// starts following their changelogs; those whose directory another thread
+// holds wait (waitingStandby).
 func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 	for id := range wanted {
 		if th.standbys[id] != nil {
 			continue
 		}
+		if !th.e.dirs.claim(id, th) {
+			th.waitingStandby[id] = true
+			continue
+		}
 		t, err := NewStandbyTask(th.e.plan.Subtopologies[id.Subtopology], id.Partition, th.collectorFor())
 		if err != nil {
+			th.e.dirs.release(id, th)
 			return err
 		}
 		th.standbys[id] = t
@@ -742,60 +735,22 @@ func (th *thread) addStandbysLocked(wanted map[processor.TaskID]bool) error {
 	return nil
 }
 
-func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	th.e.threadRebalancing(th.id, true)
-	// Standbys are closed (with a checkpoint) before every rejoin, like
-	// the active tasks: the new assignment may make one of them active
-	// on another thread of this instance, which can only open the task's
-	// directory once this thread has closed it. (Eager rebalancing runs
-	// every member's onRevoked before any member's onAssigned.)
-	th.dropStandbysLocked(nil)
-	if th.sess != nil {
-		// The open transaction cannot be ended here (franz-go's
-		// session holds the lock ending it needs while this callback
-		// runs) and the session aborts it anyway: the tasks are
-		// closed without flushing, and the loop aborts it next.
-		th.abortTxn = th.inTxn
-	} else if th.fatal == nil && !th.closing {
-		err := th.commitLocked(ctx)
-		if errors.Is(err, errNotCommitted) {
-			th.postponed(err)
-			err = nil
-		}
-		if err != nil {
-			th.fatal = err
-		}
-	}
-	th.closeTasksLocked()
-}
-
-// onLost runs when the member learns it is out of the group (its session
-// expired, its generation is gone): the tasks are closed without
-// committing. It runs again at every failed attempt to rejoin, so it says
-// so only when there are tasks to close.
-func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	th.e.threadRebalancing(th.id, true)
-	if len(th.tasks) > 0 {
-		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",
-			"thread", th.id+1, "tasks", taskIDs(th.tasks))
-	}
-	th.abortTxn = th.sess != nil && th.inTxn
-	th.closeTasksLocked()
-	th.dropStandbysLocked(nil)
-}
-
+// closeTasksLocked closes every active task: running (without flushing),
+// restoring and waiting.
 func (th *thread) closeTasksLocked() {
 	for _, t := range th.tasks {
-		if err := t.Close(); err != nil {
-			th.e.cfg.Logger.Warn("kstreams: closing task", "task", t.id.String(), "error", err)
-		}
+		th.closeTaskLocked(t)
 	}
 	th.tasks = nil
 	clear(th.byPart)
+	for _, r := range th.restoring {
+		th.closeRestoringLocked(r)
+	}
+	for id := range th.waiting {
+		th.cl.ResumeFetchPartitions(th.partitionsOfTask(id))
+	}
+	clear(th.waiting)
+	th.restoringN.Store(int32(len(th.waitingStandby)))
 }
 
 func (th *thread) fatalErr() error {

@@ -327,6 +327,10 @@ public final class Bench {
   static void run(JsonNode spec, BufferedReader in, Map<String, Long> stats) throws Exception {
     String key = spec.path("workload").asText();
     String name = key.contains("/") ? key.substring(0, key.indexOf('/')) : key;
+    if (name.equals("rebalance")) {
+      Rebalance.run(spec, in, stats);
+      return;
+    }
     Topology topo = topology(name, spec, stats);
     KafkaStreams streams = new KafkaStreams(topo, props(spec));
     Restore restore = null;
@@ -471,6 +475,170 @@ public final class Bench {
       if (marker != null) {
         marker.interrupt();
         marker.join(10_000);
+      }
+    }
+  }
+
+  /**
+   * The rebalance workload, as bench/rebalance.go: two instances of the count
+   * topology (no sink) process a steady trickle the worker writes itself,
+   * then a third instance starts; rebalance_ms is the time from its start to
+   * all three running, the third processing, and every partition having a
+   * record processed since all were running. Kafka Streams' assignment
+   * defaults apply.
+   */
+  static final class Rebalance {
+    final Map<Integer, Long> last = new HashMap<>();
+    long pause;
+    boolean marked;
+
+    synchronized void peek(String k) {
+      if (!k.startsWith("rb-")) {
+        return;
+      }
+      int dash = k.indexOf('-', 3);
+      int p = Integer.parseInt(k.substring(3, dash < 0 ? k.length() : dash));
+      long now = System.nanoTime();
+      Long prev = last.get(p);
+      if (prev != null && marked) {
+        pause = Math.max(pause, now - prev);
+      }
+      last.put(p, now);
+    }
+
+    synchronized boolean since(long t, int partitions) {
+      for (int p = 0; p < partitions; p++) {
+        Long at = last.get(p);
+        if (at == null || at < t) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    static void run(JsonNode spec, BufferedReader in, Map<String, Long> stats) throws Exception {
+      Rebalance clock = new Rebalance();
+      String input = spec.path("input").asText();
+      int partitions = spec.path("partitions").asInt();
+      Properties pp = new Properties();
+      pp.put("bootstrap.servers", String.join(",", brokers(spec)));
+      pp.put("key.serializer", StringSerializer.class.getName());
+      pp.put("value.serializer", StringSerializer.class.getName());
+      pp.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+      KafkaProducer<String, String> prod = new KafkaProducer<>(pp);
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      Thread trickle = new Thread(() -> {
+        try {
+          for (int i = 0; !Thread.currentThread().isInterrupted(); i++) {
+            for (int p = 0; p < partitions; p++) {
+              String k = "rb-" + p + "-" + (i % 100);
+              prod.send(new ProducerRecord<>(input, p, k, k));
+            }
+            Thread.sleep(10);
+          }
+        } catch (InterruptedException e) {
+          // stopped
+        } catch (Throwable e) {
+          failure.compareAndSet(null, e);
+        }
+      }, "bench-trickle");
+      trickle.setDaemon(true);
+      trickle.start();
+      List<KafkaStreams> apps = new ArrayList<>();
+      List<AtomicLong> processed = new ArrayList<>();
+      try {
+        for (String name : new String[] {"a", "b"}) {
+          start(spec, name, clock, apps, processed, failure);
+        }
+        long began = System.nanoTime();
+        await(failure, () -> running(apps) && clock.since(began, partitions));
+        long added = System.nanoTime();
+        synchronized (clock) {
+          clock.marked = true;
+        }
+        start(spec, "c", clock, apps, processed, failure);
+        long[] all = {0};
+        await(failure, () -> {
+          if (!running(apps) || processed.get(2).get() == 0) {
+            all[0] = 0;
+            return false;
+          }
+          if (all[0] == 0) {
+            all[0] = System.nanoTime();
+          }
+          return clock.since(all[0], partitions);
+        });
+        long balanced = System.nanoTime();
+        synchronized (stats) {
+          stats.put("rebalance_ms", (balanced - added) / 1_000_000L);
+          synchronized (clock) {
+            stats.put("max_pause_ms", clock.pause / 1_000_000L);
+          }
+        }
+        prod.send(new ProducerRecord<>(spec.path("output").asText(), "balanced", "1")).get();
+        while (in.read() != -1) {
+          // the runner closes stdin to stop the application
+        }
+      } finally {
+        trickle.interrupt();
+        long total = 0;
+        for (AtomicLong n : processed) {
+          total += n.get();
+        }
+        for (KafkaStreams s : apps) {
+          s.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+              .withTimeout(Duration.ofSeconds(30)));
+        }
+        prod.close(Duration.ofSeconds(5));
+        synchronized (stats) {
+          stats.put("processed", total);
+        }
+      }
+      Throwable err = failure.get();
+      if (err != null) {
+        throw new RuntimeException("Kafka Streams failed: " + err, err);
+      }
+    }
+
+    static void start(JsonNode spec, String name, Rebalance clock, List<KafkaStreams> apps, List<AtomicLong> processed,
+        AtomicReference<Throwable> failure) {
+      AtomicLong n = new AtomicLong();
+      StreamsBuilder b = new StreamsBuilder();
+      b.stream(spec.path("input").asText(), Consumed.with(Serdes.String(), Serdes.ByteArray()))
+          .peek((k, v) -> {
+            n.incrementAndGet();
+            clock.peek(k);
+          })
+          .groupByKey()
+          .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
+              .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()));
+      Properties p = props(spec);
+      p.put(StreamsConfig.STATE_DIR_CONFIG, spec.path("state_dir").asText() + "/" + name);
+      KafkaStreams streams = new KafkaStreams(b.build(), p);
+      streams.setUncaughtExceptionHandler(e -> {
+        failure.compareAndSet(null, e);
+        return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+      });
+      apps.add(streams);
+      processed.add(n);
+      streams.start();
+    }
+
+    static boolean running(List<KafkaStreams> apps) {
+      for (KafkaStreams s : apps) {
+        if (s.state() != KafkaStreams.State.RUNNING) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    static void await(AtomicReference<Throwable> failure, java.util.function.BooleanSupplier cond) throws Exception {
+      while (!cond.getAsBoolean()) {
+        if (failure.get() != null) {
+          throw new RuntimeException("Kafka Streams failed: " + failure.get(), failure.get());
+        }
+        Thread.sleep(1);
       }
     }
   }
