@@ -64,6 +64,7 @@ type thread struct {
 	cl       *kgo.Client
 	bal      *assign.Balancer
 	counters *Counters
+	sens     *ThreadSensors
 	restorer *restorer
 	purger   *purger
 
@@ -116,7 +117,7 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), sens: e.sensors.thread(id), purger: newPurger(e),
 		lagRes:   make(chan lagProbe, 1),
 		groupLog: throttle{every: logEvery}, fetchLog: throttle{every: logEvery}, commitLog: throttle{every: logEvery}}
 	th.bal = assign.NewBalancer(e.subs, assign.Subscription{Process: e.process, Endpoint: e.cfg.Endpoint}, e.cfg.Standbys, e.heldState)
@@ -163,6 +164,7 @@ func newThread(e *Engine, id int) (*thread, error) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.restorer = restorer
+	restorer.listener = e.sensors.restoreListener(e.plan, e.cfg.Logger, e.ThreadID(id), e.cfg.RestoreListener)
 	opts = append(opts, e.cfg.ClientOpts...)
 	var cl *kgo.Client
 	var err2 error
@@ -191,6 +193,10 @@ const logEvery = 30 * time.Second
 func (th *thread) run(ctx context.Context) error {
 	th.e.threadRebalancing(th.id, true)
 	th.lastCommit = time.Now()
+	th.sens.Start.Store(th.lastCommit.UnixMilli())
+	th.mu.Lock()
+	th.rebalanceStarted()
+	th.mu.Unlock()
 	// The producer id is loaded lazily at the first record; loading it
 	// while the group forms takes a round trip off the first output.
 	// Failures are the producer's to report when it produces.
@@ -204,7 +210,9 @@ func (th *thread) run(ctx context.Context) error {
 			return th.shutdown()
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, th.pollWait())
+		pollStart := time.Now()
 		fetches := th.cl.PollRecords(pollCtx, th.e.cfg.MaxPollRecords)
+		th.polled(pollStart, fetches)
 		cancel()
 		if fetches.IsClientClosed() {
 			return th.fatalErr()
@@ -246,12 +254,16 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if err := th.restorer.pollStandby(); err != nil {
 		return err
 	}
+	var it iteration
+	defer it.record(th.sens)
 	for _, t := range th.tasks {
 		th.cur = t
+		start := time.Now()
 		for {
 			// Fewer than asked: nothing buffered, or the task waits for
 			// an empty partition (idling).
 			n, err := t.Process(1000)
+			it.records += n
 			if err != nil {
 				return err
 			}
@@ -259,8 +271,14 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 				break
 			}
 		}
+		punctStart, punctBefore := time.Now(), th.counters.Punctuations.Load()
+		it.process += punctStart.Sub(start)
 		if err := t.PunctuateWallClock(); err != nil {
 			return err
+		}
+		if th.counters.Punctuations.Load() != punctBefore {
+			it.punctuated = true
+			it.punctuate += time.Since(punctStart)
 		}
 	}
 	th.cur = nil
@@ -271,7 +289,9 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if time.Since(th.lastCommit) >= th.e.cfg.CommitInterval {
 		// A commit cut short by the application stopping is no failure:
 		// shutdown commits again, with a context of its own.
+		commitStart, commitsBefore := time.Now(), th.counters.Commits.Load()
 		err := th.commitLocked(ctx)
+		th.committed(commitStart, commitsBefore)
 		if errors.Is(err, errNotCommitted) {
 			if ctx.Err() == nil {
 				th.postponed(err)
@@ -530,6 +550,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 		th.counters.Produced.Add(1)
 		if info.kind == SendDeadLetter {
 			th.counters.DeadLettered.Add(1)
+			th.deadLettered(rec, info)
 		}
 		return
 	}
@@ -586,14 +607,17 @@ func (th *thread) collectorFor() TaskConfig {
 		Counters:      th.counters,
 		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
+		Sensors:       th.e.sensors,
 		Globals:       th.e.globals,
 		ExactlyOnce:   th.e.cfg.ExactlyOnce,
 	}
 }
 
 func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	assignedAt := time.Now()
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	defer th.rebalanceDone(assignedAt)
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
 	th.rejoin.Store(false)
@@ -742,6 +766,10 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]i
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.e.threadRebalancing(th.id, true)
+	th.rebalanceStarted()
+	if len(th.tasks) > 0 {
+		th.e.cfg.Logger.Info("kstreams: tasks revoked", "thread", th.e.ThreadID(th.id), "tasks", taskIDs(th.tasks))
+	}
 	// Standbys are closed (with a checkpoint) before every rejoin, like
 	// the active tasks: the new assignment may make one of them active
 	// on another thread of this instance, which can only open the task's
@@ -775,6 +803,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.e.threadRebalancing(th.id, true)
+	th.rebalanceStarted()
 	if len(th.tasks) > 0 {
 		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",
 			"thread", th.id+1, "tasks", taskIDs(th.tasks))
