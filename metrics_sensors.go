@@ -2,6 +2,7 @@ package kstreams
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -177,4 +178,8 @@ func compareTaskIDs(a, b string) int {
 		return as - bs
 	}
 	return ap - bp
+}
+
+func (a *App) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, a.DeadLetters())
 }

@@ -86,7 +86,9 @@ func (th *thread) deadLettered(rec *kgo.Record, info *sendCtx) {
 		switch h.Key {
 		case HeaderErrorStage:
 			dl.Stage = string(h.Value)
-		case HeaderErrorMessage:
+		case HeaderStreamsErrorException:
+			dl.Stage = "processing: " + string(h.Value)
+		case HeaderErrorMessage, HeaderStreamsErrorMessage:
 			dl.Error = string(h.Value)
 		}
 	}
