@@ -91,6 +91,11 @@ type Metrics struct {
 	Tasks []TaskMetrics
 	// Stores has the stores of which this instance runs partitions.
 	Stores []StoreMetrics
+	// StoreTasks has the latencies of each store of each task, at
+	// MetricsDebug only (metrics_sensors.go).
+	StoreTasks []StoreTaskMetrics
+	// Restorations has the restorations of this instance's stores.
+	Restorations []RestorationMetrics
 }
 
 // StoreMetrics describes one state store over this instance's partitions.
@@ -107,6 +112,7 @@ type ThreadMetrics struct {
 	ID string
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits,
 	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates, EnforcedProcessing int64
+	ThreadLatency
 }
 
 // TaskMetrics are the debug-level counters of one task.
@@ -117,6 +123,15 @@ type TaskMetrics struct {
 	Processed int64
 	// Nodes maps each processor node to the records it processed.
 	Nodes map[string]int64
+	// Dropped counts the records the task dropped (skipped bad records
+	// included), at every level; DroppedRate is per second over the last
+	// minute.
+	Dropped     int64
+	DroppedRate float64
+	// ProcessRate (records per second) and NodeRates (per processor node)
+	// are over the last minute, at MetricsDebug only.
+	ProcessRate float64
+	NodeRates   map[string]float64
 }
 
 // Metrics returns a snapshot of this instance's metrics.
@@ -161,6 +176,7 @@ func (a *App) Metrics() Metrics {
 			cur.Nodes[c.Node] = c.Processed
 		}
 	}
+	a.addSensors(&m)
 	return m
 }
 
@@ -215,6 +231,7 @@ func (c promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{promState, promAliveThreads, promFailedThreads, promTaskProcess, promNodeProcess, promStoreKeys, promLag, promLagMax} {
 		ch <- d
 	}
+	describeSensors(ch)
 }
 
 func (c promCollector) Collect(ch chan<- prometheus.Metric) {
@@ -239,6 +256,9 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, t := range m.Tasks {
+		if m.Level != MetricsDebug {
+			break
+		}
 		ch <- prometheus.MustNewConstMetric(promTaskProcess, prometheus.CounterValue, float64(t.Processed), client, t.Task)
 		for node, n := range t.Nodes {
 			ch <- prometheus.MustNewConstMetric(promNodeProcess, prometheus.CounterValue, float64(n), client, t.Task, node)
@@ -247,6 +267,7 @@ func (c promCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range m.Stores {
 		ch <- prometheus.MustNewConstMetric(promStoreKeys, prometheus.GaugeValue, float64(s.EstimatedEntries), client, s.Name)
 	}
+	collectSensors(ch, m, client)
 	c.collectLag(ch, client)
 }
 

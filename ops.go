@@ -26,6 +26,7 @@ import (
 //	GET /kstreams/metrics.json  [App.Metrics] as JSON
 //	GET /kstreams/health    200 with the state while it is RUNNING or REBALANCING, else 503 (a liveness probe)
 //	GET /kstreams/errors    the last warnings and errors logged ([App.RecentErrors])
+//	GET /kstreams/deadletters  the last records written to a dead-letter topic ([App.DeadLetters])
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
 //	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
 //	GET /console/           the web console (package console)
@@ -116,6 +117,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/metrics.json", a.serveMetricsJSON)
 		mux.HandleFunc("GET /kstreams/store", a.serveStore)
 		mux.HandleFunc("GET /kstreams/errors", a.serveErrors)
+		mux.HandleFunc("GET /kstreams/deadletters", a.serveDeadLetters)
 		mux.HandleFunc("GET /kstreams/health", a.serveHealth)
 		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))

@@ -2,8 +2,10 @@
 // embedded in the binary (no CDN, works offline), that reads the
 // application's operations endpoints (kstreams.OpsServer) and shows the
 // topology as a graph, the instance's state and threads, the lag per task
-// and partition refreshing every second, the throughput over the last
-// minutes, and a store browser (key lookup and range scan).
+// and partition refreshing every second, the throughput and the process,
+// commit and poll latencies over the last minutes, the restorations in
+// progress, a store browser (key lookup and range scan), and the recent
+// errors and dead-lettered records.
 //
 // kstreams.OpsServer mounts it under /console/.
 package console
@@ -19,8 +21,9 @@ var assets embed.FS
 
 // Handler serves the console's files; mount it with its prefix stripped,
 // e.g. http.StripPrefix("/console", console.Handler()). The page calls
-// /kstreams/topology, /kstreams/lag, /kstreams/metrics.json and
-// /kstreams/store on the same host.
+// /kstreams/topology, /kstreams/lag, /kstreams/metrics.json,
+// /kstreams/store, /kstreams/errors and /kstreams/deadletters on the same
+// host.
 func Handler() http.Handler {
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil { // the embedded directory is fixed at build time

@@ -55,12 +55,18 @@ func httpGet(t *testing.T, h http.Handler, path string) string {
 	return rec.body.String()
 }
 
-// topology counts input values per value (a repartition, a store "counts").
+// topology counts input values per value (a repartition, a store "counts");
+// the value "poison" makes the grouping panic.
 func topology(t *testing.T, in string) *kstreams.Topology {
 	t.Helper()
 	b := kstreams.NewBuilder()
 	s := kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String()))
-	g := kstreams.GroupBy(s, func(_, v string) string { return v },
+	g := kstreams.GroupBy(s, func(_, v string) string {
+		if v == "poison" {
+			panic("poison record")
+		}
+		return v
+	},
 		kstreams.Grouped[string, string]{Name: kstreams.Named("by-value")})
 	g.Count(kstreams.Materialized[string, int64]{Name: "counts"})
 	topo, err := b.Build()
@@ -74,6 +80,7 @@ func newApp(t *testing.T, brokers []string, in, stateDir string) *kstreams.App {
 	t.Helper()
 	app, err := kstreams.New(topology(t, in), kstreams.ApplicationID("console-"+in), kstreams.Brokers(brokers...),
 		kstreams.CommitInterval(200*time.Millisecond), kstreams.StateDir(stateDir), kstreams.OpsServer("127.0.0.1:0"),
+		kstreams.OnProcessingError(kstreams.DeadLetter(in+"-dlq")),
 		kstreams.ClientOptions(kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +106,10 @@ func chromium(t *testing.T) string {
 // TestConsoleInBrowser runs two instances on the real broker and drives
 // the first one's console in headless chromium: the graph shows every
 // processor, lag changes as records flow, a store lookup returns the
-// value. It saves a screenshot (path in the log).
+// value, the latency charts draw, poison records show among the
+// dead-lettered records; the second instance, started once the first has
+// counted the input, shows its stores' restorations. It saves screenshots
+// (paths in the log).
 func TestConsoleInBrowser(t *testing.T) {
 	env := os.Getenv("KSTREAMS_TEST_BROKERS")
 	if env == "" {
@@ -117,7 +127,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := adm.CreateTopics(t.Context(), 2, 1, nil, in); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), in) })
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), in, in+"-dlq") })
 	produce := func(from, n int) {
 		t.Helper()
 		var recs []*kgo.Record
@@ -143,6 +153,15 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		})
 		apps = append(apps, app)
+		if i == 0 {
+			// The second instance starts once the first has counted
+			// the input: the tasks it takes over restore their
+			// stores from the changelog.
+			waitFor(t, "instance 0 counting the input", func() bool {
+				m := app.Metrics()
+				return m.Processed >= 140 && m.Commits >= 1
+			})
+		}
 	}
 	waitFor(t, "both instances running", func() bool {
 		return apps[0].State() == kstreams.Running && apps[1].State() == kstreams.Running && apps[0].OpsAddr() != ""
@@ -257,7 +276,47 @@ func TestConsoleInBrowser(t *testing.T) {
 	produce(70, 700)
 	waitFor(t, "the lag table showing the new records", func() bool { return endSum() == 770 })
 
-	time.Sleep(2 * time.Second)                                 // a few throughput samples for the chart
+	// Latency charts: a point per refresh, the process latency above 0.
+	waitFor(t, "the latency charts drawn", func() bool {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById('latency-process-line').getAttribute('points').split(' ').filter(p => p).length`))
+		now, err2 := chromedp.Run(ctx, chromedp.Text(`#latency-commit-now`))
+		return err == nil && err2 == nil && n >= 3 && strings.HasPrefix(now, "now ")
+	})
+	// A poison record on each partition: each instance dead-letters one.
+	poison := []*kgo.Record{{Topic: in, Partition: 0, Value: []byte("poison")}, {Topic: in, Partition: 1, Value: []byte("poison")}}
+	if err := cl.ProduceSync(t.Context(), poison...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the dead-lettered record listed", func() bool {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#deadletters tbody tr')].map(r => r.cells[1].textContent + ' ' + r.cells[2].textContent + ' ' + r.cells[4].textContent)`))
+		return err == nil && len(rows) == 1 && strings.HasPrefix(rows[0], in+"-dlq-0@") && strings.Contains(rows[0], in+"-") && strings.Contains(rows[0], "poison record")
+	})
+	time.Sleep(2 * time.Second) // a few throughput samples for the chart
+	screenshot(t, ctx, "kstreams-console.png")
+
+	// The second instance's console: its restorations, done.
+	if _, err := chromedp.Run(ctx, chromedp.Navigate("http://"+apps[1].OpsAddr()+"/console/")); err != nil {
+		t.Fatalf("loading the second console: %v", err)
+	}
+	waitFor(t, "the second instance's restorations listed", func() bool {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#restorations tbody tr')].map(r => r.cells[1].textContent + ' ' + r.cells[4].textContent + ' ' + r.cells[3].firstChild.value)`))
+		if err != nil || len(rows) == 0 {
+			return false
+		}
+		for _, r := range rows {
+			if !strings.HasPrefix(r, "counts ") || !strings.Contains(r, "(done)") {
+				return false
+			}
+		}
+		return true
+	})
+	screenshot(t, ctx, "kstreams-console-restoration.png")
+}
+
+// screenshot saves a PNG of the page under KSTREAMS_ARTIFACTS (or the
+// temporary directory).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives a PNG
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +325,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	path := filepath.Join(dir, "kstreams-console.png")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}

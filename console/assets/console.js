@@ -107,6 +107,45 @@ function drawThroughput(m) {
   $("throughput-now").textContent = rates.length ? Math.round(rates[rates.length - 1]) + " records/s" : "";
 }
 
+// Latency charts: the thread averages of each refresh, last 2 minutes.
+const latency = { process: [], commit: [], poll: [] };
+function drawLatency(m) {
+  const threads = m.Threads || [];
+  const avg = (f) => threads.length ? threads.reduce((s, t) => s + f(t), 0) / threads.length : 0;
+  const now = {
+    process: avg((t) => t.ProcessLatencyAvg) * 1000, // ms to µs
+    commit: avg((t) => t.CommitLatencyAvg),
+    poll: avg((t) => t.PollLatencyAvg),
+  };
+  for (const k in latency) {
+    const s = latency[k];
+    s.push(now[k]);
+    while (s.length > 120) s.shift();
+    const max = Math.max(1e-9, ...s);
+    $("latency-" + k + "-line").setAttribute("points", s.map((v, i) => (i * 5) + "," + (58 - (v / max) * 54)).join(" "));
+    $("latency-" + k + "-now").textContent = "now " + now[k].toFixed(k === "process" ? 2 : 1) + ", max " + max.toFixed(k === "process" ? 2 : 1);
+  }
+}
+
+// drawRestorations lists the restorations with a progress bar each.
+function drawRestorations(m) {
+  const tbody = $("restorations").tBodies[0];
+  tbody.innerHTML = "";
+  for (const r of m.Restorations || []) {
+    const tr = document.createElement("tr");
+    const bar = document.createElement("progress");
+    bar.max = Math.max(r.Total, 1);
+    bar.value = r.Done ? bar.max : r.Restored;
+    const cells = [r.Task, r.Store, r.Partition, bar, r.Restored + " / " + r.Total + (r.Done ? " (done)" : ""), r.Remaining, Math.round(r.Rate)];
+    for (const c of cells) {
+      const td = document.createElement("td");
+      if (c instanceof Node) td.appendChild(c); else td.textContent = c;
+      tr.appendChild(td);
+    }
+    tbody.appendChild(tr);
+  }
+}
+
 async function refresh() {
   try {
     const m = await getJSON("/kstreams/metrics.json");
@@ -114,6 +153,8 @@ async function refresh() {
     $("state").className = "state " + m.state;
     fillRows($("threads").tBodies[0], (m.Threads || []).map((t) => [t.ID, t.Processed, t.Produced, t.Commits, t.Rebalances, t.Restored, t.Dropped + t.Skipped]));
     drawThroughput(m);
+    drawLatency(m);
+    drawRestorations(m);
   } catch (e) { $("state").textContent = "unreachable"; }
   try {
     const l = await getJSON("/kstreams/lag");
@@ -122,6 +163,16 @@ async function refresh() {
     fillRows($("lag").tBodies[0], (l.partitions || []).map((p) => [p.task || "-", p.topic, p.partition, p.committed, p.end, p.lag, (p.member || "-").replace(/^(.*StreamThread-\d+).*$/, "$1")]));
   } catch (e) { $("group").textContent = String(e); }
   await refreshErrors();
+  await refreshDeadLetters();
+}
+
+async function refreshDeadLetters() {
+  try {
+    const dls = await getJSON("/kstreams/deadletters");
+    fillRows($("deadletters").tBodies[0], dls.slice().reverse().slice(0, 20).map((d) =>
+      [new Date(d.time).toLocaleTimeString(), d.topic + "-" + d.partition + "@" + d.offset,
+       d.input_offset >= 0 ? d.input_topic + "-" + d.input_partition + "@" + d.input_offset : "-", d.stage, d.error, d.key]));
+  } catch (e) { /* the next refresh retries */ }
 }
 
 async function refreshErrors() {

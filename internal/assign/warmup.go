@@ -489,7 +489,7 @@ func (b *Balancer) balanceHA(tasks []Task, members []Member) (active, standby ma
 		probeAt = 0
 	}
 	if w.Log != nil {
-		w.Log.Info("kstreams: tasks assigned", "members", len(members), "tasks", len(tasks), "stateful", len(stateful),
+		w.Log.Info("kstreams: assignment computed", "members", len(members), "tasks", len(tasks), "stateful", len(stateful),
 			"movements", plan.Movements, "warmups", plan.Warmups, "probing_rebalance", probeAt != 0)
 	}
 	return plan.Active, plan.Standby, probeAt

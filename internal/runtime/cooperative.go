@@ -22,8 +22,10 @@ import (
 // thread's other tasks process. See DESIGN.md "Rebalancing".
 
 func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, added map[string][]int32) {
+	assignedAt := time.Now()
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	defer th.rebalanceDone(assignedAt)
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
 	// A member that revoked tasks in this rebalance rejoins at once (the
@@ -95,7 +97,8 @@ func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, added map[string]
 	if th.fatal == nil {
 		th.fatal = th.addStandbysLocked(wanted)
 	}
-	th.e.cfg.Logger.Info("kstreams: tasks assigned", "thread", th.id+1, "tasks", taskIDs(th.tasks),
+	th.e.cfg.Logger.Info("kstreams: tasks assigned", "thread", th.e.ThreadID(th.id),
+		"tasks", slices.SortedFunc(slices.Values(th.taskIDsLocked()), compareTaskIDs),
 		"restoring", len(th.restoring), "waiting", len(th.waiting))
 	th.updateRebalancingLocked()
 }
@@ -225,12 +228,15 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, lost map[string]
 	if th.joining.IsZero() {
 		th.joining = time.Now()
 	}
+	th.rebalanceStarted()
 	if len(ids) == 0 {
 		// Cooperative rebalancing calls this at the end of every
 		// session; nothing moves.
 		return
 	}
 	th.e.threadRebalancing(th.id, true)
+	th.e.cfg.Logger.Info("kstreams: tasks revoked", "thread", th.e.ThreadID(th.id),
+		"tasks", slices.SortedFunc(maps.Keys(ids), compareTaskIDs))
 	th.revokedNow = true
 	th.revokeLocked(ctx, ids, true)
 }
@@ -315,6 +321,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.e.threadRebalancing(th.id, true)
+	th.rebalanceStarted()
 	th.joining = time.Now()
 	if len(th.tasks)+len(th.restoring)+len(th.waiting) > 0 {
 		th.e.cfg.Logger.Warn("kstreams: group membership lost; closing tasks without committing, and rejoining",

@@ -125,6 +125,7 @@ type Engine struct {
 
 	countersMu sync.Mutex
 	counters   []*Counters
+	sensors    *Sensors
 
 	registry registry
 	hostMap  hostMap
@@ -140,7 +141,7 @@ func NewEngine(plan *Plan, cfg Config) *Engine {
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 30 * time.Second
 	}
-	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}}
+	e := &Engine{cfg: cfg, plan: plan, process: newProcessID(), rebalancing: map[int]bool{}, sensors: NewSensors(cfg.Debug != nil)}
 	if e.cfg.Logger == nil {
 		e.cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -218,6 +218,7 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, t
 // an aggregation.
 func (n *processorNode[KIn, VIn, KOut, VOut]) DropRecord(reason string) {
 	n.t.cfg.Counters.Dropped.Add(1)
+	n.t.countDropped()
 	meta, _ := n.t.recordMetadata()
 	n.t.cfg.Logger.Warn("kstreams: dropping record", "node", n.name, "reason", reason,
 		"topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset)

@@ -116,6 +116,7 @@ func (t *Task) errorContext(node string, err error) *ErrorContext {
 // Streams' dropped-records metric) and logs it, throttled per task.
 func (t *Task) dropProcessing(ec *ErrorContext, deadLetter string) {
 	t.cfg.Counters.Dropped.Add(1)
+	t.countDropped()
 	ok, held := t.procLog.allow(time.Now())
 	if !ok {
 		return

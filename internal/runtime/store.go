@@ -167,6 +167,8 @@ type cachedStore struct {
 	maxBytes int64
 	ts       func() int64
 	listener FlushListener
+	// sens, if set, records the cache's hit ratio (debug level).
+	sens *StoreSensors
 
 	mu    sync.Mutex
 	dirty map[string]*cacheEntry
@@ -203,6 +205,9 @@ func (c *cachedStore) Get(key []byte) ([]byte, error) {
 	c.mu.Lock()
 	e, ok := c.dirty[string(key)]
 	c.mu.Unlock()
+	if c.sens != nil && c.maxBytes > 0 {
+		c.sens.hit(ok, time.Now())
+	}
 	if ok {
 		return e.value, nil
 	}

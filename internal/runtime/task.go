@@ -90,6 +90,9 @@ type TaskConfig struct {
 	Registry *registry
 	// Debug, if set, receives the debug-level metrics.
 	Debug *DebugMetrics
+	// Sensors, if set, receive the task's latency and drop sensors
+	// (latency.go).
+	Sensors *Sensors
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
@@ -408,6 +411,7 @@ func (t *Task) badRecord(rec *kgo.Record, stage string, cause error) error {
 	switch t.cfg.OnBadRecord.Kind {
 	case PolicySkip:
 		t.cfg.Counters.Skipped.Add(1)
+		t.countDropped()
 		t.cfg.Logger.Warn("kstreams: skipping bad record", "error", re.Error())
 		return nil
 	case PolicyDeadLetter:

@@ -147,6 +147,7 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 		ts.cache = newCachedStore(ts.top, size, t.timestamp)
 		ts.top = ts.cache
 	}
+	ts.top = t.meter(ts)
 	ts.typed = ts.top
 	if spec.Typed != nil {
 		ts.typed = spec.Typed(ts.top, ts.changelog)
@@ -267,9 +268,11 @@ func (t *Task) FlushCaches() error {
 		if ts.cache == nil {
 			continue
 		}
+		start := time.Now()
 		if err := flushCache(ts); err != nil {
 			t.fail("", err)
 		}
+		ts.flushed(start)
 		if t.err != nil {
 			return t.err
 		}

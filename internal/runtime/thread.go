@@ -63,6 +63,7 @@ type thread struct {
 	cl       *kgo.Client
 	bal      *assign.Balancer
 	counters *Counters
+	sens     *ThreadSensors
 	restorer *restorer
 	purger   *purger
 
@@ -139,7 +140,7 @@ type thread struct {
 }
 
 func newThread(e *Engine, id int) (*thread, error) {
-	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), purger: newPurger(e),
+	th := &thread{e: e, id: id, byPart: map[topicPartition]*Task{}, standbys: map[processor.TaskID]*Task{}, counters: e.countersOf(id), sens: e.sensors.thread(id), purger: newPurger(e),
 		restoring: map[processor.TaskID]*restoringTask{}, waiting: map[processor.TaskID]bool{}, waitingStandby: map[processor.TaskID]bool{},
 		lost:     map[processor.TaskID]bool{},
 		lagRes:   make(chan lagProbe, 1),
@@ -189,6 +190,7 @@ func newThread(e *Engine, id int) (*thread, error) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
 	th.restorer = restorer
+	restorer.listener = e.sensors.restoreListener(e.plan, e.cfg.Logger, e.ThreadID(id), e.cfg.RestoreListener)
 	opts = append(opts, e.cfg.ClientOpts...)
 	var cl *kgo.Client
 	var err2 error
@@ -218,6 +220,10 @@ const logEvery = 30 * time.Second
 func (th *thread) run(ctx context.Context) error {
 	th.e.threadRebalancing(th.id, true)
 	th.lastCommit = time.Now()
+	th.sens.Start.Store(th.lastCommit.UnixMilli())
+	th.mu.Lock()
+	th.rebalanceStarted()
+	th.mu.Unlock()
 	// The producer id is loaded lazily at the first record; loading it
 	// while the group forms takes a round trip off the first output.
 	// Failures are the producer's to report when it produces.
@@ -231,7 +237,9 @@ func (th *thread) run(ctx context.Context) error {
 			return th.shutdown()
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, th.pollWait())
+		pollStart := time.Now()
 		fetches := th.cl.PollRecords(pollCtx, th.e.cfg.MaxPollRecords)
+		th.polled(pollStart, fetches)
 		cancel()
 		if fetches.IsClientClosed() {
 			return th.fatalErr()
@@ -290,12 +298,16 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if err := th.restoreStepLocked(ctx); err != nil {
 		return err
 	}
+	var it iteration
+	defer it.record(th.sens)
 	for _, t := range th.tasks {
 		th.cur = t
+		start := time.Now()
 		for {
 			// Fewer than asked: nothing buffered, or the task waits for
 			// an empty partition (idling).
 			n, err := t.Process(1000)
+			it.records += n
 			if err != nil {
 				return err
 			}
@@ -303,8 +315,14 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 				break
 			}
 		}
+		punctStart, punctBefore := time.Now(), th.counters.Punctuations.Load()
+		it.process += punctStart.Sub(start)
 		if err := t.PunctuateWallClock(); err != nil {
 			return err
+		}
+		if th.counters.Punctuations.Load() != punctBefore {
+			it.punctuated = true
+			it.punctuate += time.Since(punctStart)
 		}
 	}
 	th.cur = nil
@@ -315,7 +333,9 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if th.commitDue() {
 		// A commit cut short by the application stopping is no failure:
 		// shutdown commits again, with a context of its own.
+		commitStart, commitsBefore := time.Now(), th.counters.Commits.Load()
 		err := th.commitLocked(ctx)
+		th.committed(commitStart, commitsBefore)
 		if errors.Is(err, errNotCommitted) {
 			if ctx.Err() == nil {
 				th.postponed(err)
@@ -612,6 +632,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 		th.counters.Produced.Add(1)
 		if info.kind == SendDeadLetter {
 			th.counters.DeadLettered.Add(1)
+			th.deadLettered(rec, info)
 		}
 		return
 	}
@@ -668,6 +689,7 @@ func (th *thread) collectorFor() TaskConfig {
 		Counters:      th.counters,
 		Logger:        th.e.cfg.Logger.With("thread", th.e.ThreadID(th.id)),
 		Debug:         th.e.cfg.Debug,
+		Sensors:       th.e.sensors,
 		Globals:       th.e.globals,
 		ExactlyOnce:   th.e.cfg.ExactlyOnce,
 	}

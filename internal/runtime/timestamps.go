@@ -21,6 +21,7 @@ func InvalidTimestamp(ts int64) error {
 // counted as dropped.
 func (t *Task) dropInvalidTimestamp(it queued) {
 	t.cfg.Counters.Dropped.Add(1)
+	t.countDropped()
 	t.cfg.Logger.Warn("kstreams: dropping record with a negative extracted timestamp",
 		"topic", it.rec.Topic, "partition", it.rec.Partition, "offset", it.rec.Offset, "timestamp", it.ts)
 }
