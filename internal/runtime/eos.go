@@ -191,7 +191,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
-		committed, err = th.sess.End(cctx, kgo.TryCommit)
+		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, offsets), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
 	} else {
@@ -253,9 +253,19 @@ func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 		p  int32
 	}
 	var parts []part
+	assigned := map[string][]int32{}
 	for _, t := range th.tasks {
 		parts = append(parts, part{t.st, t.id.Partition})
+		for _, q := range t.queues {
+			assigned[q.topic] = append(assigned[q.topic], q.partition)
+		}
 	}
+	lookup, err := th.committedLookup(ctx, assigned)
+	if err != nil {
+		th.loseTasksLocked("reading the committed offsets after an aborted transaction failed", err)
+		return nil
+	}
+	th.committed = lookup
 	th.closeTasksLocked()
 	var created []*Task
 	for _, p := range parts {

@@ -86,6 +86,9 @@ type thread struct {
 	// closing is set once the thread shuts down: a revocation then only
 	// closes what is left.
 	closing bool
+	// committed is what the group committed for the partitions being
+	// assigned, read when they are (offsetmeta.go; nil: nothing read).
+	committed func(topic string, partition int32) (CommittedOffset, bool)
 	// cur is the task processing, for Send to name the input record;
 	// src, srcKind and srcCtx cache the last context Send made.
 	cur     *Task
@@ -381,7 +384,7 @@ func (th *thread) commitLocked(ctx context.Context) error {
 		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
-	err = commitSync(cctx, th.cl, offsets)
+	err = commitSync(th.commitMetadataContext(cctx), th.cl, offsets)
 	cancel()
 	switch classify(err) {
 	case faultNone:
@@ -619,6 +622,8 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	}
 	th.e.hostMap.set(th.bal.Last().Hosts)
 	th.dropStandbysLocked(wanted)
+	lookup, cerr := th.committedLookup(ctx, assigned)
+	th.committed = lookup
 	var created []*Task
 	for topic, parts := range assigned {
 		st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID)
@@ -635,7 +640,17 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 			}
 		}
 	}
-	if th.fatal == nil {
+	if cerr != nil && th.fatal == nil {
+		// The tasks would start without their partition times and
+		// processor metadata: give them back and rejoin, as for a
+		// restore the broker fails.
+		if classify(cerr) == faultFatal && ctx.Err() == nil {
+			th.fatal = cerr
+		} else {
+			th.loseTasksLocked("reading the committed offsets failed", cerr)
+		}
+	}
+	if th.fatal == nil && cerr == nil {
 		if err := th.restoreLocked(ctx, created); err != nil {
 			// A broker that is restarting or unreachable fails a restore
 			// it will let through later: give the tasks back and rejoin.
@@ -668,7 +683,9 @@ func (th *thread) ensureTaskLocked(st *Subtopology, p int32) (*Task, error) {
 			return nil, nil
 		}
 	}
-	t, err := NewTask(st, p, th.collectorFor())
+	cfg := th.collectorFor()
+	cfg.Committed = th.committed
+	t, err := NewTask(st, p, cfg)
 	if err != nil {
 		return nil, err
 	}
