@@ -295,14 +295,21 @@ func (p *lateDropper) Close() error { return nil }
 // with the offsets in Kafka Streams' format and read back by the next
 // instance: its stream time starts there, so a record late relative to the
 // stream time before the restart is late after it too (dropped by the
-// processor, and measured by record-lateness).
+// processor, and measured by record-lateness). Under exactly-once the
+// metadata goes with the transaction's offsets.
 func TestPartitionTimeRestored(t *testing.T) {
+	for _, g := range []kstreams.Guarantee{kstreams.AtLeastOnce, kstreams.ExactlyOnce} {
+		t.Run(g.String(), func(t *testing.T) { testPartitionTimeRestored(t, g) })
+	}
+}
+
+func testPartitionTimeRestored(t *testing.T, g kstreams.Guarantee) {
 	app := newAppID(t)
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	createTopics(t, 1, in, out)
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	produce(t, rec(in, 0, []byte("a"), []byte("x"), base), rec(in, 0, []byte("b"), []byte("x"), base+5000))
-	r := runApp(t, streamTimeTopology(t, in, out), kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()))
+	r := runApp(t, streamTimeTopology(t, in, out), kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()), kstreams.ProcessingGuarantee(g))
 	waitCaughtUp(t, app, 60*time.Second, in)
 	r.stopOK(t)
 	if pt, _ := committedMetadata(t, app, in, 2); pt != base+5000 {
@@ -313,7 +320,7 @@ func TestPartitionTimeRestored(t *testing.T) {
 	// the next one, on time, sees the restored stream time.
 	produce(t, rec(in, 0, []byte("late"), []byte("x"), base+1000), rec(in, 0, []byte("c"), []byte("x"), base+4000))
 	r = runApp(t, streamTimeTopology(t, in, out), kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()),
-		kstreams.MetricsRecordingLevel(kstreams.MetricsDebug))
+		kstreams.MetricsRecordingLevel(kstreams.MetricsDebug), kstreams.ProcessingGuarantee(g))
 	waitCaughtUp(t, app, 60*time.Second, in)
 	m := r.app.Metrics()
 	r.stopOK(t)
