@@ -76,6 +76,11 @@ type Metrics struct {
 	// EnforcedProcessing counts records processed while another input
 	// partition of their task was empty and given up on (see [MaxTaskIdle]).
 	EnforcedProcessing int64
+	// Lateness has each task's record-lateness and SuppressionBuffers
+	// each suppression buffer's sizes, at MetricsDebug only
+	// (metrics_time.go).
+	Lateness           []TaskLatenessMetrics
+	SuppressionBuffers []SuppressionBufferMetrics
 	// FailedStreamThreads counts stream threads that stopped with an error
 	// (Kafka Streams' failed-stream-threads); see [OnUncaughtError].
 	FailedStreamThreads int64
@@ -144,6 +149,7 @@ func (a *App) Metrics() Metrics {
 		EnforcedProcessing: t.EnforcedProcessing, FailedStreamThreads: t.FailedThreads,
 		State: a.engine.State(), Level: a.cfg.metricsLevel,
 	}
+	a.addTimeMetrics(&m)
 	for i, th := range a.engine.ThreadTotals() {
 		m.Threads = append(m.Threads, ThreadMetrics{
 			ID:        a.engine.ThreadID(i),

@@ -33,6 +33,7 @@ func (p *sessionAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.He
 		return nil
 	}
 	p.lastEmit = closeTime
+	keepLastEmit(p.ctx, p.store, closeTime)
 	return p.forwardClosed(lower, upper, h)
 }
 

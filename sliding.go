@@ -141,6 +141,9 @@ func (p *slidingAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Chan
 		return err
 	}
 	p.st, p.ctx, p.starts = st, ctx, map[int64]bool{}
+	if p.onClose {
+		p.lastEmit = restoredLastEmit(ctx, p.store)
+	}
 	return nil
 }
 
@@ -423,6 +426,7 @@ func (p *slidingAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.He
 		lower = max(0, p.lastEmit-p.d)
 	}
 	p.lastEmit = closeTime
+	keepLastEmit(p.ctx, p.store, closeTime)
 	from := max(lower, p.storeTime-p.retention)
 	if from > upper {
 		return nil

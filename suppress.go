@@ -317,11 +317,17 @@ func (p *suppress[K, V]) Process(r processor.Record[K, Change[V]]) error {
 	if err := p.put(kb, r); err != nil {
 		return err
 	}
+	p.recordBuffer()
 	expiry := p.observed - p.limit
+	evicted := false
 	for len(p.rows) > 0 && p.rows[0].time <= expiry {
 		if err := p.emit(); err != nil {
 			return err
 		}
+		evicted = true
+	}
+	if evicted {
+		p.recordBuffer()
 	}
 	if !p.full() {
 		return nil
@@ -334,6 +340,7 @@ func (p *suppress[K, V]) Process(r processor.Record[K, Change[V]]) error {
 			return err
 		}
 	}
+	p.recordBuffer()
 	return nil
 }
 

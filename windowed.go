@@ -233,6 +233,9 @@ func (p *windowAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Chang
 		return err
 	}
 	p.st, p.ctx = st, ctx
+	if p.onClose {
+		p.lastEmit = restoredLastEmit(ctx, p.store)
+	}
 	return nil
 }
 
@@ -311,6 +314,7 @@ func (p *windowAggregate[K, V, A]) emitClosed(closeTime int64, h []processor.Hea
 	}
 	from := max(lower, p.storeTime-p.retention)
 	p.lastEmit = closeTime
+	keepLastEmit(p.ctx, p.store, closeTime)
 	if from > upper {
 		return nil
 	}

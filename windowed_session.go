@@ -200,6 +200,9 @@ func (p *sessionAggregate[K, V, A]) Init(ctx processor.Context[Windowed[K], Chan
 		return err
 	}
 	p.st, p.ctx = st, ctx
+	if p.onClose {
+		p.lastEmit = restoredLastEmit(ctx, p.store)
+	}
 	return nil
 }
 

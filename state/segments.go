@@ -238,21 +238,27 @@ func (s *segmented) put(t int64, key, value []byte) error {
 }
 
 // remove deletes key from the segment of time t, if that segment exists,
-// after moving stream time to t (Java's remove does both).
-func (s *segmented) remove(t int64, key []byte) error {
+// after moving stream time to t (Java's remove does both). It returns the
+// value deleted, as get would have returned it (nil if t was out of
+// retention), read by the segment's own delete: one read, not two.
+func (s *segmented) remove(t int64, key []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
+	live := t >= s.minLiveTimeLocked()
 	s.advanceLocked(t)
 	for _, g := range s.mu.segments {
 		if g.id == s.segmentID(t) {
-			_, err := g.store.Delete(key)
-			return err
+			old, err := g.store.Delete(key)
+			if !live {
+				old = nil
+			}
+			return old, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // get returns the value of key in the segment of time t, nil if absent or

@@ -37,7 +37,8 @@ func SessionStoreBytes(store SessionBytesStore) (BytesStore, error) {
 	if !ok {
 		return nil, fmt.Errorf("state: SessionStoreBytes of a %T, not a session store of this package", store)
 	}
-	return &segmentedBytes{seg: s.seg, timeOf: sessionKeyEnd, owner: s, del: s.seg.remove}, nil
+	return &segmentedBytes{seg: s.seg, timeOf: sessionKeyEnd, owner: s, deleteOld: s.seg.remove,
+		del: func(t int64, raw []byte) error { _, err := s.seg.remove(t, raw); return err }}, nil
 }
 
 // WindowStoreWritingTo returns a window store that reads the store under
@@ -104,7 +105,10 @@ type segmentedBytes struct {
 	seg    *segmented
 	timeOf func(raw []byte) (int64, bool)
 	del    func(t int64, raw []byte) error
-	owner  any // the *windowStore or *sessionStore viewed
+	// deleteOld, if set, deletes and returns the value deleted in one
+	// read (Delete otherwise reads, then deletes).
+	deleteOld func(t int64, raw []byte) ([]byte, error)
+	owner     any // the *windowStore or *sessionStore viewed
 }
 
 func (s *segmentedBytes) Name() string { return s.seg.name }
@@ -149,6 +153,13 @@ func (s *segmentedBytes) PutIfAbsent(raw, value []byte) ([]byte, error) {
 }
 
 func (s *segmentedBytes) Delete(raw []byte) ([]byte, error) {
+	if s.deleteOld != nil {
+		t, err := s.time(raw)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteOld(t, raw)
+	}
 	old, err := s.Get(raw)
 	if err != nil {
 		return nil, err

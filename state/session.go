@@ -215,7 +215,8 @@ func (s *sessionStore) Remove(key []byte, w serde.Window) error {
 		_, err := s.writes.Delete(raw)
 		return err
 	}
-	return s.segs().remove(w.End, raw)
+	_, err := s.segs().remove(w.End, raw)
+	return err
 }
 
 func (s *sessionStore) FetchSession(key []byte, w serde.Window) ([]byte, error) {

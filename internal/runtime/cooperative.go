@@ -21,7 +21,7 @@ import (
 // task restores its stores in the background (restoring.go) while the
 // thread's other tasks process. See DESIGN.md "Rebalancing".
 
-func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, added map[string][]int32) {
+func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, added map[string][]int32) {
 	assignedAt := time.Now()
 	th.mu.Lock()
 	defer th.mu.Unlock()
@@ -78,9 +78,32 @@ func (th *thread) onAssigned(_ context.Context, _ *kgo.Client, added map[string]
 			}
 		}
 	}
-	var rewind []processor.TaskID
+	var rewind, start []processor.TaskID
 	for _, id := range slices.SortedFunc(maps.Keys(active), compareTaskIDs) {
-		if th.hasTaskLocked(id) || th.fatal != nil {
+		if !th.hasTaskLocked(id) {
+			start = append(start, id)
+		}
+	}
+	if err := th.loadCommittedLocked(ctx, start); err != nil && th.fatal == nil {
+		// The tasks would start without their partition times and
+		// processor metadata: give them back and rejoin, as for a
+		// restore the broker fails.
+		if classify(err) == faultFatal && ctx.Err() == nil {
+			th.fatal = err
+		} else {
+			// Like loseTasksLocked: the partitions stay paused until the
+			// next assignment, which opens the tasks from the commit.
+			th.e.cfg.Logger.Warn("kstreams: reading the committed offsets failed; rejoining", "thread", th.e.ThreadID(th.id), "error", err)
+			for _, id := range start {
+				th.lost[id] = true
+				th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
+			}
+			th.rejoin.Store(true)
+			start = nil
+		}
+	}
+	for _, id := range start {
+		if th.fatal != nil {
 			continue
 		}
 		if !fresh[id] {
@@ -157,7 +180,9 @@ func (th *thread) startTaskLocked(id processor.TaskID) error {
 		th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
 		return nil
 	}
-	t, err := NewTask(st, id.Partition, th.collectorFor())
+	cfg := th.collectorFor()
+	cfg.Committed = th.committedAt
+	t, err := NewTask(st, id.Partition, cfg)
 	if err != nil {
 		th.e.dirs.release(id, th)
 		return err

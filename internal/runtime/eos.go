@@ -217,7 +217,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
-		committed, err = th.sess.End(cctx, kgo.TryCommit)
+		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, offsets), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
 	} else {
@@ -278,6 +278,12 @@ func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 	var ids []processor.TaskID
 	for _, t := range th.tasks {
 		ids = append(ids, t.id)
+	}
+	if err := th.loadCommittedLocked(ctx, ids); err != nil {
+		th.loseTasksLocked("reading the committed offsets after an aborted transaction failed", err)
+		return nil
+	}
+	for _, t := range th.tasks {
 		th.closeTaskLocked(t)
 	}
 	th.tasks = nil

@@ -17,6 +17,8 @@ import (
 type DebugMetrics struct {
 	mu     sync.Mutex
 	counts map[debugKey]*atomic.Int64
+	// time holds the average-and-maximum metrics (timemetrics.go).
+	time timeMetrics
 }
 
 type debugKey struct {

@@ -42,6 +42,13 @@ func (th *thread) restoreStepLocked(ctx context.Context) error {
 		}
 		delete(th.waiting, id)
 		changed = true
+		if err := th.loadCommittedLocked(ctx, []processor.TaskID{id}); err != nil {
+			// Without its partition times the task would start from
+			// scratch: leave it waiting, and try again next step.
+			th.waiting[id] = true
+			th.e.dirs.release(id, th)
+			continue
+		}
 		// startTaskLocked pauses the partitions again (a no-op) and
 		// resumes them once the task runs.
 		if err := th.startTaskLocked(id); err != nil {

@@ -105,6 +105,10 @@ type TaskConfig struct {
 	// TopologyTestDriver sets Kafka Streams' internal
 	// emit.interval.ms.kstreams.windowed.aggregation to 0.
 	EmitEveryRecord bool
+	// Committed, if set, returns the committed offset of an input
+	// partition with the partition time and processor metadata committed
+	// with it, from which a new task starts (see offsetmeta.go).
+	Committed func(topic string, partition int32) (CommittedOffset, bool)
 }
 
 type queued struct {
@@ -121,6 +125,10 @@ type partQueue struct {
 	items         []queued
 	head          int
 	partitionTime int64
+	// processedTime is the largest timestamp processed from the
+	// partition (Kafka Streams' partition time, committed with the
+	// offset), -1 before the first.
+	processedTime int64
 	next          int64 // next offset to commit, -1 before the first record
 	epoch         int32
 	committed     int64
@@ -153,6 +161,13 @@ type Task struct {
 	// checkpointedAt is when the task last wrote its checkpoint.
 	checkpointedAt time.Time
 	procLog        throttle // records dropped after processing errors
+	// meta is the processor metadata (Kafka Streams' ProcessorMetadata),
+	// committed with the offsets; metaDirty says it changed since the
+	// last commit.
+	meta      map[string]int64
+	metaDirty bool
+	// lateness is the task's record-lateness (debug level only).
+	lateness *AvgMax
 }
 
 // NewTask creates and initializes the task for partition of st.
@@ -165,6 +180,7 @@ func NewTask(st *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
 		streamTime: -1,
 	}
 	t.defaults()
+	t.applyCommitted()
 	if err := t.init(); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("kstreams: task %s: %w", t.id, err)
@@ -235,7 +251,8 @@ func (t *Task) init() error {
 }
 
 func (t *Task) addQueue(topic string, src source) {
-	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, next: -1, committed: -1, idle: newIdleState()}
+	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, processedTime: -1, next: -1, committed: -1, idle: newIdleState()}
+	t.committedQueue(q)
 	t.queues = append(t.queues, q)
 	t.queueOf[topic] = q
 }
@@ -353,9 +370,11 @@ func (t *Task) processOne(q *partQueue, it queued) error {
 		q.advance(it.rec)
 		return nil
 	}
+	t.recordLateness(it.ts)
 	if it.ts > t.streamTime {
 		t.streamTime = it.ts
 	}
+	q.processedTime = max(q.processedTime, it.ts)
 	if derr := q.src.deliver(it.rec, it.ts); derr != nil {
 		var se *stageError
 		stage := "deserializing"
@@ -463,11 +482,13 @@ func (t *Task) recordMetadata() (processor.RecordMetadata, bool) {
 func (t *Task) childNames(node string) []string { return t.st.Children[node] }
 
 // Offsets adds the offsets to commit for the records processed since the
-// last call to into, and reports whether it added any.
+// last call to into, and reports whether it added any. When the processor
+// metadata changed, every partition with an offset is added, as Kafka
+// Streams commits the metadata to all the task's partitions.
 func (t *Task) Offsets(into map[string]map[int32]kgo.EpochOffset) bool {
 	added := false
 	for _, q := range t.queues {
-		if q.next < 0 || q.next == q.committed {
+		if q.next < 0 || q.next == q.committed && !t.metaDirty {
 			continue
 		}
 		m := into[q.topic]
@@ -486,6 +507,7 @@ func (t *Task) Committed() {
 	for _, q := range t.queues {
 		q.committed = q.next
 	}
+	t.metaDirty = false
 }
 
 // Close closes the task's nodes. It returns the first error.

@@ -98,6 +98,9 @@ type thread struct {
 	// closing is set once the thread shuts down: a revocation then only
 	// closes what is left.
 	closing bool
+	// committedAt is what the group committed for the partitions being
+	// assigned, read when they are (offsetmeta.go; nil: nothing read).
+	committedAt func(topic string, partition int32) (CommittedOffset, bool)
 	// cur is the task processing, for Send to name the input record;
 	// src, srcKind and srcCtx cache the last context Send made.
 	cur     *Task
@@ -475,7 +478,7 @@ func (th *thread) commitTasksLocked(ctx context.Context, tasks []*Task, standbys
 		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, th.requestTimeout())
-	err = commitSync(cctx, th.cl, offsets)
+	err = commitSync(th.commitMetadataContext(cctx), th.cl, offsets)
 	cancel()
 	switch classify(err) {
 	case faultNone:
