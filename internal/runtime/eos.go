@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Exactly-once (Kafka Streams' exactly_once_v2): each stream thread runs
@@ -123,11 +126,58 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
+	th.rewindConsumerLocked()
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("kstreams: thread %d: aborting the transaction: %w", th.id+1, err)
 	}
 	return nil
+}
+
+// The offsets a transaction commits are those of the records processed,
+// not those polled: a thread commits between processing turns (thread.go),
+// when its tasks still hold polled records, and a task waiting for an
+// empty partition (idling) holds records across polls. franz-go's session
+// commits what was polled; setTxnOffsets rewrites its request. The
+// session then takes the polled offsets for committed, and an abort would
+// rewind the consumer to them: rewindConsumerLocked sets it back to the
+// offsets actually committed.
+
+// setTxnOffsets makes req commit the offsets of positions (every
+// partition the thread's tasks processed a record of), and nothing else.
+func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, positions map[string]map[int32]kgo.EpochOffset) {
+	ids := map[string][16]byte{}
+	for _, t := range req.Topics {
+		ids[t.Topic] = t.TopicID
+	}
+	topics := slices.Sorted(maps.Keys(positions))
+	req.Topics = req.Topics[:0]
+	for _, topic := range topics {
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID = topic, ids[topic]
+		parts := positions[topic]
+		for _, p := range slices.Sorted(maps.Keys(parts)) {
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, parts[p].Offset, parts[p].Epoch
+			rp.Metadata = &req.MemberID
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+}
+
+// rewindConsumerLocked sets the consumer back to the offsets the tasks
+// committed (or started from), after a transaction was aborted: the
+// session rewound it to the offsets it polled before, which may be past
+// records the tasks held unprocessed.
+func (th *thread) rewindConsumerLocked() {
+	pos := map[string]map[int32]kgo.EpochOffset{}
+	for _, t := range th.tasks {
+		t.CommittedPositions(pos)
+	}
+	if len(pos) > 0 {
+		th.cl.SetOffsets(pos)
+	}
 }
 
 // commitTxnLocked is the exactly-once commit: flush the caches (their
@@ -185,12 +235,18 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		}
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	positions := map[string]map[int32]kgo.EpochOffset{}
 	for _, t := range th.tasks {
 		t.Offsets(offsets)
+		t.Positions(positions)
 	}
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
+		cctx = kgo.PreTxnCommitFnContext(cctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+			setTxnOffsets(req, positions)
+			return nil
+		})
 		committed, err = th.sess.End(cctx, kgo.TryCommit)
 		cancel()
 		th.inTxn = false
@@ -201,6 +257,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		if err == nil {
 			err = errors.New("the group rebalanced or the offsets could not be committed; transaction aborted")
 		}
+		th.rewindConsumerLocked()
 		if rerr := th.rewindLocked(ctx, err); rerr != nil {
 			return rerr
 		}

@@ -246,41 +246,82 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if err := th.restorer.pollStandby(); err != nil {
 		return err
 	}
-	for _, t := range th.tasks {
-		th.cur = t
-		for {
-			// Fewer than asked: nothing buffered, or the task waits for
-			// an empty partition (idling).
-			n, err := t.Process(1000)
+	// The tasks take turns, a batch of records each, then punctuate;
+	// between turns the thread commits once the commit interval has
+	// passed, as Kafka Streams' StreamThread does between its processing
+	// iterations, so that a long backlog (a poll's worth of slow records,
+	// or the input a task buffered while it waited for another partition)
+	// is committed as it goes rather than at its end.
+	for {
+		processed := 0
+		for _, t := range th.tasks {
+			th.cur = t
+			// A batch ends early when the commit is due.
+			n, err := t.ProcessUntil(processBatch, th.lastCommit.Add(th.e.cfg.CommitInterval))
 			if err != nil {
 				return err
 			}
-			if n < 1000 {
-				break
+			processed += n
+		}
+		for _, t := range th.tasks {
+			th.cur = t
+			if err := t.PunctuateWallClock(); err != nil {
+				return err
 			}
 		}
-		if err := t.PunctuateWallClock(); err != nil {
+		th.cur = nil
+		if processed == 0 {
+			// Nothing buffered, or the tasks wait for empty partitions
+			// (idling).
+			break
+		}
+		if time.Since(th.lastCommit) < th.e.cfg.CommitInterval {
+			continue
+		}
+		if err := th.maybeCommitLocked(ctx); err != nil {
 			return err
 		}
+		if th.sess != nil {
+			// The next records go into a new transaction. A
+			// transaction to abort (it cannot be here: the group
+			// callbacks wait for the poll) drops what is buffered.
+			drop, err := th.beginLocked(ctx)
+			if err != nil || drop {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	th.cur = nil
 	th.probeLagsLocked(ctx)
 	if err := th.producerError(); err != nil {
 		return err
 	}
 	if time.Since(th.lastCommit) >= th.e.cfg.CommitInterval {
-		// A commit cut short by the application stopping is no failure:
-		// shutdown commits again, with a context of its own.
-		err := th.commitLocked(ctx)
-		if errors.Is(err, errNotCommitted) {
-			if ctx.Err() == nil {
-				th.postponed(err)
-			}
-			err = nil
+		return th.maybeCommitLocked(ctx)
+	}
+	return nil
+}
+
+// processBatch is how many records a task processes in one turn of the
+// thread's processing loop, at most.
+const processBatch = 1000
+
+// maybeCommitLocked commits; a commit that cannot be made now is
+// postponed to the next commit interval, and one cut short by the
+// application stopping is no failure either: shutdown commits again, with
+// a context of its own.
+func (th *thread) maybeCommitLocked(ctx context.Context) error {
+	err := th.commitLocked(ctx)
+	if errors.Is(err, errNotCommitted) {
+		if ctx.Err() == nil {
+			th.postponed(err)
 		}
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
+		err = nil
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
 	}
 	return nil
 }
