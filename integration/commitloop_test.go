@@ -52,6 +52,9 @@ func testCommitDuringBacklog(t *testing.T, g kstreams.Guarantee) {
 	})
 	commits := r.app.Metrics().Commits
 	r.stopOK(t)
+	if a := r.app.Metrics().AbortedTransactions; a != 0 {
+		t.Errorf("%d transactions aborted, want none", a)
+	}
 	t.Logf("%v: %d distinct offsets committed mid-backlog, %d commits while it was processed", g, len(mid), commits)
 	// The backlog takes 1.5s or more: at a 100ms interval that is about
 	// fifteen commits; a handful already shows commits are not held back

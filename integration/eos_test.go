@@ -331,5 +331,6 @@ func TestExactlyOnceRebalance(t *testing.T) {
 	if dups := checkExactCounts(t, out, input.truth(), false); dups > 0 {
 		t.Errorf("%d duplicates in the read-committed output", dups)
 	}
-	t.Logf("processed: first instance %d, second %d, of %d inputs", a.app.Metrics().Processed, b.app.Metrics().Processed, total)
+	t.Logf("processed: first instance %d, second %d, of %d inputs; transactions aborted: %d, %d", a.app.Metrics().Processed, b.app.Metrics().Processed, total,
+		a.app.Metrics().AbortedTransactions, b.app.Metrics().AbortedTransactions)
 }

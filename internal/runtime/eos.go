@@ -123,6 +123,7 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 		return nil
 	}
 	th.inTxn = false
+	th.counters.AbortedTransactions.Add(1)
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
@@ -250,6 +251,10 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		committed, err = th.sess.End(cctx, kgo.TryCommit)
 		cancel()
 		th.inTxn = false
+		if !committed {
+			// The session aborted it instead.
+			th.counters.AbortedTransactions.Add(1)
+		}
 	} else {
 		err = errors.Join(err, th.abortLocked(ctx, "the producer could not flush"))
 	}
