@@ -93,8 +93,9 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
-	// ExactlyOnce keeps the key-value stores' updates apart until their
-	// transaction commits (see txnstore.go).
+	// ExactlyOnce keeps the key-value, window and session stores' updates
+	// apart until their transaction commits (see txnstore.go and
+	// state.SegmentedTxn).
 	ExactlyOnce bool
 	// EmitEveryRecord makes windowed aggregations emitting on window close
 	// look for closed windows after every record instead of at most once

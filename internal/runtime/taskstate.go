@@ -302,8 +302,9 @@ func flushCache(ts *taskStore) (err error) {
 // Call it after the producer has flushed, so changelog offsets are known.
 // Under exactly-once, call it after the transaction committed and
 // CommitStores; it then leaves out the stores that write uncommitted
-// updates to disk (window and session stores), which a crash would leave
-// ahead of their changelog, so that those are restored in full.
+// updates to disk (versioned stores, which have no transaction layer),
+// which a crash would leave ahead of their changelog, so that those are
+// restored in full.
 func (t *Task) Checkpoint() error { return t.checkpoint(false) }
 
 // FinalCheckpoint is Checkpoint for the last commit before the task
