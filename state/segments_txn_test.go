@@ -219,3 +219,25 @@ func TestSegmentedTxnRetention(t *testing.T) {
 	}
 	wantEntries(t, "after commit", collect(t)(task.FetchAll(0, 1000)), "a@200-205=new")
 }
+
+// A window store written through a transaction layer: its reads see the
+// pending write, the store below does not until Commit.
+func ExampleNewSegmentedTxn() {
+	base, _ := NewMemoryWindowStore("clicks", WindowStoreOptions{Retention: time.Hour, WindowSize: time.Minute})
+	view, _ := WindowStoreBytes(base)
+	txn, _ := NewSegmentedTxn(view)
+	task, _ := WindowStoreWritingTo(txn)   // what the task reads and writes
+	query, _ := WindowStoreWritingTo(view) // committed state only
+
+	_ = task.Put([]byte("alice"), 0, []byte("3"))
+	v, _ := task.Fetch([]byte("alice"), 0)
+	q, _ := query.Fetch([]byte("alice"), 0)
+	fmt.Printf("before commit: task %q, query %q\n", v, q)
+
+	_ = txn.Commit()
+	q, _ = query.Fetch([]byte("alice"), 0)
+	fmt.Printf("after commit: query %q\n", q)
+	// Output:
+	// before commit: task "3", query ""
+	// after commit: query "3"
+}
