@@ -574,6 +574,11 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 		}
 		return
 	}
+	if th.sess != nil && errors.Is(err, kgo.ErrAborting) {
+		// The thread aborted the transaction the record was in (eos.go):
+		// it is produced again when its input is processed again.
+		return
+	}
 	th.counters.ProduceFailed.Add(1)
 	perr := &ProduceError{Topic: rec.Topic, Partition: rec.Partition, Kind: info.kind,
 		InputTopic: info.inTopic, InputPartition: info.inPartition, InputOffset: info.inOffset, Err: err}
