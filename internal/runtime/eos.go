@@ -101,7 +101,10 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 	if th.abortTxn {
 		drop = true
 		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
-			return drop, err
+			// Tried again at the next poll; a producer that cannot go
+			// on fails Begin then.
+			th.e.cfg.Logger.Warn("kstreams: aborting the transaction failed; retrying", "thread", th.id+1, "error", err)
+			return drop, nil
 		}
 	}
 	if th.inTxn {
@@ -123,10 +126,17 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 		return nil
 	}
 	th.inTxn = false
-	th.counters.AbortedTransactions.Add(1)
+	if !th.abortRetry {
+		th.counters.AbortedTransactions.Add(1)
+	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
+	// End returns before ending the transaction when aborting the
+	// buffered records times out (a broker down): it is aborted again
+	// before the next one begins. Ending an ended transaction does
+	// nothing.
+	th.inTxn, th.abortTxn, th.abortRetry = err != nil, err != nil, err != nil
 	th.rewindConsumerLocked()
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
 	if err != nil && ctx.Err() == nil {
@@ -173,6 +183,11 @@ func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, positions map[string]map[in
 // records the tasks held unprocessed.
 func (th *thread) rewindConsumerLocked() {
 	pos := map[string]map[int32]kgo.EpochOffset{}
+	for topic, parts := range th.rewindTo {
+		for p, o := range parts {
+			addOffset(pos, topic, p, o)
+		}
+	}
 	for _, t := range th.tasks {
 		t.CommittedPositions(pos)
 	}
@@ -252,8 +267,13 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		cancel()
 		th.inTxn = false
 		if !committed {
-			// The session aborted it instead.
+			// The session aborted it instead, unless End returned
+			// before ending it (its flush timed out): abort it then.
 			th.counters.AbortedTransactions.Add(1)
+			if err != nil {
+				th.inTxn, th.abortRetry = true, true
+				err = errors.Join(err, th.abortLocked(ctx, "the commit failed"))
+			}
 		}
 	} else {
 		err = errors.Join(err, th.abortLocked(ctx, "the producer could not flush"))
@@ -269,6 +289,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", errNotCommitted, err)
 	}
 	th.confirmed = time.Now()
+	th.rewindTo = nil
 	for _, t := range th.tasks {
 		if err := t.CommitStores(); err != nil {
 			return err
@@ -317,6 +338,14 @@ func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 	var parts []part
 	for _, t := range th.tasks {
 		parts = append(parts, part{t.st, t.id.Partition})
+	}
+	// The new tasks do not know the committed offsets: an abort still to
+	// come (abortRetry) rewinds the consumer to these.
+	if th.rewindTo == nil {
+		th.rewindTo = map[string]map[int32]kgo.EpochOffset{}
+	}
+	for _, t := range th.tasks {
+		t.CommittedPositions(th.rewindTo)
 	}
 	th.closeTasksLocked()
 	var created []*Task

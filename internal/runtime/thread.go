@@ -109,6 +109,12 @@ type thread struct {
 	sess     *kgo.GroupTransactSession
 	inTxn    bool
 	abortTxn bool
+	// abortRetry says the last abort did not end the transaction: it is
+	// ended again, without counting it twice. rewindTo holds the
+	// committed offsets of tasks rewound since the last commit, for the
+	// consumer after such an abort. Both under mu.
+	abortRetry bool
+	rewindTo   map[string]map[int32]kgo.EpochOffset
 	// The lag probe of idling tasks (idle.go): at most one under way.
 	probing   bool
 	lastProbe time.Time
@@ -643,6 +649,7 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
 	th.rejoin.Store(false)
+	th.rewindTo = nil // the consumer fetches the committed offsets anew
 	if th.checkShutdownLocked() {
 		return
 	}
