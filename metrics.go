@@ -84,6 +84,12 @@ type Metrics struct {
 	// FailedStreamThreads counts stream threads that stopped with an error
 	// (Kafka Streams' failed-stream-threads); see [OnUncaughtError].
 	FailedStreamThreads int64
+	// AbortedTransactions counts the transactions aborted under
+	// [ExactlyOnce] (kstreams; Kafka Streams has no such metric): a task
+	// failed, a record could not be produced, the group rebalanced or the
+	// member was fenced while a transaction was open, or its commit
+	// failed. Their records are processed again from the last commit.
+	AbortedTransactions int64
 
 	// State is the instance's state.
 	State State
@@ -116,7 +122,8 @@ type ThreadMetrics struct {
 	// ID is the thread's client id, "<application id>-<process id>-StreamThread-<n>".
 	ID string
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits,
-	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates, EnforcedProcessing int64
+	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates, EnforcedProcessing,
+	AbortedTransactions int64
 	ThreadLatency
 }
 
@@ -146,7 +153,7 @@ func (a *App) Metrics() Metrics {
 		Processed: t.Processed, Skipped: t.Skipped, DeadLettered: t.DeadLettered, ProduceFailed: t.ProduceFailed,
 		Produced: t.Produced, Commits: t.Commits, Punctuations: t.Punctuations, Rebalances: t.Rebalances,
 		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates,
-		EnforcedProcessing: t.EnforcedProcessing, FailedStreamThreads: t.FailedThreads,
+		EnforcedProcessing: t.EnforcedProcessing, FailedStreamThreads: t.FailedThreads, AbortedTransactions: t.AbortedTransactions,
 		State: a.engine.State(), Level: a.cfg.metricsLevel,
 	}
 	a.addTimeMetrics(&m)
@@ -156,6 +163,7 @@ func (a *App) Metrics() Metrics {
 			Processed: th.Processed, Skipped: th.Skipped, DeadLettered: th.DeadLettered, ProduceFailed: th.ProduceFailed,
 			Produced: th.Produced, Commits: th.Commits, Punctuations: th.Punctuations, Rebalances: th.Rebalances,
 			Restored: th.Restored, Dropped: th.Dropped, StandbyUpdates: th.StandbyUpdates, EnforcedProcessing: th.EnforcedProcessing,
+			AbortedTransactions: th.AbortedTransactions,
 		})
 	}
 	for _, st := range a.topologyDescription().Subtopologies {
@@ -216,6 +224,7 @@ var (
 		threadCounter("restore_total", "Changelog records applied to restore the thread's stores.", func(t ThreadMetrics) int64 { return t.Restored }),
 		threadCounter("enforced_processing_total", "Records processed while an input partition of their task was empty (Kafka Streams counts them per task).", func(t ThreadMetrics) int64 { return t.EnforcedProcessing }),
 		threadCounter("standby_update_total", "Changelog records applied to the thread's standby replicas (kstreams).", func(t ThreadMetrics) int64 { return t.StandbyUpdates }),
+		threadCounter("transaction_abort_total", "Transactions the thread aborted under exactly-once (kstreams).", func(t ThreadMetrics) int64 { return t.AbortedTransactions }),
 	}
 	promState         = prometheus.NewDesc(promPrefix+"stream_metrics_state", "The client's state: 1 for the current state, 0 for the others.", []string{"client_id", "state"}, nil)
 	promAliveThreads  = prometheus.NewDesc(promPrefix+"stream_metrics_alive_stream_threads", "Stream threads of the client.", []string{"client_id"}, nil)

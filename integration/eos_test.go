@@ -28,6 +28,9 @@ const (
 	// eosSlowEnv is "<n>/<duration>": the helper spends the duration on
 	// each input record numbered n or more (keyedInput numbers them).
 	eosSlowEnv = "KSTREAMS_IT_EOS_SLOW"
+	// eosTopoEnv picks the helper's topology: eosTopology, or
+	// eosWindowTopology when "windowed".
+	eosTopoEnv = "KSTREAMS_IT_EOS_TOPO"
 )
 
 // eosStore is the count store of eosTopology.
@@ -82,7 +85,11 @@ func TestHelperEOSInstance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", eosSlowEnv, err)
 	}
-	topo := eosTopology(t, os.Getenv(eosInEnv), os.Getenv(eosOutEnv), func(_, v string) {
+	topology := eosTopology
+	if os.Getenv(eosTopoEnv) == "windowed" {
+		topology = eosWindowTopology
+	}
+	topo := topology(t, os.Getenv(eosInEnv), os.Getenv(eosOutEnv), func(_, v string) {
 		if n, _ := strconv.Atoi(v); n >= slowFrom {
 			time.Sleep(slow)
 		}
@@ -324,5 +331,6 @@ func TestExactlyOnceRebalance(t *testing.T) {
 	if dups := checkExactCounts(t, out, input.truth(), false); dups > 0 {
 		t.Errorf("%d duplicates in the read-committed output", dups)
 	}
-	t.Logf("processed: first instance %d, second %d, of %d inputs", a.app.Metrics().Processed, b.app.Metrics().Processed, total)
+	t.Logf("processed: first instance %d, second %d, of %d inputs; transactions aborted: %d, %d", a.app.Metrics().Processed, b.app.Metrics().Processed, total,
+		a.app.Metrics().AbortedTransactions, b.app.Metrics().AbortedTransactions)
 }

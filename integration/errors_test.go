@@ -94,6 +94,14 @@ func TestPoisonRecordUnderEachPolicy(t *testing.T) {
 							t.Errorf("committed output of an aborted transaction: %s", describeRecords(got))
 						}
 					}
+					// The failed thread aborted its one transaction.
+					wantAborts := int64(0)
+					if g == kstreams.ExactlyOnce {
+						wantAborts = 1
+					}
+					if got := r.app.Metrics().AbortedTransactions; got != wantAborts {
+						t.Errorf("%d aborted transactions, want %d", got, wantAborts)
+					}
 					return
 				}
 				got := keyValues(consumeUntil(t, out, 3, 30*time.Second))

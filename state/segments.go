@@ -354,6 +354,9 @@ type scan struct {
 	forward          bool  // visit segments by ascending time
 	// open opens the iterator over the entries of one segment's store.
 	open func(BytesStore) (Iterator, error)
+	// openSegment, when set, opens the iterator of a segment instead of
+	// open (a transaction layer reads its pending writes over it).
+	openSegment func(*segment) (Iterator, error)
 	// decode returns the key and window of a raw key, and whether the entry
 	// is in the scan.
 	decode func(raw []byte) (key []byte, w serde.Window, ok bool)
@@ -492,7 +495,11 @@ func (it *segmentIterator) open() bool {
 		return false
 	}
 	var err error
-	it.cur, err = it.scan.open(it.segs[0].store)
+	if it.scan.openSegment != nil {
+		it.cur, err = it.scan.openSegment(it.segs[0])
+	} else {
+		it.cur, err = it.scan.open(it.segs[0].store)
+	}
 	if err != nil {
 		it.cur = nil
 		it.endSegment(err)

@@ -53,7 +53,7 @@ func WindowStoreWritingTo(writes BytesStore) (WindowBytesStore, error) {
 	if p, ok := writes.(Partitioned); ok {
 		return compositeWindowStore{p}, nil
 	}
-	view, err := findView(writes)
+	view, txn, err := findViewTxn(writes)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func WindowStoreWritingTo(writes BytesStore) (WindowBytesStore, error) {
 		return nil, fmt.Errorf("state: store %q is not a window store", view.seg.name)
 	}
 	w := *s
-	w.writes = writes
+	w.writes, w.txn = writes, txn
 	return &w, nil
 }
 
@@ -74,7 +74,7 @@ func SessionStoreWritingTo(writes BytesStore) (SessionBytesStore, error) {
 	if p, ok := writes.(Partitioned); ok {
 		return compositeSessionStore{p}, nil
 	}
-	view, err := findView(writes)
+	view, txn, err := findViewTxn(writes)
 	if err != nil {
 		return nil, err
 	}
@@ -82,14 +82,25 @@ func SessionStoreWritingTo(writes BytesStore) (SessionBytesStore, error) {
 	if !ok {
 		return nil, fmt.Errorf("state: store %q is not a session store", view.seg.name)
 	}
-	return &sessionStore{seg: s.seg, writes: writes}, nil
+	return &sessionStore{seg: s.seg, writes: writes, txn: txn}, nil
 }
 
 // findView unwraps layers down to a segmentedBytes view.
 func findView(s BytesStore) (*segmentedBytes, error) {
+	v, _, err := findViewTxn(s)
+	return v, err
+}
+
+// findViewTxn unwraps layers down to a segmentedBytes view, and returns
+// the transaction layer met on the way, if any.
+func findViewTxn(s BytesStore) (*segmentedBytes, *SegmentedTxn, error) {
+	var txn *SegmentedTxn
 	for s != nil {
 		if v, ok := s.(*segmentedBytes); ok {
-			return v, nil
+			return v, txn, nil
+		}
+		if x, ok := s.(*SegmentedTxn); ok && txn == nil {
+			txn = x
 		}
 		u, ok := s.(interface{ Unwrap() BytesStore })
 		if !ok {
@@ -97,7 +108,7 @@ func findView(s BytesStore) (*segmentedBytes, error) {
 		}
 		s = u.Unwrap()
 	}
-	return nil, errors.New("state: no window or session store under the given byte store")
+	return nil, nil, errors.New("state: no window or session store under the given byte store")
 }
 
 // segmentedBytes is the BytesStore view of a segmented store.

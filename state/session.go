@@ -164,6 +164,9 @@ type sessionStore struct {
 	// writes, when set, takes the puts and removes instead of seg (see
 	// [SessionStoreWritingTo]).
 	writes BytesStore
+	// txn, when set, is the transaction layer among writes: reads see its
+	// pending writes.
+	txn *SegmentedTxn
 }
 
 // segs returns the segments the store reads, as windowStore.segs.
@@ -226,7 +229,11 @@ func (s *sessionStore) FetchSession(key []byte, w serde.Window) ([]byte, error) 
 	if w.Start < 0 || w.End < w.Start {
 		return nil, nil
 	}
-	return s.segs().get(w.End, SessionStoreKey(key, w))
+	seg := s.segs()
+	if s.txn != nil {
+		return s.txn.get(seg, w.End, SessionStoreKey(key, w))
+	}
+	return seg.get(w.End, SessionStoreKey(key, w))
 }
 
 func (s *sessionStore) FindSessions(key []byte, earliestEnd, latestStart int64) (WindowIterator, error) {
@@ -277,7 +284,7 @@ func (s *sessionStore) SessionsEndingIn(earliestEnd, latestEnd int64) (WindowIte
 	if latestEnd < earliestEnd {
 		return emptyWindowIterator{}, nil
 	}
-	return s.segs().iterate(scan{
+	return s.iterate(s.segs(), scan{
 		fromTime: earliestEnd, toTime: latestEnd, forward: true, open: rangeScan(nil, nil, true),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			w, ok := sessionKeyWindow(raw)
@@ -302,7 +309,7 @@ func (s *sessionStore) find(keyFrom, keyTo []byte, earliestEnd, latestStart int6
 	earliestEnd = max(earliestEnd, seg.minLiveTimeLocked(), 0)
 	seg.mu.RUnlock()
 	lo, hi := bounds(earliestEnd)
-	return seg.iterate(scan{
+	return s.iterate(seg, scan{
 		fromTime: earliestEnd, toTime: math.MaxInt64, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			w, ok := sessionKeyWindow(raw)
@@ -316,6 +323,15 @@ func (s *sessionStore) find(keyFrom, keyTo []byte, earliestEnd, latestStart int6
 			return key, w, true
 		},
 	})
+}
+
+// iterate runs sc over seg, through the transaction layer if there is
+// one.
+func (s *sessionStore) iterate(seg *segmented, sc scan) (WindowIterator, error) {
+	if s.txn != nil {
+		return s.txn.iterate(seg, sc)
+	}
+	return seg.iterate(sc)
 }
 
 func (s *sessionStore) Restore(keys, values [][]byte) error {

@@ -242,6 +242,9 @@ type windowStore struct {
 	// changelogging, over the BytesStore view of seg (see
 	// [WindowStoreWritingTo]).
 	writes BytesStore
+	// txn, when set, is the transaction layer among writes: reads see its
+	// pending writes.
+	txn *SegmentedTxn
 
 	// seqnum numbers puts with dups. Puts may come from several
 	// goroutines, so it is atomic; the views of one store share it.
@@ -308,7 +311,7 @@ func (s *windowStore) Fetch(key []byte, windowStart int64) ([]byte, error) {
 		return nil, nil
 	}
 	if !s.dups {
-		return s.segs().get(windowStart, WindowStoreKey(key, windowStart, 0))
+		return s.get(windowStart, WindowStoreKey(key, windowStart, 0))
 	}
 	it, err := s.FetchTimeRange(key, windowStart, windowStart)
 	if err != nil {
@@ -385,7 +388,7 @@ func (s *windowStore) fetch(keyFrom, keyTo []byte, from, to int64, forward bool,
 		return emptyWindowIterator{}, nil
 	}
 	lo, hi := bounds(from, to)
-	return seg.iterate(scan{
+	return s.iterate(seg, scan{
 		fromTime: from, toTime: to, forward: forward, open: rangeScan(lo, hi, forward),
 		decode: func(raw []byte) ([]byte, serde.Window, bool) {
 			start, ok := windowKeyStart(raw)
@@ -407,6 +410,25 @@ func windowEnd(start, size int64) int64 {
 		return end
 	}
 	return math.MaxInt64
+}
+
+// get reads raw from the segment of time t, through the transaction layer
+// if there is one.
+func (s *windowStore) get(t int64, raw []byte) ([]byte, error) {
+	seg := s.segs()
+	if s.txn != nil {
+		return s.txn.get(seg, t, raw)
+	}
+	return seg.get(t, raw)
+}
+
+// iterate runs sc over seg, through the transaction layer if there is
+// one.
+func (s *windowStore) iterate(seg *segmented, sc scan) (WindowIterator, error) {
+	if s.txn != nil {
+		return s.txn.iterate(seg, sc)
+	}
+	return seg.iterate(sc)
 }
 
 func (s *windowStore) Restore(keys, values [][]byte) error {

@@ -260,6 +260,14 @@ func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, lost map[string]
 		return
 	}
 	th.e.threadRebalancing(th.id, true)
+	for id := range ids {
+		// Not this member's to rewind any more (rewindConsumerLocked).
+		for topic, parts := range th.partitionsOfTask(id) {
+			for _, p := range parts {
+				delete(th.rewindTo[topic], p)
+			}
+		}
+	}
 	th.e.cfg.Logger.Info("kstreams: tasks revoked", "thread", th.e.ThreadID(th.id),
 		"tasks", slices.SortedFunc(maps.Keys(ids), compareTaskIDs))
 	th.revokedNow = true
@@ -354,6 +362,7 @@ func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32)
 	}
 	th.abortTxn = th.sess != nil && th.inTxn
 	th.clearRevoke = false
+	th.rewindTo = nil // the member fetches from the committed offsets anew
 	th.closeTasksLocked()
 	th.resumeLostLocked()
 	th.dropStandbysLocked(nil)

@@ -423,6 +423,8 @@ type Totals struct {
 	EnforcedProcessing int64
 	// FailedThreads counts stream threads that stopped with an error.
 	FailedThreads int64
+	// AbortedTransactions counts transactions aborted (exactly-once).
+	AbortedTransactions int64
 }
 
 // Snapshot returns the totals of one set of counters.
@@ -446,4 +448,5 @@ func (t *Totals) add(c *Counters) {
 	t.StandbyUpdates += c.StandbyUpdates.Load()
 	t.EnforcedProcessing += c.EnforcedProcessing.Load()
 	t.FailedThreads += c.FailedThreads.Load()
+	t.AbortedTransactions += c.AbortedTransactions.Load()
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Exactly-once (Kafka Streams' exactly_once_v2): each stream thread runs
@@ -108,7 +111,10 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		drop = true
 		th.clearRevoke = false
 		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
-			return drop, err
+			// Tried again at the next poll; a producer that cannot go
+			// on fails Begin then.
+			th.e.cfg.Logger.Warn("kstreams: aborting the transaction failed; retrying", "thread", th.id+1, "error", err)
+			return drop, nil
 		}
 		if err := th.rewindLocked(ctx, errors.New("tasks were revoked during the transaction")); err != nil {
 			return drop, err
@@ -143,14 +149,74 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 		return nil
 	}
 	th.inTxn = false
+	if !th.abortRetry {
+		th.counters.AbortedTransactions.Add(1)
+	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
+	// End returns before ending the transaction when aborting the
+	// buffered records times out (a broker down): it is aborted again
+	// before the next one begins. Ending an ended transaction does
+	// nothing.
+	th.inTxn, th.abortTxn, th.abortRetry = err != nil, err != nil, err != nil
+	th.rewindConsumerLocked()
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("kstreams: thread %d: aborting the transaction: %w", th.id+1, err)
 	}
 	return nil
+}
+
+// The offsets a transaction commits are those of the records processed,
+// not those polled: a thread commits between processing turns (thread.go),
+// when its tasks still hold polled records, and a task waiting for an
+// empty partition (idling) holds records across polls. franz-go's session
+// commits what was polled; setTxnOffsets rewrites its request. The
+// session then takes the polled offsets for committed, and an abort would
+// rewind the consumer to them: rewindConsumerLocked sets it back to the
+// offsets actually committed.
+
+// setTxnOffsets makes req commit the offsets of positions (every
+// partition the thread's tasks processed a record of), and nothing else.
+func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, positions map[string]map[int32]kgo.EpochOffset) {
+	ids := map[string][16]byte{}
+	for _, t := range req.Topics {
+		ids[t.Topic] = t.TopicID
+	}
+	topics := slices.Sorted(maps.Keys(positions))
+	req.Topics = req.Topics[:0]
+	for _, topic := range topics {
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID = topic, ids[topic]
+		parts := positions[topic]
+		for _, p := range slices.Sorted(maps.Keys(parts)) {
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, parts[p].Offset, parts[p].Epoch
+			rp.Metadata = &req.MemberID
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+}
+
+// rewindConsumerLocked sets the consumer back to the offsets the tasks
+// committed (or started from), after a transaction was aborted: the
+// session rewound it to the offsets it polled before, which may be past
+// records the tasks held unprocessed.
+func (th *thread) rewindConsumerLocked() {
+	pos := map[string]map[int32]kgo.EpochOffset{}
+	for topic, parts := range th.rewindTo {
+		for p, o := range parts {
+			addOffset(pos, topic, p, o)
+		}
+	}
+	for _, t := range th.tasks {
+		t.CommittedPositions(pos)
+	}
+	if len(pos) > 0 {
+		th.cl.SetOffsets(pos)
+	}
 }
 
 // commitTxnLocked is the exactly-once commit: flush the caches (their
@@ -211,15 +277,26 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		}
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	positions := map[string]map[int32]kgo.EpochOffset{}
 	for _, t := range th.tasks {
 		t.Offsets(offsets)
+		t.Positions(positions)
 	}
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
-		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, offsets), kgo.TryCommit)
+		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, positions), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
+		if !committed {
+			// The session aborted it instead, unless End returned
+			// before ending it (its flush timed out): abort it then.
+			th.counters.AbortedTransactions.Add(1)
+			if err != nil {
+				th.inTxn, th.abortRetry = true, true
+				err = errors.Join(err, th.abortLocked(ctx, "the commit failed"))
+			}
+		}
 	} else {
 		err = errors.Join(err, th.abortLocked(ctx, "the producer could not flush"))
 	}
@@ -227,12 +304,14 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		if err == nil {
 			err = errors.New("the group rebalanced or the offsets could not be committed; transaction aborted")
 		}
+		th.rewindConsumerLocked()
 		if rerr := th.rewindLocked(ctx, err); rerr != nil {
 			return rerr
 		}
 		return fmt.Errorf("%w: %w", errNotCommitted, err)
 	}
 	th.confirmed = time.Now()
+	th.rewindTo = nil
 	for _, t := range th.tasks {
 		if err := t.CommitStores(); err != nil {
 			return err
@@ -283,7 +362,13 @@ func (th *thread) rewindLocked(ctx context.Context, cause error) error {
 		th.loseTasksLocked("reading the committed offsets after an aborted transaction failed", err)
 		return nil
 	}
+	// The new tasks do not know the committed offsets: an abort still to
+	// come (abortRetry) rewinds the consumer to these.
+	if th.rewindTo == nil {
+		th.rewindTo = map[string]map[int32]kgo.EpochOffset{}
+	}
 	for _, t := range th.tasks {
+		t.CommittedPositions(th.rewindTo)
 		th.closeTaskLocked(t)
 	}
 	th.tasks = nil

@@ -108,4 +108,6 @@ type Counters struct {
 	// FailedThreads counts stream threads that stopped with an error
 	// (Kafka Streams' failed-stream-threads).
 	FailedThreads atomic.Int64
+	// AbortedTransactions counts transactions aborted (exactly-once).
+	AbortedTransactions atomic.Int64
 }

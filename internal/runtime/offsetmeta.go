@@ -283,35 +283,15 @@ func (th *thread) commitMetadataContext(ctx context.Context) context.Context {
 }
 
 // txnCommitMetadataContext has the transaction's offset commit of ctx
-// carry each partition's metadata (exactly-once), and adds the partitions
-// of tasks whose processor metadata changed without their offsets moving:
-// Kafka Streams then commits every input partition of the task.
-func (th *thread) txnCommitMetadataContext(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) context.Context {
+// commit positions, the offsets the tasks processed up to (franz-go's
+// session would commit what was polled, setTxnOffsets), with each
+// partition's metadata (exactly-once). Every processed partition is in
+// positions, so a task whose processor metadata changed without its
+// offsets moving commits it too, as Kafka Streams commits every input
+// partition of the task.
+func (th *thread) txnCommitMetadataContext(ctx context.Context, positions map[string]map[int32]kgo.EpochOffset) context.Context {
 	return kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
-		in := map[topicPartition]bool{}
-		for i := range req.Topics {
-			rt := &req.Topics[i]
-			for j := range rt.Partitions {
-				in[topicPartition{rt.Topic, rt.Partitions[j].Partition}] = true
-			}
-		}
-		for topic, parts := range offsets {
-			for p, eo := range parts {
-				if in[topicPartition{topic, p}] {
-					continue
-				}
-				rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-				rp.Partition, rp.Offset, rp.LeaderEpoch = p, eo.Offset, eo.Epoch
-				i := slices.IndexFunc(req.Topics, func(rt kmsg.TxnOffsetCommitRequestTopic) bool { return rt.Topic == topic })
-				if i < 0 {
-					rt := kmsg.NewTxnOffsetCommitRequestTopic()
-					rt.Topic = topic
-					req.Topics = append(req.Topics, rt)
-					i = len(req.Topics) - 1
-				}
-				req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-			}
-		}
+		setTxnOffsets(req, positions)
 		for i := range req.Topics {
 			rt := &req.Topics[i]
 			for j := range rt.Partitions {

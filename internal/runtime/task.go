@@ -96,8 +96,9 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
-	// ExactlyOnce keeps the key-value stores' updates apart until their
-	// transaction commits (see txnstore.go).
+	// ExactlyOnce keeps the key-value, window and session stores' updates
+	// apart until their transaction commits (see txnstore.go and
+	// state.SegmentedTxn).
 	ExactlyOnce bool
 	// EmitEveryRecord makes windowed aggregations emitting on window close
 	// look for closed windows after every record instead of at most once
@@ -132,7 +133,11 @@ type partQueue struct {
 	next          int64 // next offset to commit, -1 before the first record
 	epoch         int32
 	committed     int64
-	idle          idleState
+	// first is the offset of the first record fetched, -1 before it:
+	// the task's partitions are fetched from their committed offsets, so
+	// it stands for the committed offset until the task commits.
+	first int64
+	idle  idleState
 }
 
 func (q *partQueue) empty() bool { return q.head == len(q.items) }
@@ -251,7 +256,7 @@ func (t *Task) init() error {
 }
 
 func (t *Task) addQueue(topic string, src source) {
-	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, processedTime: -1, next: -1, committed: -1, idle: newIdleState()}
+	q := &partQueue{topic: topic, partition: t.id.Partition, src: src, partitionTime: -1, processedTime: -1, next: -1, committed: -1, first: -1, idle: newIdleState()}
 	t.committedQueue(q)
 	t.queues = append(t.queues, q)
 	t.queueOf[topic] = q
@@ -279,6 +284,9 @@ func (t *Task) Add(rec *kgo.Record) {
 		it.ts, it.err = t.extract(rec, q.partitionTime)
 	}
 	q.idle.fetched = rec.Offset + 1
+	if q.first < 0 {
+		q.first = rec.Offset
+	}
 	if it.err == nil && it.ts > q.partitionTime {
 		q.partitionTime = it.ts
 	}
@@ -323,7 +331,13 @@ func (t *Task) nextQueue() *partQueue {
 
 // Process processes up to max buffered records. It returns the number
 // processed and the error that stopped the task, if one did.
-func (t *Task) Process(max int) (int, error) {
+func (t *Task) Process(max int) (int, error) { return t.ProcessUntil(max, time.Time{}) }
+
+// ProcessUntil is Process stopping also once the clock reaches deadline
+// (checked after each record; the zero time is no deadline), so that a
+// stream thread commits and punctuates on time however slow the records
+// are to process.
+func (t *Task) ProcessUntil(max int, deadline time.Time) (int, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
@@ -351,6 +365,9 @@ func (t *Task) Process(max int) (int, error) {
 			return n, err
 		}
 		n++
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			break
+		}
 	}
 	return n, nil
 }
@@ -500,6 +517,39 @@ func (t *Task) Offsets(into map[string]map[int32]kgo.EpochOffset) bool {
 		added = true
 	}
 	return added
+}
+
+// Positions adds, for every partition of the task that has processed a
+// record, the offset to commit: the next one to process.
+func (t *Task) Positions(into map[string]map[int32]kgo.EpochOffset) {
+	for _, q := range t.queues {
+		if q.next >= 0 {
+			addOffset(into, q.topic, q.partition, kgo.EpochOffset{Epoch: q.epoch, Offset: q.next})
+		}
+	}
+}
+
+// CommittedPositions adds, for every partition of the task that has
+// fetched a record, the offset committed: the last one the task committed,
+// or the one fetching started from.
+func (t *Task) CommittedPositions(into map[string]map[int32]kgo.EpochOffset) {
+	for _, q := range t.queues {
+		switch {
+		case q.committed >= 0:
+			addOffset(into, q.topic, q.partition, kgo.EpochOffset{Epoch: -1, Offset: q.committed})
+		case q.first >= 0:
+			addOffset(into, q.topic, q.partition, kgo.EpochOffset{Epoch: -1, Offset: q.first})
+		}
+	}
+}
+
+func addOffset(into map[string]map[int32]kgo.EpochOffset, topic string, p int32, o kgo.EpochOffset) {
+	m := into[topic]
+	if m == nil {
+		m = map[int32]kgo.EpochOffset{}
+		into[topic] = m
+	}
+	m[p] = o
 }
 
 // Committed records that the offsets last returned by Offsets are committed.

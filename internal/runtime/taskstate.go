@@ -26,8 +26,10 @@ type taskStore struct {
 	logged *loggedStore
 	cache  *cachedStore
 	// txn holds the writes of the open transaction under exactly-once
-	// (key-value stores only; see txnstore.go); nil otherwise.
+	// (key-value stores; see txnstore.go), segTxn those of a window or
+	// session store (state.SegmentedTxn); nil otherwise.
 	txn       *txnStore
+	segTxn    *state.SegmentedTxn
 	top       state.BytesStore
 	typed     any
 	changelog string
@@ -84,7 +86,7 @@ func (t *Task) openStores() error {
 		// crash before that commit still restores only the tail.
 		kept := map[string]map[int32]int64{}
 		for _, ts := range t.stores {
-			if ts.txn != nil && ts.checkpointed >= 0 {
+			if ts.transactional() && ts.checkpointed >= 0 {
 				kept[ts.changelog] = map[int32]int64{t.id.Partition: ts.checkpointed}
 			}
 		}
@@ -134,6 +136,13 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	if t.cfg.ExactlyOnce && spec.Open == nil {
 		ts.txn = newTxnStore(ts.base)
 		ts.top = ts.txn
+	} else if t.cfg.ExactlyOnce {
+		// Window and session stores; a versioned store has no
+		// transaction layer (it is checkpointed only when it closes).
+		if x, err := state.NewSegmentedTxn(ts.base); err == nil {
+			ts.segTxn = x
+			ts.top = x
+		}
 	}
 	if spec.Logged {
 		ts.logged = &loggedStore{BytesStore: ts.top, topic: ts.changelog, partition: t.id.Partition, out: t.cfg.Collector, ts: t.timestamp, timestamped: spec.Timestamped, versioned: spec.Versioned, headers: spec.ChangelogHeaders}
@@ -155,12 +164,16 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	return ts, nil
 }
 
+// transactional reports whether the store keeps the writes of the open
+// transaction apart (exactly-once): it then holds committed state only.
+func (ts *taskStore) transactional() bool { return ts.txn != nil || ts.segTxn != nil }
+
 // queryView is the store that local queries of an active task read: the
 // bottom store, through the record cache when the store has one. Under
 // exactly-once a key-value store's queries read committed state only (the
 // bottom store), as Kafka Streams' transactional stores (KIP-892) do.
 func (ts *taskStore) queryView() state.BytesStore {
-	if ts.cache == nil || ts.txn != nil {
+	if ts.cache == nil || ts.transactional() {
 		return ts.base
 	}
 	return &cacheView{cache: ts.cache, below: ts.base}
@@ -214,6 +227,9 @@ func (ts *taskStore) relink() {
 	switch {
 	case ts.txn != nil:
 		ts.txn.BytesStore = ts.base
+	case ts.segTxn != nil:
+		// The base is a window or session store view, as before.
+		_ = ts.segTxn.Rebind(ts.base)
 	case ts.logged != nil:
 		ts.logged.BytesStore = ts.base
 	case ts.cache != nil:
@@ -295,8 +311,9 @@ func flushCache(ts *taskStore) (err error) {
 // Call it after the producer has flushed, so changelog offsets are known.
 // Under exactly-once, call it after the transaction committed and
 // CommitStores; it then leaves out the stores that write uncommitted
-// updates to disk (window and session stores), which a crash would leave
-// ahead of their changelog, so that those are restored in full.
+// updates to disk (versioned stores, which have no transaction layer),
+// which a crash would leave ahead of their changelog, so that those are
+// restored in full.
 func (t *Task) Checkpoint() error { return t.checkpoint(false) }
 
 // FinalCheckpoint is Checkpoint for the last commit before the task
@@ -307,10 +324,14 @@ func (t *Task) FinalCheckpoint() error { return t.checkpoint(true) }
 // crash-consistent stores (exactly-once).
 func (t *Task) CommitStores() error {
 	for _, ts := range t.stores {
-		if ts.txn == nil {
-			continue
+		var err error
+		switch {
+		case ts.txn != nil:
+			err = ts.txn.commit()
+		case ts.segTxn != nil:
+			err = ts.segTxn.Commit()
 		}
-		if err := ts.txn.commit(); err != nil {
+		if err != nil {
 			return fmt.Errorf("kstreams: task %s: store %q: writing committed updates: %w", t.id, ts.spec.Name, err)
 		}
 	}
@@ -338,7 +359,7 @@ func (t *Task) checkpoint(final bool) error {
 	due := final || !t.cfg.ExactlyOnce
 	var flush []*taskStore
 	for _, ts := range t.stores {
-		if t.cfg.ExactlyOnce && !final && !t.standby && ts.txn == nil {
+		if t.cfg.ExactlyOnce && !final && !t.standby && !ts.transactional() {
 			continue
 		}
 		flush = append(flush, ts)

@@ -136,6 +136,12 @@ type thread struct {
 	joining time.Time
 	// revokedNow says tasks were revoked in the rebalance under way.
 	revokedNow bool
+	// abortRetry says the last abort did not end the transaction: it is
+	// ended again, without counting it twice. rewindTo holds the
+	// committed offsets of tasks rewound since the last commit, for the
+	// consumer after such an abort. Both under mu.
+	abortRetry bool
+	rewindTo   map[string]map[int32]kgo.EpochOffset
 	// The lag probe of idling tasks (idle.go): at most one under way.
 	probing   bool
 	lastProbe time.Time
@@ -303,51 +309,96 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	var it iteration
 	defer it.record(th.sens)
-	for _, t := range th.tasks {
-		th.cur = t
+	// The tasks take turns, a batch of records each, then punctuate;
+	// between turns the thread commits once the commit interval has
+	// passed, as Kafka Streams' StreamThread does between its processing
+	// iterations, so that a long backlog (a poll's worth of slow records,
+	// or the input a task buffered while it waited for another partition)
+	// is committed as it goes rather than at its end.
+	for {
+		processed := 0
 		start := time.Now()
-		for {
-			// Fewer than asked: nothing buffered, or the task waits for
-			// an empty partition (idling).
-			n, err := t.Process(1000)
+		for _, t := range th.tasks {
+			th.cur = t
+			// A batch ends early when the commit is due.
+			n, err := t.ProcessUntil(processBatch, th.lastCommit.Add(th.e.cfg.CommitInterval))
 			it.records += n
 			if err != nil {
 				return err
 			}
-			if n < 1000 {
-				break
-			}
+			processed += n
 		}
 		punctStart, punctBefore := time.Now(), th.counters.Punctuations.Load()
 		it.process += punctStart.Sub(start)
-		if err := t.PunctuateWallClock(); err != nil {
-			return err
+		for _, t := range th.tasks {
+			th.cur = t
+			if err := t.PunctuateWallClock(); err != nil {
+				return err
+			}
 		}
 		if th.counters.Punctuations.Load() != punctBefore {
 			it.punctuated = true
 			it.punctuate += time.Since(punctStart)
 		}
+		th.cur = nil
+		if processed == 0 {
+			// Nothing buffered, or the tasks wait for empty partitions
+			// (idling).
+			break
+		}
+		if th.sess != nil && th.blocked.Load() {
+			// A rebalance callback waits: commit below and let it in.
+			break
+		}
+		if !th.commitDue() {
+			continue
+		}
+		if err := th.maybeCommitLocked(ctx); err != nil {
+			return err
+		}
+		if th.sess != nil {
+			// The next records go into a new transaction. A
+			// transaction to abort (it cannot be here: the group
+			// callbacks wait for the poll) drops what is buffered.
+			drop, err := th.beginLocked(ctx)
+			if err != nil || drop {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	th.cur = nil
 	th.probeLagsLocked(ctx)
 	if err := th.producerError(); err != nil {
 		return err
 	}
 	if th.commitDue() {
-		// A commit cut short by the application stopping is no failure:
-		// shutdown commits again, with a context of its own.
-		commitStart, commitsBefore := time.Now(), th.counters.Commits.Load()
-		err := th.commitLocked(ctx)
-		th.committed(commitStart, commitsBefore)
-		if errors.Is(err, errNotCommitted) {
-			if ctx.Err() == nil {
-				th.postponed(err)
-			}
-			err = nil
+		return th.maybeCommitLocked(ctx)
+	}
+	return nil
+}
+
+// processBatch is how many records a task processes in one turn of the
+// thread's processing loop, at most.
+const processBatch = 1000
+
+// maybeCommitLocked commits; a commit that cannot be made now is
+// postponed to the next commit interval, and one cut short by the
+// application stopping is no failure either: shutdown commits again, with
+// a context of its own.
+func (th *thread) maybeCommitLocked(ctx context.Context) error {
+	commitStart, commitsBefore := time.Now(), th.counters.Commits.Load()
+	err := th.commitLocked(ctx)
+	th.committed(commitStart, commitsBefore)
+	if errors.Is(err, errNotCommitted) {
+		if ctx.Err() == nil {
+			th.postponed(err)
 		}
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
+		err = nil
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
 	}
 	return nil
 }
@@ -637,6 +688,11 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 			th.counters.DeadLettered.Add(1)
 			th.deadLettered(rec, info)
 		}
+		return
+	}
+	if th.sess != nil && errors.Is(err, kgo.ErrAborting) {
+		// The thread aborted the transaction the record was in (eos.go):
+		// it is produced again when its input is processed again.
 		return
 	}
 	th.counters.ProduceFailed.Add(1)
