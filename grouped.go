@@ -435,7 +435,9 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], state.ValueAndTimestamp[A], bool, int64) (A, bool, int64), m Materialized[K, A]) Table[K, A] {
-	store, key, val := materialize(g.b, m, prefix, g.from, g.key, nil)
+	// Kafka Streams names the store KTABLE-AGGREGATE-STATE-STORE-<n> for
+	// a reduce too.
+	store, key, val := materialize(g.b, m, "KTABLE-AGGREGATE", g.from, g.key, nil)
 	in := g.input(store)
 	n := g.b.t.g.NextName(prefix)
 	old := alwaysOld()

@@ -128,11 +128,13 @@ func streamStreamJoin[K, V1, V2, VR any](left Stream[K, V1], right Stream[K, V2]
 	if leftOuter {
 		otherSuffix, otherPrefix = "-outer-other-join", "KSTREAM-OUTEROTHER"
 	}
+	// As Kafka Streams, a generated name is drawn even for a named join.
 	named := func(suffix, prefix string) string {
+		gen := b.t.g.NextName(prefix)
 		if name != "" {
 			return name + suffix
 		}
-		return b.t.g.NextName(prefix)
+		return gen
 	}
 	thisWindowed := named("-this-windowed", "KSTREAM-WINDOWED")
 	otherWindowed := named("-other-windowed", "KSTREAM-WINDOWED")
