@@ -33,13 +33,13 @@ func (b *Builder) Build() (*Topology, error) {
 }
 
 func (b *Builder) name(names []Named, prefix string) string {
+	// Kafka Streams draws a generated name even for a named operation,
+	// so that the later generated names do not depend on it.
+	gen := b.t.g.NextName(prefix)
 	if len(names) > 0 && names[0] != "" {
-		if len(names) > 1 {
-			b.t.g.Problem(fmt.Errorf("%s: more than one name given: %q", prefix, names))
-		}
-		return string(names[0])
+		return b.givenOrNext(names, prefix)
 	}
-	return b.t.g.NextName(prefix)
+	return gen
 }
 
 // checkFn records a problem when fn, a user function given to op (the
@@ -231,49 +231,51 @@ func (s Stream[K, V]) ToFunc(topicOf func(processor.Record[K, V]) string, p ...P
 // creates, "<application id>-<name>-repartition", and reads it back: records
 // are then partitioned by their current key.
 func (s Stream[K, V]) Repartition(r ...Repartitioned[K, V]) Stream[K, V] {
-	return s.repartition(first(r), "Repartition", "Repartitioned", s.node, false)
+	rp := first(r)
+	rp.Name = Named(s.b.givenOrNext([]Named{rp.Name}, "KSTREAM-REPARTITION"))
+	return s.repartition(rp, "Repartition", "Repartitioned", s.node, false)
 }
 
-// repartition writes the stream to a repartition topic and reads it back.
+// repartition writes the stream to a repartition topic named after
+// rp.Name (which callers set) and reads it back.
 // Records with a nil key (a nil pointer, slice, map or interface) are
 // dropped (counted in Metrics.Dropped) before the topic, as Kafka Streams 4 does, unless
 // keepNullKeys: a left or outer join that follows needs them. For errors,
 // op and param name the operation the user called and the parameter struct
 // that configures it, and from the node the user called it on.
 func (s Stream[K, V]) repartition(rp Repartitioned[K, V], op, param, from string, keepNullKeys bool) Stream[K, V] {
-	base := s.b.name([]Named{rp.Name}, "KSTREAM-REPARTITION")
-	topic := runtime.Topic{Name: base + "-repartition", Internal: true}
+	nm := repartitionNames(s.b, string(rp.Name))
+	topic := runtime.Topic{Name: nm.topic, Internal: true}
 	s.b.t.g.AddInternalTopic(runtime.InternalTopic{Name: topic.Name, Partitions: rp.Partitions, Configs: repartitionConfigs})
 	where := fmt.Sprintf("%s %s (topic %q)", op, after(from), topic.Name)
 	key := pickSerde(s.b, where, param, "key", rp.Key, s.key)
 	value := pickSerde(s.b, where, param, "value", rp.Value, s.value)
-	parent := s.node
+	// As Kafka Streams' filter before every repartition topic; it drops
+	// null keys unless a left or outer join follows (a key type that
+	// cannot be nil has no null to drop).
+	var isNull func(K) bool
 	if !keepNullKeys {
-		// As Kafka Streams' "-repartition-filter" node; a key type that
-		// cannot be nil has no null to drop.
-		isNull := nilCheck[K]()
-		parent = addFn(s.b, base+"-repartition-filter", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
-			if isNull != nil && isNull(r.Key) {
-				dropRecord(ctx, "null key")
-				return nil
-			}
-			ctx.Forward(r)
-			return nil
-		}, s.node)
+		isNull = nilCheck[K]()
 	}
-	sink := base + "-repartition-sink"
+	parent := addFn(s.b, nm.filter, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
+		if isNull != nil && isNull(r.Key) {
+			dropRecord(ctx, "null key")
+			return nil
+		}
+		ctx.Forward(r)
+		return nil
+	}, s.node)
 	s.b.t.g.Add(&runtime.NodeSpec{
-		Name: sink, Kind: runtime.SinkKind, Parents: []string{parent}, Topics: []runtime.Topic{topic},
+		Name: nm.sink, Kind: runtime.SinkKind, Parents: []string{parent}, Topics: []runtime.Topic{topic},
 		In:  runtime.RecordType[K, V](),
-		New: runtime.NewSink(sink, topic, key, value),
+		New: runtime.NewSink(nm.sink, topic, key, value),
 	})
-	src := base + "-repartition-source"
 	s.b.t.g.Add(&runtime.NodeSpec{
-		Name: src, Kind: runtime.SourceKind, Topics: []runtime.Topic{topic},
+		Name: nm.source, Kind: runtime.SourceKind, Topics: []runtime.Topic{topic},
 		Out: runtime.RecordType[K, V](),
-		New: runtime.NewSource(src, key, value),
+		New: runtime.NewSource(nm.source, key, value),
 	})
-	return Stream[K, V]{b: s.b, node: src, key: key, value: value}
+	return Stream[K, V]{b: s.b, node: nm.source, key: key, value: value}
 }
 
 // repartitionConfigs are the topic configs of repartition topics, as Kafka

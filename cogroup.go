@@ -38,7 +38,11 @@ type CogroupedStream[K, A any] struct {
 // adds its aggregation processor named name over the store of c.
 type cogroupInput[K, A any] struct {
 	node string
-	add  func(name string, c cogroupAgg[K, A])
+	// source returns the node the input's processor reads: node, or the
+	// source of the repartition the input's key change needs, named after
+	// the store.
+	source func(store string) string
+	add    func(name, source string, c cogroupAgg[K, A])
 }
 
 // cogroupAgg says which aggregation the processors of a cogroup make, over
@@ -77,9 +81,10 @@ func CogroupWith[K, V, A any](c CogroupedStream[K, A], g GroupedStream[K, V], ad
 		c.key = g.s.key
 	}
 	node := g.s.node
-	in := cogroupInput[K, A]{node: node, add: func(name string, a cogroupAgg[K, A]) {
-		addCogroupProcessor(c.b, name, node, a, add)
-	}}
+	in := cogroupInput[K, A]{node: node, source: func(store string) string { return g.input(store).node },
+		add: func(name, source string, a cogroupAgg[K, A]) {
+			addCogroupProcessor(c.b, name, source, a, add)
+		}}
 	ins := make([]cogroupInput[K, A], 0, len(c.ins)+1)
 	replaced := false
 	for _, i := range c.ins {
@@ -148,10 +153,16 @@ const cogroupPrefix = "COGROUPKSTREAM-AGGREGATE"
 // build adds the processor of each input and the merge node, and returns
 // the merge node's name.
 func (c CogroupedStream[K, A]) build(a cogroupAgg[K, A]) string {
+	// As Kafka Streams: the repartitions of all inputs, then their
+	// processors.
+	sources := make([]string, len(c.ins))
+	for i, in := range c.ins {
+		sources[i] = in.source(a.store)
+	}
 	parents := make([]string, len(c.ins))
 	for i, in := range c.ins {
 		parents[i] = c.b.t.g.NextName(cogroupPrefix)
-		in.add(parents[i], a)
+		in.add(parents[i], sources[i], a)
 	}
 	n := c.b.t.g.NextName("COGROUPKSTREAM-MERGE")
 	if a.time != nil || a.sliding != nil || a.session != nil {

@@ -175,6 +175,9 @@ func (bs *BranchedStream[K, V]) add(name string, pred func(K, V) bool) {
 	full := bs.prefix + name
 	bs.names = append(bs.names, full)
 	bs.preds = append(bs.preds, pred)
+	// Kafka Streams draws a generated name for each branch (and uses
+	// the branch's own): later generated names count it.
+	bs.s.b.t.g.NextName(full)
 	addFn(bs.s.b, full, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		ctx.Forward(r)
 		return nil

@@ -127,9 +127,9 @@ func ExampleTopology_Describe() {
 	//     Source: KSTREAM-SOURCE-0000000000 (topics: [in])
 	//       --> non-empty
 	//     Processor: non-empty (stores: [])
-	//       --> KSTREAM-SINK-0000000001
+	//       --> KSTREAM-SINK-0000000002
 	//       <-- KSTREAM-SOURCE-0000000000
-	//     Sink: KSTREAM-SINK-0000000001 (topic: out)
+	//     Sink: KSTREAM-SINK-0000000002 (topic: out)
 	//       <-- non-empty
 }
 

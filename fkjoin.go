@@ -64,10 +64,11 @@ type fkNames struct {
 }
 
 func (n fkNames) get(suffix, prefix string) string {
+	gen := n.g.NextName(prefix) // drawn for a named join too, as in Kafka Streams
 	if n.name != "" {
 		return n.name + suffix
 	}
-	return n.g.NextName(prefix)
+	return gen
 }
 
 func foreignKeyJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(V) KO, joiner func(V, VO) VR, left bool, tj TableJoined[K, KO], m Materialized[K, VR]) Table[K, VR] {

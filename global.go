@@ -43,9 +43,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...
 	// Kafka Streams names a source and a table source processor; the
 	// names are kept, so that later automatic names are the same.
 	src := b.name([]Named{c.Name}, "KSTREAM-SOURCE")
-	if c.Name == "" {
-		b.t.g.NextName("KTABLE-SOURCE")
-	}
+	b.t.g.NextName("KTABLE-SOURCE")
 	where := fmt.Sprintf("global table %q reading %q", src, topic)
 	key := pickSerde(b, where, "Consumed", "key", mm.Key, c.Key)
 	value := pickSerde(b, where, "Consumed", "value", mm.Value, c.Value)
@@ -85,11 +83,8 @@ func StreamGlobalTableLeftJoin[K, V, GK, GV, VR any](s Stream[K, V], g GlobalTab
 
 func streamGlobalJoin[K, V, GK, GV, VR any](s Stream[K, V], g GlobalTable[GK, GV], keyOf func(K, V) GK, joiner func(K, V, GV) VR, left bool, op string, name []Named) Stream[K, VR] {
 	b := s.b
-	prefix := "KSTREAM-JOIN"
-	if left {
-		prefix = "KSTREAM-LEFTJOIN"
-	}
-	n := b.name(name, prefix)
+	// Kafka Streams names both joins with a global table KSTREAM-LEFTJOIN.
+	n := b.name(name, "KSTREAM-LEFTJOIN")
 	if !b.checkSame(op+" "+quote(n), s.node, g.b, g.store) {
 		return Stream[K, VR]{b: b, node: n, key: s.key}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/kstreams-go/kstreams/internal/runtime"
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
 	"github.com/kstreams-go/kstreams/state"
@@ -29,6 +30,40 @@ type GroupedStream[K, V any] struct {
 	s Stream[K, V]
 	// from is the node the user grouped, named in errors.
 	from string
+	// rp, when set, is the repartition the key change needs. As in Kafka
+	// Streams, it is made by the aggregation, after the names of its store
+	// and node, and is named after the store unless the grouping is named.
+	rp *groupRepartition[K, V]
+}
+
+// groupRepartition is the repartition a grouping owes and the operation
+// that asked for it, for errors.
+type groupRepartition[K, V any] struct {
+	rp Repartitioned[K, V]
+	op string
+	// made is the repartition of a named grouping, made once and read by
+	// every aggregation of the grouping, as in Kafka Streams.
+	made *Stream[K, V]
+}
+
+// input returns the stream an aggregation over store reads: g's stream,
+// repartitioned first when the key changed.
+func (g GroupedStream[K, V]) input(store string) Stream[K, V] {
+	if g.rp == nil {
+		return g.s
+	}
+	rp := g.rp.rp
+	if rp.Name == "" {
+		rp.Name = Named(store)
+		return g.s.repartition(rp, g.rp.op, "Grouped", g.from, false)
+	}
+	if g.rp.made != nil {
+		repartitionNames(g.s.b, string(rp.Name)) // Kafka Streams draws the names again
+		return *g.rp.made
+	}
+	s := g.s.repartition(rp, g.rp.op, "Grouped", g.from, false)
+	g.rp.made = &s
+	return s
 }
 
 // GroupByKey groups the stream by its key. If the key was changed upstream
@@ -51,7 +86,14 @@ func (s Stream[K, V]) groupByKey(gr Grouped[K, V], op, from string) GroupedStrea
 		return GroupedStream[K, V]{s: s, from: from}
 	}
 	rp := Repartitioned[K, V]{Name: gr.Name, Key: gr.Key, Value: gr.Value}
-	return GroupedStream[K, V]{s: s.repartition(rp, op, "Grouped", from, false), from: from}
+	// The repartition's serdes are those of the grouped stream.
+	if gr.Key != nil {
+		s.key = gr.Key
+	}
+	if gr.Value != nil {
+		s.value = gr.Value
+	}
+	return GroupedStream[K, V]{s: s, from: from, rp: &groupRepartition[K, V]{rp: rp, op: op}}
 }
 
 // GroupBy groups the stream by a new key computed from each record, through
@@ -156,7 +198,7 @@ func aggregateStream[K, V, A any](g GroupedStream[K, V], prefix string, value se
 	isNull := nilCheck[V]()
 	AddProcessor(b.t, n, func() processor.Processor[K, V, K, Change[A]] {
 		return &streamAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store, old: old}, start: init, fold: fold, isNull: isNull}
-	}, g.s.node)
+	}, g.input(store).node)
 	b.t.g.Connect(store, n)
 	return Table[K, A]{b: b, node: n, key: key, value: val, store: store, old: old}
 }
@@ -176,11 +218,15 @@ func nilCheck[V any]() func(V) bool {
 // an adder and a subtractor.
 type GroupedTable[K, V any] struct {
 	b     *Builder
-	node  string
+	node  string // the re-grouping processor
 	key   serde.Serde[K]
 	value serde.Serde[V]
 	// from is the table node the user grouped, named in errors.
 	from string
+	// name is the grouping's (Grouped.Name), made the repartition source
+	// of a named grouping once an aggregation has made it.
+	name string
+	made *string
 }
 
 // GroupTableBy re-groups a table by a new key and value computed from each
@@ -195,14 +241,21 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 	// The re-grouping needs each row's old value to take it out of its
 	// old group.
 	t.old.enableSend(true)
-	n := b.name(nil, "KTABLE-SELECT")
+	n := b.name([]Named{gr.Name}, "KTABLE-SELECT")
 	b.checkFn("GroupTableBy", n, t.node, "function", fn)
 	where := "GroupTableBy " + after(t.node)
 	key := pickSerde(b, where, "Grouped", "key", gr.Key)
 	value := pickSerde(b, where, "Grouped", "value", gr.Value)
 	same := sameKey(key)
+	isNull := nilCheck[K2]()
 	addFn(b, n, func(ctx processor.Context[K2, Change[V2]], r processor.Record[K, Change[V]]) error {
 		fwd := func(k K2, c Change[V2]) {
+			if isNull != nil && isNull(k) {
+				// As Kafka Streams, a row whose group key is null
+				// is skipped.
+				dropRecord(ctx, "null key")
+				return
+			}
 			ctx.Forward(processor.Record[K2, Change[V2]]{Key: k, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
 		}
 		var old, nw KeyValue[K2, V2]
@@ -227,14 +280,40 @@ func GroupTableBy[K, V, K2, V2 any](t Table[K, V], fn func(K, V) KeyValue[K2, V2
 		}
 		return nil
 	}, t.node)
-	// A missing value serde is reported above, once.
-	s := Stream[K2, Change[V2]]{b: b, node: n, key: key, value: changeSerde[V2]{value}}
-	name := gr.Name
-	if name == "" {
-		name = Named(b.t.g.NextName("KTABLE-AGGREGATE"))
+	return GroupedTable[K2, V2]{b: b, node: n, key: key, value: value, from: t.node, name: string(gr.Name), made: new(string)}
+}
+
+// input returns the node an aggregation over store reads: the source of
+// the repartition topic the re-grouped rows go through,
+// "<Grouped.Name>-repartition", else "<store>-repartition". As in Kafka
+// Streams, its sink and source have generated names, drawn by every
+// aggregation, and a named grouping's topic is made once and read by each
+// of its aggregations.
+func (g GroupedTable[K, V]) input(store string) string {
+	sink, src := g.b.t.g.NextName("KSTREAM-SINK"), g.b.t.g.NextName("KSTREAM-SOURCE")
+	if g.name != "" && *g.made != "" {
+		return *g.made
 	}
-	r := s.Repartition(Repartitioned[K2, Change[V2]]{Name: name})
-	return GroupedTable[K2, V2]{b: b, node: r.node, key: key, value: value, from: t.node}
+	prefix := g.name
+	if prefix == "" {
+		prefix = store
+	}
+	topic := runtime.Topic{Name: prefix + "-repartition", Internal: true}
+	g.b.t.g.AddInternalTopic(runtime.InternalTopic{Name: topic.Name, Configs: repartitionConfigs})
+	// A missing serde was reported by GroupTableBy, once.
+	value := changeSerde[V]{g.value}
+	g.b.t.g.Add(&runtime.NodeSpec{
+		Name: sink, Kind: runtime.SinkKind, Parents: []string{g.node}, Topics: []runtime.Topic{topic},
+		In:  runtime.RecordType[K, Change[V]](),
+		New: runtime.NewSink(sink, topic, g.key, serde.Serde[Change[V]](value)),
+	})
+	g.b.t.g.Add(&runtime.NodeSpec{
+		Name: src, Kind: runtime.SourceKind, Topics: []runtime.Topic{topic},
+		Out: runtime.RecordType[K, Change[V]](),
+		New: runtime.NewSource(src, g.key, serde.Serde[Change[V]](value)),
+	})
+	*g.made = src
+	return src
 }
 
 // sameKey returns a function telling whether two group keys are the same
@@ -356,12 +435,15 @@ func (p *tableAggregate[K, V, A]) Process(r processor.Record[K, Change[V]]) erro
 }
 
 func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, fold func(*tableAggregate[K, V, A], K, Change[V], state.ValueAndTimestamp[A], bool, int64) (A, bool, int64), m Materialized[K, A]) Table[K, A] {
-	store, key, val := materialize(g.b, m, prefix, g.from, g.key, nil)
+	// Kafka Streams names the store KTABLE-AGGREGATE-STATE-STORE-<n> for
+	// a reduce too.
+	store, key, val := materialize(g.b, m, "KTABLE-AGGREGATE", g.from, g.key, nil)
+	in := g.input(store)
 	n := g.b.t.g.NextName(prefix)
 	old := alwaysOld()
 	AddProcessor(g.b.t, n, func() processor.Processor[K, Change[V], K, Change[A]] {
 		return &tableAggregate[K, V, A]{tableProc: tableProc[K, A]{store: store, old: old}, fold: fold}
-	}, g.node)
+	}, in)
 	g.b.t.g.Connect(store, n)
 	return Table[K, A]{b: g.b, node: n, key: key, value: val, store: store, old: old}
 }

@@ -152,7 +152,12 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner fu
 	if s.keyChanged {
 		// Kafka Streams keeps null keys through the repartition of a left
 		// join, which joins them.
-		s = s.repartition(Repartitioned[K, V]{Name: j.Name, Key: j.Key, Value: j.Value}, op, "Joined", s.node, left)
+		// The topic is named after the join, else after the stream's node.
+		name := j.Name
+		if name == "" {
+			name = Named(s.node)
+		}
+		s = s.repartition(Repartitioned[K, V]{Name: name, Key: j.Key, Value: j.Value}, op, "Joined", s.node, left)
 	}
 	prefix := "KSTREAM-JOIN"
 	if left {
@@ -307,20 +312,22 @@ func TableJoin[K, V1, V2, VR any](a Table[K, V1], b Table[K, V2], joiner func(K,
 // key the right table lacks is joined with the zero V2 (use a pointer type
 // to tell).
 func TableLeftJoin[K, V1, V2, VR any](a Table[K, V1], b Table[K, V2], joiner func(K, V1, V2) VR, m ...Materialized[K, VR]) Table[K, VR] {
-	return tableJoin(a, b, joiner, leftSide, rightSide, "TableLeftJoin", "KTABLE-LEFTTHIS", "KTABLE-LEFTOTHER", "KTABLE-MERGE", m)
+	return tableJoin(a, b, joiner, leftSide, rightSide, "TableLeftJoin", "KTABLE-JOINTHIS", "KTABLE-JOINOTHER", "KTABLE-MERGE", m)
 }
 
 // TableOuterJoin is [TableJoin] keeping every row of either table: a
 // missing row is the zero value of its type (use pointer types to tell).
 func TableOuterJoin[K, V1, V2, VR any](a Table[K, V1], b Table[K, V2], joiner func(K, V1, V2) VR, m ...Materialized[K, VR]) Table[K, VR] {
-	return tableJoin(a, b, joiner, outerJoin, outerJoin, "TableOuterJoin", "KTABLE-OUTERTHIS", "KTABLE-OUTEROTHER", "KTABLE-MERGE", m)
+	return tableJoin(a, b, joiner, outerJoin, outerJoin, "TableOuterJoin", "KTABLE-JOINTHIS", "KTABLE-JOINOTHER", "KTABLE-MERGE", m)
 }
 
 func tableJoin[K, V1, V2, VR any](a Table[K, V1], b Table[K, V2], joiner func(K, V1, V2) VR, kindA, kindB joinKind, op, prefixA, prefixB, prefixM string, ms []Materialized[K, VR]) Table[K, VR] {
 	bld := a.b
+	// Kafka Streams names the merge node first, and the two join nodes
+	// KTABLE-JOINTHIS and KTABLE-JOINOTHER whatever the join's kind.
+	nM := bld.t.g.NextName(prefixM)
 	nA := bld.t.g.NextName(prefixA)
 	nB := bld.t.g.NextName(prefixB)
-	nM := bld.t.g.NextName(prefixM)
 	bld.checkFn(op, nA, a.node, "joiner", joiner)
 	lookA, lookB := lookupOf(a, op), lookupOf(b, op)
 	// The join sides compute old values from their inputs', so they need

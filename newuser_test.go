@@ -225,7 +225,7 @@ func TestMissingSerdeHints(t *testing.T) {
 			g := kstreams.GroupTableBy(t, func(k, v string) kstreams.KeyValue[string, string] { return kstreams.KV(v, k) })
 			kstreams.AggregateTable(g, func() order { return order{} },
 				func(string, string, order) order { return order{} }, func(string, string, order) order { return order{} })
-		}, []string{`after node "KTABLE-MATERIALIZE`, "set Materialized.Value"}},
+		}, []string{`after node "tsrc"`, "set Materialized.Value"}},
 		{"GroupTableBy", func(b *kstreams.Builder) {
 			t := kstreams.TableFrom(b, "t", kstreams.Consumed[string, string]{Name: "tsrc"})
 			kstreams.GroupTableBy(t, func(k, v string) kstreams.KeyValue[string, order] { return kstreams.KV(k, order{}) }).Count()

@@ -54,7 +54,7 @@ func slidingAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix stri
 			start: init, fold: fold, old: old, isNull: isNull, observed: -1,
 			onClose: emit == EmitOnWindowClose, lastEmit: -1, storeTime: -1, retention: retention,
 		}
-	}, t.g.s.node)
+	}, t.g.input(name).node)
 	b.t.g.Connect(name, n)
 	var key serde.Serde[Windowed[K]]
 	if k != nil {

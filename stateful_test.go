@@ -179,7 +179,7 @@ func TestTableFromForwardsChanges(t *testing.T) {
 	}
 	quotes.ToStream().To("quote-updates")
 	topo := sfBuild(t, b)
-	sfWatch(topo, sfNodeNamed(t, topo, "KTABLE-MATERIALIZE-"), "quote-changes", exchange)
+	sfWatch(topo, sfNodeNamed(t, topo, "KTABLE-SOURCE-"), "quote-changes", exchange)
 	d := sfDriver(t, topo)
 	in := kstreamstest.NewInputTopic(d, "quotes", serde.String(), serde.JSON[*sfListing]())
 	updates, changes := rawOut(d, "quote-updates"), strOut(d, "quote-changes")

@@ -113,10 +113,10 @@ func streamStreamJoin[K, V1, V2, VR any](left Stream[K, V1], right Stream[K, V2]
 	// outer join, which joins them.
 	keepNull := leftOuter || rightOuter
 	if left.keyChanged {
-		left = left.repartition(Repartitioned[K, V1]{Name: joinRepartitionName(b, name, "-left", left.node), Key: sj.Key, Value: sj.Value}, op, "StreamJoined", left.node, keepNull)
+		left = left.repartition(Repartitioned[K, V1]{Name: joinRepartitionName(name, "-left", left.node), Key: sj.Key, Value: sj.Value}, op, "StreamJoined", left.node, keepNull)
 	}
 	if right.keyChanged {
-		right = right.repartition(Repartitioned[K, V2]{Name: joinRepartitionName(b, name, "-right", right.node), Key: sj.Key, Value: sj.OtherValue}, op, "StreamJoined", right.node, keepNull)
+		right = right.repartition(Repartitioned[K, V2]{Name: joinRepartitionName(name, "-right", right.node), Key: sj.Key, Value: sj.OtherValue}, op, "StreamJoined", right.node, keepNull)
 	}
 	b.t.g.Copartition(left.node, right.node)
 
@@ -128,11 +128,13 @@ func streamStreamJoin[K, V1, V2, VR any](left Stream[K, V1], right Stream[K, V2]
 	if leftOuter {
 		otherSuffix, otherPrefix = "-outer-other-join", "KSTREAM-OUTEROTHER"
 	}
+	// As Kafka Streams, a generated name is drawn even for a named join.
 	named := func(suffix, prefix string) string {
+		gen := b.t.g.NextName(prefix)
 		if name != "" {
 			return name + suffix
 		}
-		return b.t.g.NextName(prefix)
+		return gen
 	}
 	thisWindowed := named("-this-windowed", "KSTREAM-WINDOWED")
 	otherWindowed := named("-other-windowed", "KSTREAM-WINDOWED")
@@ -214,16 +216,10 @@ func streamStreamJoin[K, V1, V2, VR any](left Stream[K, V1], right Stream[K, V2]
 // joinRepartitionName returns the name of the repartition topic of one
 // side of a stream-stream join, as Kafka Streams names it: "<name><suffix>"
 // for a named join, else the node before the repartition (whose name then
-// makes the topic's, "<node>-repartition"). For an unnamed join it burns the
-// three generated names Kafka Streams burns for the repartition's nodes, so
-// that later generated names (and the stores and changelogs named after
-// them) match Kafka Streams'.
-func joinRepartitionName(b *Builder, name, suffix, node string) Named {
+// makes the topic's, "<node>-repartition").
+func joinRepartitionName(name, suffix, node string) Named {
 	if name != "" {
 		return Named(name + suffix)
-	}
-	for _, p := range []string{"KSTREAM-SINK", "KSTREAM-FILTER", "KSTREAM-SOURCE"} {
-		b.t.g.NextName(p)
 	}
 	return Named(node)
 }

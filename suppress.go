@@ -163,7 +163,7 @@ func windowEnds[K any](close time.Duration) *windowInfo {
 // name>-changelog" (unless the BufferConfig disables logging), from which a
 // restarted or migrated task restores it before processing.
 func (t Table[K, V]) Suppress(s Suppressed, name ...Named) Table[K, V] {
-	n := t.b.name(name, "KTABLE-SUPPRESS")
+	n := t.b.givenOrNext(name, "KTABLE-SUPPRESS")
 	storeName := n + "-store"
 	if len(name) == 0 || name[0] == "" {
 		storeName = t.b.t.g.NextName("KTABLE-SUPPRESS-STATE-STORE")

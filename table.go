@@ -384,18 +384,29 @@ func (p *tableSource[K, VIn, V]) Process(r processor.Record[K, VIn]) error {
 // queryable). As in Kafka Streams, its updates carry the value they replace
 // only when m names the store or a later operation needs them.
 func TableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materialized[K, V]) Table[K, V] {
-	src := b.name([]Named{c.Name}, "KTABLE-SOURCE")
-	where := fmt.Sprintf("table source %q reading %q", src, topic)
+	// Names as Kafka Streams': the store ("<topic>-STATE-STORE-<n>"
+	// unless named), the source ("<Consumed.Name>-table-source" or
+	// KSTREAM-SOURCE-<n>), then the table's processor (Consumed.Name or
+	// KTABLE-SOURCE-<n>), which keeps the table in the store.
+	mm := first(m)
+	sm := mm
+	if sm.Name == "" {
+		sm.Name = b.t.g.NextName(topic + "-STATE-STORE")
+	}
+	src := b.t.g.NextName("KSTREAM-SOURCE")
+	n := b.t.g.NextName("KTABLE-SOURCE")
+	if c.Name != "" {
+		src, n = string(c.Name)+"-table-source", string(c.Name)
+	}
+	where := fmt.Sprintf("table source %q reading %q", n, topic)
 	key := pickSerde(b, where, "Consumed", "key", c.Key)
 	value := pickSerde(b, where, "Consumed", "value", c.Value)
 	addSource[K, optional[V]](b.t, src, key, optionalSerde[V]{value}, []string{topic})
-	mm := first(m)
 	if mm.Versioned != nil {
-		return versionedTableFrom(b, src, mm, key, value)
+		return versionedTableFrom(b, src, n, sm, key, value)
 	}
-	store, key, value := materialize(b, mm, "KTABLE-SOURCE", src, key, value)
+	store, key, value := materialize(b, sm, "KTABLE-SOURCE", src, key, value)
 	old := sourceOld(mm.Name != "")
-	n := b.t.g.NextName("KTABLE-MATERIALIZE")
 	AddProcessor(b.t, n, func() processor.Processor[K, optional[V], K, Change[V]] {
 		return &tableSource[K, optional[V], V]{
 			tableProc: tableProc[K, V]{store: store, old: old},
@@ -411,13 +422,21 @@ func TableFrom[K, V any](b *Builder, topic string, c Consumed[K, V], m ...Materi
 // upstream, the stream is repartitioned first, with m's serdes when given.
 func (s Stream[K, V]) ToTable(m ...Materialized[K, V]) Table[K, V] {
 	mm := first(m)
+	// As in Kafka Streams: the node's name, then the store's, then the
+	// repartition's, named after the node.
+	n := s.b.t.g.NextName("KSTREAM-TOTABLE")
+	storeName := mm.Name
+	if storeName == "" {
+		storeName = s.b.t.g.NextName("KSTREAM-TOTABLE-STATE-STORE")
+	}
 	in := s
 	if s.keyChanged {
-		in = s.repartition(Repartitioned[K, V]{Key: mm.Key, Value: mm.Value}, "ToTable", "Materialized", s.node, false)
+		in = s.repartition(Repartitioned[K, V]{Name: Named(n), Key: mm.Key, Value: mm.Value}, "ToTable", "Materialized", s.node, false)
 	}
-	store, key, value := materialize(s.b, mm, "KSTREAM-TOTABLE", s.node, in.key, in.value)
+	sm := mm
+	sm.Name = storeName
+	store, key, value := materialize(s.b, sm, "KSTREAM-TOTABLE", s.node, in.key, in.value)
 	old := sourceOld(mm.Name != "")
-	n := s.b.t.g.NextName("KSTREAM-TOTABLE")
 	AddProcessor(s.b.t, n, func() processor.Processor[K, V, K, Change[V]] {
 		return &tableSource[K, V, V]{
 			tableProc: tableProc[K, V]{store: store, old: old},
@@ -600,12 +619,20 @@ func mapTableValues[K, V, V2 any](t Table[K, V], fn func(V) V2, m *Materialized[
 }
 
 // ToStream returns the stream of the table's updates. A delete reaches the
-// stream with the zero value: use a pointer value type to have it written
-// as a tombstone.
+// stream as Kafka Streams' null value: nil for a value type that can be nil
+// (a pointer, slice, map or interface), else the zero value, which a sink
+// then writes as a null value (a tombstone) as long as it reaches the sink
+// unchanged. Operations in between see the zero value: use a pointer value
+// type to tell a delete from a zero.
 func (t Table[K, V]) ToStream(name ...Named) Stream[K, V] {
 	n := t.b.name(name, "KTABLE-TOSTREAM")
 	addFn(t.b, n, func(ctx processor.Context[K, V], r processor.Record[K, Change[V]]) error {
-		ctx.Forward(processor.Record[K, V]{Key: r.Key, Value: r.Value.New, Timestamp: r.Timestamp, Headers: r.Headers})
+		rec := processor.Record[K, V]{Key: r.Key, Value: r.Value.New, Timestamp: r.Timestamp, Headers: r.Headers}
+		if d, ok := ctx.(interface{ ForwardNull(processor.Record[K, V]) }); ok && !r.Value.HasNew {
+			d.ForwardNull(rec)
+			return nil
+		}
+		ctx.Forward(rec)
 		return nil
 	}, t.node)
 	return Stream[K, V]{b: t.b, node: n, key: t.key, value: t.value}

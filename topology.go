@@ -117,13 +117,16 @@ func (t *Topology) Describe() (*TopologyDescription, error) {
 	for _, st := range p.Subtopologies {
 		sd := SubtopologyDescription{ID: st.ID}
 		for _, n := range st.Nodes {
-			nd := NodeDescription{Name: n.Name, Kind: kindNames[n.Kind], Parents: n.Parents, Children: st.Children[n.Name]}
+			nd := NodeDescription{Name: n.Name, Kind: kindNames[n.Kind], Parents: n.Parents, Children: st.Children[n.Name], Stores: n.Stores}
 			for _, tp := range n.Topics {
 				nd.Topics = append(nd.Topics, tp.Name)
 			}
 			sd.Nodes = append(sd.Nodes, nd)
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
+	}
+	for _, g := range p.Globals {
+		d.GlobalStores = append(d.GlobalStores, GlobalStoreDescription{Name: g.Name, Topic: g.Topic})
 	}
 	return d, nil
 }
@@ -133,7 +136,16 @@ var kindNames = map[runtime.NodeKind]string{runtime.SourceKind: "source", runtim
 // TopologyDescription describes a topology: what Describe returns.
 type TopologyDescription struct {
 	Subtopologies []SubtopologyDescription
-	text          string
+	// GlobalStores are the global stores (global tables and the Processor
+	// API's global stores), each a copy of a whole topic.
+	GlobalStores []GlobalStoreDescription
+	text         string
+}
+
+// GlobalStoreDescription is a global store and the topic it copies.
+type GlobalStoreDescription struct {
+	Name  string
+	Topic string
 }
 
 // String prints the description in Kafka Streams' layout.
@@ -147,11 +159,13 @@ type SubtopologyDescription struct {
 }
 
 // NodeDescription is one node. Topics are the topics a source reads or a
-// sink writes (internal topics without the application id).
+// sink writes (internal topics without the application id); Stores the
+// state stores a processor uses.
 type NodeDescription struct {
 	Name     string
 	Kind     string // "source", "processor" or "sink"
 	Topics   []string
+	Stores   []string
 	Parents  []string
 	Children []string
 }

@@ -432,12 +432,12 @@ func TestDescribeString(t *testing.T) {
 
   Sub-topology: 1
     Source: rk-repartition-source (topics: [rk-repartition])
-      --> KSTREAM-MAPVALUES-0000000002
-    Processor: KSTREAM-MAPVALUES-0000000002 (stores: [])
-      --> KSTREAM-SINK-0000000003
+      --> KSTREAM-MAPVALUES-0000000006
+    Processor: KSTREAM-MAPVALUES-0000000006 (stores: [])
+      --> KSTREAM-SINK-0000000007
       <-- rk-repartition-source
-    Sink: KSTREAM-SINK-0000000003 (topic: out)
-      <-- KSTREAM-MAPVALUES-0000000002
+    Sink: KSTREAM-SINK-0000000007 (topic: out)
+      <-- KSTREAM-MAPVALUES-0000000006
 
 `
 	if got := desc.String(); got != want {
@@ -462,9 +462,9 @@ func TestDescribeStructure(t *testing.T) {
 	}, {
 		ID: 1,
 		Nodes: []kstreams.NodeDescription{
-			{Name: "rk-repartition-source", Kind: "source", Topics: []string{"rk-repartition"}, Children: []string{"KSTREAM-MAPVALUES-0000000002"}},
-			{Name: "KSTREAM-MAPVALUES-0000000002", Kind: "processor", Parents: []string{"rk-repartition-source"}, Children: []string{"KSTREAM-SINK-0000000003"}},
-			{Name: "KSTREAM-SINK-0000000003", Kind: "sink", Topics: []string{"out"}, Parents: []string{"KSTREAM-MAPVALUES-0000000002"}},
+			{Name: "rk-repartition-source", Kind: "source", Topics: []string{"rk-repartition"}, Children: []string{"KSTREAM-MAPVALUES-0000000006"}},
+			{Name: "KSTREAM-MAPVALUES-0000000006", Kind: "processor", Parents: []string{"rk-repartition-source"}, Children: []string{"KSTREAM-SINK-0000000007"}},
+			{Name: "KSTREAM-SINK-0000000007", Kind: "sink", Topics: []string{"out"}, Parents: []string{"KSTREAM-MAPVALUES-0000000006"}},
 		},
 	}}
 	if !reflect.DeepEqual(desc.Subtopologies, want) {

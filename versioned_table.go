@@ -122,11 +122,9 @@ func (s *versionedTableStore[K, V]) get(k K, asOf int64, latest bool) (V, int64,
 }
 
 // versionedTableFrom is TableFrom with a versioned store.
-func versionedTableFrom[K, V any](b *Builder, src string, m Materialized[K, V], key serde.Serde[K], value serde.Serde[V]) Table[K, V] {
+// The store (m.Name) and the table's node (n) are named by TableFrom.
+func versionedTableFrom[K, V any](b *Builder, src, n string, m Materialized[K, V], key serde.Serde[K], value serde.Serde[V]) Table[K, V] {
 	name := m.Name
-	if name == "" {
-		name = b.t.g.NextName("KTABLE-SOURCE-STATE-STORE")
-	}
 	where := fmt.Sprintf("store %q %s", name, after(src))
 	k := pickSerde(b, where, "Materialized", "key", m.Key, key)
 	v := pickSerde(b, where, "Materialized", "value", m.Value, value)
@@ -135,7 +133,6 @@ func versionedTableFrom[K, V any](b *Builder, src string, m Materialized[K, V], 
 			return &versionedTableStore[K, V]{bytes: s, key: k, value: v, topic: topic}
 		})
 	old := sourceOld(true)
-	n := b.t.g.NextName("KTABLE-MATERIALIZE")
 	AddProcessor(b.t, n, func() processor.Processor[K, optional[V], K, Change[V]] {
 		return &versionedTableSource[K, V]{store: name, old: old}
 	}, src)

@@ -151,7 +151,7 @@ func windowAggregateStream[K, V, A any](t TimeWindowedStream[K, V], prefix strin
 	w, emit := t.w, t.emit
 	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
 		return &windowAggregate[K, V, A]{store: name, windows: w, start: init, fold: fold, old: old, observed: -1, onClose: emit == EmitOnWindowClose, lastEmit: -1, storeTime: -1, retention: retention.Milliseconds()}
-	}, t.g.s.node)
+	}, t.g.input(name).node)
 	b.t.g.Connect(name, n)
 	var key serde.Serde[Windowed[K]]
 	if k != nil {

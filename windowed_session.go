@@ -127,7 +127,7 @@ func sessionAggregateStream[K, V, A any](t SessionWindowedStream[K, V], prefix s
 	start := first(init)
 	AddProcessor(b.t, n, func() processor.Processor[K, V, Windowed[K], Change[A]] {
 		return &sessionAggregate[K, V, A]{store: name, windows: w, start: start, fold: fold, merge: merge, old: old, observed: -1, onClose: onClose, lastEmit: -1}
-	}, t.g.s.node)
+	}, t.g.input(name).node)
 	b.t.g.Connect(name, n)
 	var key serde.Serde[Windowed[K]]
 	if k != nil {

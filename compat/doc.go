@@ -43,4 +43,15 @@
 // TopologyTestDriver itself differs from a real cluster (it runs every
 // sub-topology as one task with one stream time); such a case is reported
 // and skipped.
+//
+// # Topology descriptions
+//
+// testdata/describe/TOPOLOGY.txt holds, after "----", Kafka Streams'
+// description of each topology (node names and kinds, each processor's
+// stores, the topics of sources and sinks, internal ones included, and the
+// edges), in the normalized form of java/src/main/java/Describe.java;
+// run-java.sh check and rewrite handle these files too, from the same JVM.
+// TestDescribe prints kstreams' description in the same form and compares.
+// A "describe-diverges: REASON" line before "----" marks a known
+// difference: reported, and failing once it no longer differs.
 package compat

@@ -220,12 +220,6 @@ func kv(k, v str) kstreams.KeyValue[str, str] { return kstreams.KV(k, v) }
 // appendTo returns a+sep+v, for aggregators that show what they folded.
 func appendTo(a str, sep string, v str) str { return s(text(a) + sep + text(v)) }
 
-// nullableCounts turns counts into nullable longs, so that deletes (the
-// tombstones of merged sessions) are written as nulls.
-func nullableCounts[K any](t kstreams.Table[K, int64]) kstreams.Table[K, long] {
-	return kstreams.MapTableValues(t, func(c int64) long { return l(c) })
-}
-
 // windowKeys writes each windowed key as "key@start/end".
 func windowKeys[V any](st kstreams.Stream[kstreams.Windowed[str], V]) kstreams.Stream[str, V] {
 	return kstreams.SelectKey(st, func(k kstreams.Windowed[str], _ V) str {
@@ -452,11 +446,15 @@ var topologies = map[string]topology{
 	}},
 	"session-count": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		w := kstreams.SessionWindowsOfInactivityGapWithNoGrace(10 * time.Millisecond)
-		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).ToStream()))
+		// The deletes of merged sessions are written as nulls: int64 counts
+		// have no nil, ToStream marks them.
+		toSI(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count().ToStream()))
 	}},
 	"session-count-grace": {"in:S:S", "out:S:L", func(b *kstreams.Builder) {
 		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
-		toSL(windowKeys(nullableCounts(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count()).ToStream()))
+		// The deletes of merged sessions are written as nulls: int64 counts
+		// have no nil, ToStream marks them.
+		toSI(windowKeys(kstreams.WindowedBySession(in(b).GroupByKey(grouped), w).Count().ToStream()))
 	}},
 	"session-reduce": {"in:S:S", "out:S:S", func(b *kstreams.Builder) {
 		w := kstreams.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 5*time.Millisecond)
@@ -655,16 +653,19 @@ var topologies = map[string]topology{
 		toSS(kstreams.StreamTableLeftJoin(in(b), tableOf(b, "tab"), joined))
 	}},
 	"global-join": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		s := in(b) // built first, as in Java
 		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss))
-		toSS(kstreams.StreamGlobalTableJoin(in(b), g, func(_, v str) str { return first(v) }, joined))
+		toSS(kstreams.StreamGlobalTableJoin(s, g, func(_, v str) str { return first(v) }, joined))
 	}},
 	"global-left-join": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		s := in(b) // built first, as in Java
 		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss))
-		toSS(kstreams.StreamGlobalTableLeftJoin(in(b), g, func(_, v str) str { return first(v) }, joined))
+		toSS(kstreams.StreamGlobalTableLeftJoin(s, g, func(_, v str) str { return first(v) }, joined))
 	}},
 	"global-left-join-by-key": {"in:S:S,glob:S:S", "out:S:S", func(b *kstreams.Builder) {
+		s := in(b).Filter(func(_, v str) bool { return v == nil || text(v) != "drop" }) // built first, as in Java
 		g := kstreams.GlobalTableFrom(b, "glob", kstreams.ConsumedWith(ss, ss), kstreams.Materialized[str, str]{Name: "g"})
-		toSS(kstreams.StreamGlobalTableLeftJoin(in(b).Filter(func(_, v str) bool { return v == nil || text(v) != "drop" }), g, func(k, _ str) str { return k }, joined))
+		toSS(kstreams.StreamGlobalTableLeftJoin(s, g, func(k, _ str) str { return k }, joined))
 	}},
 	"stream-table-join-rekey": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 		st := kstreams.SelectKey(in(b), func(_, v str) str { return first(v) })
@@ -675,8 +676,9 @@ var topologies = map[string]topology{
 		toSS(kstreams.StreamTableLeftJoin(st, tableOf(b, "tab"), joined, kstreams.Joined[str, str]{Key: ss, Value: ss}))
 	}},
 	"stream-table-join-filtered": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
+		s := in(b) // built first, as in Java
 		t := tableOf(b, "tab").Filter(func(_, v str) bool { return longer(v, 1) })
-		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
+		toSS(kstreams.StreamTableLeftJoin(s, t, joined))
 	}},
 	"table-table-join": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.TableJoin(tableOf(b, "left"), tableOf(b, "right"), joined2).ToStream())
@@ -699,8 +701,9 @@ var topologies = map[string]topology{
 		toSI(kstreams.GroupTableBy(j, func(_, v str) kstreams.KeyValue[str, str] { return kv(first(v), v) }, grouped).Count().ToStream())
 	}},
 	"stream-table-left-join-joined-table": {"in:S:S,left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
+		s := in(b) // built first, as in Java
 		t := kstreams.TableOuterJoin(tableOf(b, "left"), tableOf(b, "right"), joined2)
-		toSS(kstreams.StreamTableLeftJoin(in(b), t, joined))
+		toSS(kstreams.StreamTableLeftJoin(s, t, joined))
 	}},
 	"stream-table-join-mapped": {"in:S:S,tab:S:S", "out:S:S", func(b *kstreams.Builder) {
 		toSS(kstreams.StreamTableJoin(in(b), kstreams.MapTableValues(tableOf(b, "tab"), upper), joined))

@@ -68,8 +68,9 @@ func init() {
 			toSS(c.Aggregate(func() str { return s("") }, matSS).ToStream())
 		}},
 		"cogroup-mixed-types": {"left:S:S,right:S:L", "out:S:L", func(b *kstreams.Builder) {
+			left := streamOf(b, "left").GroupByKey(grouped) // built first, as in Java
 			right := kstreams.StreamFrom(b, "right", kstreams.ConsumedWith(ss, ls)).GroupByKey(kstreams.Grouped[str, long]{Key: ss, Value: ls})
-			c := kstreams.Cogroup(streamOf(b, "left").GroupByKey(grouped), func(_, _ str, a long) long { return l(*a + 1) })
+			c := kstreams.Cogroup(left, func(_, _ str, a long) long { return l(*a + 1) })
 			c = kstreams.CogroupWith(c, right, func(_ str, v long, a long) long { return l(*a + *v*100) })
 			toSL(c.Aggregate(func() long { return l(0) }, kstreams.Materialized[str, long]{Key: ss, Value: ls}).ToStream())
 		}},

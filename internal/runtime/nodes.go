@@ -197,6 +197,16 @@ func (n *processorNode[KIn, VIn, KOut, VOut]) Forward(rec processor.Record[KOut,
 	}
 }
 
+// ForwardNull forwards rec as a record whose value is Kafka's null (a
+// table's delete turned into a stream record): a sink it reaches with the
+// value unchanged (V's zero value) writes a null value, a tombstone, even
+// when V has no nil.
+func (n *processorNode[KIn, VIn, KOut, VOut]) ForwardNull(rec processor.Record[KOut, VOut]) {
+	n.t.nullDepth++
+	defer func() { n.t.nullDepth-- }()
+	n.Forward(rec)
+}
+
 func (n *processorNode[KIn, VIn, KOut, VOut]) ForwardTo(child string, rec processor.Record[KOut, VOut]) {
 	i := slices.Index(n.names, child)
 	if i < 0 {
@@ -301,10 +311,12 @@ func (s *sinkNode[K, V]) receive(rec processor.Record[K, V]) {
 		s.t.fail(s.name, fmt.Errorf("serializing key for topic %q: %w", topic, err))
 		return
 	}
-	vb, err := s.value.Serialize(topic, rec.Value)
-	if err != nil {
-		s.t.fail(s.name, fmt.Errorf("serializing value for topic %q: %w", topic, err))
-		return
+	var vb []byte
+	if s.t.nullDepth == 0 || !reflect.ValueOf(&rec.Value).Elem().IsZero() {
+		if vb, err = s.value.Serialize(topic, rec.Value); err != nil {
+			s.t.fail(s.name, fmt.Errorf("serializing value for topic %q: %w", topic, err))
+			return
+		}
 	}
 	out := &kgo.Record{
 		Topic:     topic,

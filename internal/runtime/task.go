@@ -145,6 +145,9 @@ func (q *partQueue) empty() bool { return q.head == len(q.items) }
 // Task runs one partition of one sub-topology. It is owned by one goroutine
 // at a time: the stream thread, or the test driver.
 type Task struct {
+	// nullDepth is above 0 while a record forwarded with ForwardNull is
+	// being processed: sinks write its zero value as null.
+	nullDepth  int
 	id         processor.TaskID
 	st         *Subtopology
 	cfg        TaskConfig

@@ -47,11 +47,16 @@ public final class Runner {
             files.addAll(caseFiles(Paths.get(args[i])));
         }
         int differ = 0;
+        Map<String, Path> described = new java.util.TreeMap<>();
         for (Path f : files) {
             String text = Files.readString(f, StandardCharsets.UTF_8);
             int sep = separatorAt(text);
             String head = sep < 0 ? text : text.substring(0, sep);
             String committed = sep < 0 ? "" : text.substring(sep + SEPARATOR.length() + 1);
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^topology\\s+(\\S+)").matcher(head);
+            if (m.find()) {
+                described.putIfAbsent(m.group(1), f.toAbsolutePath().getParent());
+            }
             String got;
             try {
                 got = run(f.toString(), head);
@@ -73,8 +78,10 @@ public final class Runner {
                 System.err.println("--- committed\n" + committed + "--- Kafka Streams now\n" + got);
             }
         }
-        System.out.printf("java: %d cases, %d %s%n", files.size(), differ, rewrite ? "rewritten" : "differ");
-        System.exit(!rewrite && differ > 0 ? 1 : 0);
+        int descDiffer = Describe.checkAll(described, rewrite);
+        System.out.printf("java: %d cases, %d %s; %d topology descriptions, %d %s%n", files.size(), differ,
+            rewrite ? "rewritten" : "differ", described.size(), descDiffer, rewrite ? "rewritten" : "differ");
+        System.exit(!rewrite && differ + descDiffer > 0 ? 1 : 0);
     }
 
     private static List<Path> caseFiles(Path p) throws IOException {
