@@ -5,6 +5,7 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -145,7 +146,8 @@ func Lags(members []Member, endSums map[Task]int64) map[string]map[Task]int64 {
 //
 //  1. Each stateful task gets a target process, a balanced placement that
 //     depends only on the set of processes and their member counts, not on
-//     where tasks run (highest rendezvous hash among processes with room),
+//     where tasks run (highest rendezvous hash among processes with room,
+//     spreading each sub-topology's tasks),
 //     so that successive probing rebalances aim at the same placement.
 //  2. A task whose target is not caught up (lag above
 //     AcceptableRecoveryLag) while another process is more caught up is a
@@ -345,37 +347,58 @@ func processes(members []Member) ([]string, map[string]int, map[string][]string)
 	return procs, capOf, membersOf
 }
 
-// rendezvous places each task on a process: the one ranking the task
-// highest (by a hash of both) among those below their share, a share
-// proportional to the process's members; the remainder of the division
-// goes, one task each, to the first processes that want one more.
+// rendezvous places each task on a process, one sub-topology at a time so
+// that the tasks of each spread over the processes (as Kafka Streams'
+// round-robin over sorted tasks does; one query store's partitions all on
+// one instance would make that instance do all of that work): the process
+// ranking the task highest (by a hash of both) among those below their
+// share of the sub-topology, a share proportional to the process's
+// members; the remainder of each division goes, one task each, to the
+// processes least loaded over every sub-topology so far (then by rank).
 func rendezvous(tasks []Task, procs []string, capOf map[string]int) map[Task]string {
 	out := make(map[Task]string, len(tasks))
 	total := 0
 	for _, p := range procs {
 		total += capOf[p]
 	}
-	quota := map[string]int{}
-	extra := len(tasks)
-	for _, p := range procs {
-		quota[p] = len(tasks) * capOf[p] / total
-		extra -= quota[p]
-	}
-	count := map[string]int{}
-	ranked := slices.Clone(procs)
+	load := map[string]int{}
+	bySub := map[int][]Task{}
 	for _, t := range tasks {
-		slices.SortFunc(ranked, func(a, b string) int {
-			return cmp.Or(-cmp.Compare(score(t, a), score(t, b)), cmp.Compare(a, b))
-		})
-		pick := ranked[0]
-		if i := slices.IndexFunc(ranked, func(p string) bool { return count[p] < quota[p] }); i >= 0 {
-			pick = ranked[i]
-		} else if i := slices.IndexFunc(ranked, func(p string) bool { return count[p] == quota[p] }); i >= 0 && extra > 0 {
-			pick = ranked[i]
-			extra--
+		bySub[t.Subtopology] = append(bySub[t.Subtopology], t)
+	}
+	ranked := slices.Clone(procs)
+	for _, sub := range slices.Sorted(maps.Keys(bySub)) {
+		group := bySub[sub]
+		quota := map[string]int{}
+		extra := len(group)
+		for _, p := range procs {
+			quota[p] = len(group) * capOf[p] / total
+			extra -= quota[p]
 		}
-		out[t] = pick
-		count[pick]++
+		count := map[string]int{}
+		for _, t := range group {
+			slices.SortFunc(ranked, func(a, b string) int {
+				return cmp.Or(-cmp.Compare(score(t, a), score(t, b)), cmp.Compare(a, b))
+			})
+			pick := ranked[0]
+			if i := slices.IndexFunc(ranked, func(p string) bool { return count[p] < quota[p] }); i >= 0 {
+				pick = ranked[i]
+			} else if extra > 0 {
+				pick = ""
+				for _, p := range ranked {
+					if count[p] == quota[p] && (pick == "" || lessLoaded(p, pick, load, capOf)) {
+						pick = p
+					}
+				}
+				if pick == "" {
+					pick = ranked[0]
+				}
+				extra--
+			}
+			out[t] = pick
+			count[pick]++
+			load[pick]++
+		}
 	}
 	return out
 }

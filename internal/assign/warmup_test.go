@@ -487,3 +487,39 @@ func TestAssignHAThreads(t *testing.T) {
 		t.Errorf("second assignment %v, want the first %v", again.Active, plan.Active)
 	}
 }
+
+// TestRendezvousSpreadsEachSubtopology: whatever the process ids, the tasks
+// of each sub-topology spread over the processes (a query store's
+// partitions must not all land on one instance), and the totals balance.
+func TestRendezvousSpreadsEachSubtopology(t *testing.T) {
+	var tasks []Task
+	for s := 0; s < 3; s++ {
+		for p := int32(0); p < 3; p++ {
+			tasks = append(tasks, Task{Subtopology: s, Partition: p})
+		}
+	}
+	for i := 0; i < 50; i++ {
+		procs := []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i*7+3)}
+		slices.Sort(procs)
+		capOf := map[string]int{procs[0]: 1, procs[1]: 1}
+		perSub := map[int]map[string]int{}
+		total := map[string]int{}
+		for tk, p := range rendezvous(tasks, procs, capOf) {
+			if perSub[tk.Subtopology] == nil {
+				perSub[tk.Subtopology] = map[string]int{}
+			}
+			perSub[tk.Subtopology][p]++
+			total[p]++
+		}
+		for s, counts := range perSub {
+			for _, p := range procs {
+				if n := counts[p]; n < 1 || n > 2 {
+					t.Errorf("processes %v: sub-topology %d has %d tasks on %s, want 1 or 2 (%v)", procs, s, n, p, counts)
+				}
+			}
+		}
+		if d := total[procs[0]] - total[procs[1]]; d < -1 || d > 1 {
+			t.Errorf("processes %v: totals %v, want within one", procs, total)
+		}
+	}
+}
