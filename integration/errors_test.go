@@ -160,12 +160,21 @@ func TestUncaughtErrorShutsDownApplication(t *testing.T) {
 	opt := kstreams.OnUncaughtError(func(error) kstreams.UncaughtAction { return kstreams.ShutdownApplication })
 	a := runApp(t, topo, kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()), opt)
 	b := runApp(t, topo, kstreams.ApplicationID(app), kstreams.StateDir(t.TempDir()), opt)
-	// Both running after an assignment: they are in the same generation
-	// (an eager rebalance assigns no member before all have rejoined).
+	// Both running with a partition each in a stable group: a cooperative
+	// rebalance moves a task in two steps, and a poison record processed
+	// while its task moves would fail on both instances (the first one
+	// gives the task up uncommitted).
 	poll(t, 30*time.Second, "both instances running with a task each", func() (bool, string) {
 		ma, mb := a.app.Metrics(), b.app.Metrics()
-		return ma.State == kstreams.Running && mb.State == kstreams.Running && mb.Rebalances > 0 && ma.Rebalances > 0,
-			fmt.Sprintf("states %v %v", ma.State, mb.State)
+		as := assignment(t, app, in)
+		held := 0
+		for _, parts := range as {
+			if len(parts) == 1 {
+				held++
+			}
+		}
+		return ma.State == kstreams.Running && mb.State == kstreams.Running && held == 2,
+			fmt.Sprintf("states %v %v, assignment %v", ma.State, mb.State, as)
 	})
 	produce(t, rec(in, 0, []byte("k"), []byte("poison"), 1000))
 	failed := 0
