@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,9 @@ import (
 	"github.com/kstreams-go/kstreams/embedded"
 	"github.com/kstreams-go/kstreams/processor"
 	"github.com/kstreams-go/kstreams/serde"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // poisonInput is the input of the poison-record tests: the record at
@@ -359,6 +363,29 @@ func TestUncaughtShutdownApplication(t *testing.T) {
 			return true
 		})
 	}
+	// A stable group with a partition on each instance: a cooperative
+	// rebalance moves a task in two steps, and a poison record processed
+	// while its task moves would fail on both instances.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	waitFor(t, 20*time.Second, "a stable group with a partition of in on each instance", func() bool {
+		gs, err := adm.DescribeGroups(ctx, "shutdown-app")
+		g, ok := gs["shutdown-app"]
+		if err != nil || !ok || g.State != "Stable" || len(g.Members) != 2 {
+			return false
+		}
+		for _, m := range g.Members {
+			c, ok := m.Assigned.AsConsumer()
+			if !ok || !slices.ContainsFunc(c.Topics, func(tp kmsg.ConsumerMemberAssignmentTopic) bool { return tp.Topic == "in" && len(tp.Partitions) == 1 }) {
+				return false
+			}
+		}
+		return true
+	})
 	if err := embedded.Produce(ctx, br, "in", serde.String(), serde.String(),
 		processor.Record[string, string]{Key: "k", Value: "poison"}); err != nil {
 		t.Fatal(err)
