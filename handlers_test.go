@@ -197,7 +197,10 @@ func runPoison(t *testing.T, g kstreams.Guarantee, topo *kstreams.Topology, opt 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The application goes on (a rebalance may be under way: wait for it).
+	// The application goes on (a rebalance may be under way: wait for it;
+	// on a loaded machine a membership check may have made the member
+	// rejoin, which the embedded broker takes its time over).
+	deadline = time.Now().Add(30 * time.Second)
 	for app.State() != kstreams.Running {
 		if time.Now().After(deadline) {
 			t.Fatalf("state %v, want Running", app.State())
