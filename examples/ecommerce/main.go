@@ -20,8 +20,10 @@
 //  6. timeout rule: an order with no payment within -timeout of its event
 //     time gives one order-timeouts record. It runs on stream time, so a
 //     replay or a catch-up after downtime gives the same timeouts.
-//  7. monitoring: the live summary, and GET /metrics of -ops (end-to-end
-//     latency, error rate, dedup hits, lag, database write latency).
+//  7. monitoring: the live summary, GET /metrics of -ops (end-to-end
+//     latency, error rate, dedup hits, lag, database write latency) and
+//     the web console at /console/ of -ops, whose "Application metrics"
+//     panel shows the pipeline's own metrics.
 //
 // With no flags it starts an embedded broker, generates 2,000 orders over
 // about ten seconds and prints a summary each second, syncing to PostgreSQL
