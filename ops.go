@@ -27,6 +27,7 @@ import (
 //	GET /kstreams/health    200 with the state while it is RUNNING or REBALANCING, else 503 (a liveness probe)
 //	GET /kstreams/errors    the last warnings and errors logged ([App.RecentErrors])
 //	GET /kstreams/deadletters  the last records written to a dead-letter topic ([App.DeadLetters])
+//	GET /kstreams/appmetrics  the metrics registered with [App.RegisterMetrics] as JSON ([App.AppMetrics])
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
 //	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
 //	GET /console/           the web console (package console)
@@ -43,6 +44,7 @@ type opsState struct {
 	admCl   *kgo.Client
 	handler http.Handler
 	reg     *prometheus.Registry
+	appReg  *prometheus.Registry // RegisterMetrics' collectors alone (appmetrics.go)
 }
 
 // OpsAddr returns the address the operations server listens on, once Run
@@ -119,6 +121,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/errors", a.serveErrors)
 		mux.HandleFunc("GET /kstreams/deadletters", a.serveDeadLetters)
 		mux.HandleFunc("GET /kstreams/health", a.serveHealth)
+		mux.HandleFunc("GET /kstreams/appmetrics", a.serveAppMetrics)
 		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux

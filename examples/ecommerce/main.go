@@ -20,8 +20,10 @@
 //  6. timeout rule: an order with no payment within -timeout of its event
 //     time gives one order-timeouts record. It runs on stream time, so a
 //     replay or a catch-up after downtime gives the same timeouts.
-//  7. monitoring: the live summary, and GET /metrics of -ops (end-to-end
-//     latency, error rate, dedup hits, lag, database write latency).
+//  7. monitoring: the live summary, GET /metrics of -ops (end-to-end
+//     latency, error rate, dedup hits, lag, database write latency) and
+//     the web console at /console/ of -ops, whose "Application metrics"
+//     panel shows the pipeline's own metrics.
 //
 // With no flags it starts an embedded broker, generates 2,000 orders over
 // about ten seconds and prints a summary each second, syncing to PostgreSQL
@@ -36,6 +38,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +75,7 @@ func main() {
 	flag.DurationVar(&cfg.CommitInterval, "commit-interval", 200*time.Millisecond, "commit interval")
 	flag.StringVar(&cfg.OpsAddr, "ops", "127.0.0.1:0", "address of the ops server (GET /metrics, /console/); empty: none")
 	flag.DurationVar(&cfg.SummaryEvery, "summary", time.Second, "live summary period")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (bench/README.md reads it per step)")
 	flag.Parse()
 	if *brokers != "" {
 		cfg.Brokers = strings.Split(*brokers, ",")
@@ -102,8 +106,22 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ecommerce: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if _, err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "ecommerce:", err)
+		stop()
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

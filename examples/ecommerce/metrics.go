@@ -114,7 +114,7 @@ func (s *Stats) Collectors() []prometheus.Collector {
 		counter("ecommerce_timeouts_total", "Orders timed out for want of a payment.", &s.Timeouts),
 		counter("ecommerce_db_rows_total", "Profile rows upserted into PostgreSQL.", &s.Rows),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ecommerce_order_error_ratio", Help: "Invalid orders over raw orders."}, s.ErrorRate),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ecommerce_db_sink_lag", Help: "Profile updates not yet written to PostgreSQL."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ecommerce_db_sink_lag", Help: "Records of user-profiles after the last one written to PostgreSQL, up to the high watermark (under exactly-once the commit marker ending each partition counts one)."},
 			func() float64 { return float64(s.SinkLag.Load()) }),
 		s.errorsVec, s.latency, s.dbWrite,
 	}

@@ -188,10 +188,12 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 	}
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
-	// Done is quiet: the generator finished and nothing moved for two
-	// seconds. (The group's lag does not reach 0 under exactly-once: the
-	// last offset of a partition written transactionally is a commit
-	// marker, which the committed offsets stop short of.)
+	// Done is quiet: the generator finished and nothing moved for five
+	// seconds (creating the products topics on a loaded broker stalled a
+	// run for more than two). (The group's lag does not reach 0 under
+	// exactly-once: the last offset of a partition written
+	// transactionally is a commit marker, which the committed offsets
+	// stop short of.)
 	idle, lastDone, last := 0, time.Now(), [3]int64{-1}
 	var runErr error
 	printedOps := false
@@ -218,7 +220,7 @@ loop:
 				idle, last, lastDone = 0, now, time.Now()
 				continue
 			}
-			if idle++; idle >= 8 {
+			if idle++; idle >= 20 {
 				break loop
 			}
 		}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -149,6 +150,7 @@ type Task struct {
 	// being processed: sinks write its zero value as null.
 	nullDepth  int
 	id         processor.TaskID
+	labels     context.Context // pprof labels of its turns (pprof.go)
 	st         *Subtopology
 	cfg        TaskConfig
 	nodes      []Node
@@ -345,6 +347,7 @@ func (t *Task) ProcessUntil(max int, deadline time.Time) (int, error) {
 		return 0, t.err
 	}
 	n := 0
+	defer t.profileLabels()()
 	// Count what was processed on every return, the failing batch's
 	// records before the error included.
 	defer func() {
@@ -591,5 +594,6 @@ func (t *Task) Close() error {
 
 // PunctuateWallClock runs the wall-clock punctuators that are due.
 func (t *Task) PunctuateWallClock() error {
+	defer t.profileLabels()()
 	return t.punctuate(processor.WallClockTime, t.cfg.Clock.NowMs())
 }
