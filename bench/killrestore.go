@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,6 +86,9 @@ type restartFigures struct {
 	wall      time.Duration // from starting the process to seeing the ready file
 	restored  int64         // by the time it stopped
 	processCP float64       // CPU seconds of the whole process, to its clean stop
+	// notes are the first lines of the process's log (stderr) saying that
+	// state was found corrupted and wiped: why a store was restored in full.
+	notes []string
 }
 
 // runKillRestore runs the benchmark and prints its table.
@@ -188,7 +192,10 @@ func (env *Env) killRestore(ctx context.Context, impl killImpl, tag string, keys
 		return res, err
 	}
 	if verbose {
-		fmt.Fprintf(out, "%s: committed at kill %d; after kill %+v; fresh %+v\n", impl.name, res.committedAtKill, res.afterKill, res.fresh)
+		fmt.Fprintf(out, "%s: committed at kill %d; after kill: %+v; fresh: %+v\n", impl.name, res.committedAtKill, res.afterKill.ready, res.fresh.ready)
+		for _, l := range res.afterKill.notes {
+			fmt.Fprintf(out, "  restart log: %s\n", l)
+		}
 	}
 	return res, nil
 }
@@ -340,6 +347,12 @@ func (env *Env) startUntilRunning(ctx context.Context, impl killImpl, spec RunSp
 		return fig, err
 	}
 	fig.restored, fig.processCP = res.Stats["restored"], res.CPUSeconds
+	for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+		l := strings.ToLower(line)
+		if len(fig.notes) < 3 && (strings.Contains(l, "did not find checkpoint") || strings.Contains(l, "wiping") || strings.Contains(l, "detected the states")) {
+			fig.notes = append(fig.notes, line[:min(len(line), 400)])
+		}
+	}
 	return fig, nil
 }
 
