@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,10 +41,11 @@ import (
 //  3. For comparison, the same application starts on a fresh state
 //     directory: a full restore of the changelog.
 //
-// Kafka Streams runs twice: with its defaults (enable.transactional.statestores
-// false: under exactly-once a store without a checkpoint, which a crash
-// leaves, is wiped and restored from the changelog's start) and with
-// transactional state stores (KIP-892, Kafka Streams 4.4).
+// Kafka Streams runs twice: with its defaults (kafka-streams;
+// enable.transactional.statestores false: under exactly-once a store
+// without a checkpoint, which a crash leaves, is wiped and restored from
+// the changelog's start) and with transactional state stores
+// (kafka-streams-txn; KIP-892, Kafka Streams 4.4). -kill-impls picks some.
 //
 // The worker writes a ready file (RunSpec.ReadyFile) when the application
 // is RUNNING: killReady, as JSON. The runner polls for it.
@@ -86,8 +88,9 @@ type restartFigures struct {
 	wall      time.Duration // from starting the process to seeing the ready file
 	restored  int64         // by the time it stopped
 	processCP float64       // CPU seconds of the whole process, to its clean stop
-	// notes are the first lines of the process's log (stderr) saying that
-	// state was found corrupted and wiped: why a store was restored in full.
+	// notes are the first lines of the process's log (stderr) saying how
+	// it was configured or that state was found corrupted and wiped: why
+	// a store was restored in full.
 	notes []string
 }
 
@@ -122,7 +125,16 @@ func runKillRestore(ctx context.Context, f *flags, brokers []string, out io.Writ
 			}
 			return r.(*process), nil
 		}
-		impls = append(impls, killImpl{name: implJava, start: start}, killImpl{name: implJava + " (txn stores)", start: start, txnStores: true})
+		impls = append(impls, killImpl{name: implJava, start: start}, killImpl{name: implJava + "-txn", start: start, txnStores: true})
+	}
+	if f.killImpls != "" {
+		var picked []killImpl
+		for _, impl := range impls {
+			if slices.Contains(strings.Split(f.killImpls, ","), impl.name) {
+				picked = append(picked, impl)
+			}
+		}
+		impls = picked
 	}
 	keys := f.killKeys
 	fmt.Fprintf(out, "kill-restore: %d keys, each written once before the start, then again at %d records/s; %d partitions, %s, commit interval %v; killed once %d inputs are committed\n",
@@ -349,7 +361,7 @@ func (env *Env) startUntilRunning(ctx context.Context, impl killImpl, spec RunSp
 	fig.restored, fig.processCP = res.Stats["restored"], res.CPUSeconds
 	for line := range strings.SplitSeq(p.stderr.String(), "\n") {
 		l := strings.ToLower(line)
-		if len(fig.notes) < 3 && (strings.Contains(l, "did not find checkpoint") || strings.Contains(l, "wiping") || strings.Contains(l, "detected the states")) {
+		if len(fig.notes) < 4 && (strings.HasPrefix(l, "kill-restore:") || strings.Contains(l, "did not find checkpoint") || strings.Contains(l, "wiping") || strings.Contains(l, "detected the states")) {
 			fig.notes = append(fig.notes, line[:min(len(line), 400)])
 		}
 	}

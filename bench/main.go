@@ -55,6 +55,7 @@ type flags struct {
 	killRestore bool
 	killKeys    int64
 	killRate    int64
+	killImpls   string
 	// commitSet is true when -commit-interval was given.
 	commitSet bool
 }
@@ -93,6 +94,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.IntVar(&f.query.rate, "query-rate", 2000, "input records/s produced while the query benchmark looks keys up")
 	fs.BoolVar(&f.killRestore, "kill-restore", false, "run the restore-after-SIGKILL benchmark under exactly-once (killrestore.go) instead of the workloads; with -java, Kafka Streams too")
 	fs.Int64Var(&f.killKeys, "kill-keys", 100_000, "keys of the kill-restore benchmark: each written once before the start, then again at -kill-rate")
+	fs.StringVar(&f.killImpls, "kill-impls", "", "implementations of the kill-restore benchmark, comma-separated: kstreams, kafka-streams, kafka-streams-txn (transactional state stores); all by default")
 	fs.Int64Var(&f.killRate, "kill-rate", 5000, "records/s of the kill-restore benchmark's second pass over the keys, during which the application is killed")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {

@@ -37,9 +37,11 @@ final class KillRestore {
     long start = System.nanoTime();
     Topology topo = Bench.topology("count", spec, stats);
     Properties props = Bench.props(spec);
-    if (spec.path("transactional_stores").asBoolean(false)) {
-      props.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, true);
-    }
+    boolean txnStores = spec.path("transactional_stores").asBoolean(false);
+    props.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, txnStores);
+    // For the runner's -v: what the application was configured with.
+    System.err.println("kill-restore: " + StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG + "="
+        + new StreamsConfig(props).getBoolean(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG));
     KafkaStreams streams = new KafkaStreams(topo, props);
     AtomicLong restored = new AtomicLong();
     streams.setGlobalStateRestoreListener(new StateRestoreListener() {
