@@ -188,12 +188,11 @@ func (o *overlay) PutIfAbsent(key, value []byte) ([]byte, error) {
 	return nil, o.Put(key, value)
 }
 
+// Delete deletes key and, unlike other byte stores, returns no old value:
+// the versioned store deletes expired entries it found by a scan and never
+// uses it, and reading it would cost a store read per deletion.
 func (o *overlay) Delete(key []byte) ([]byte, error) {
-	old, err := o.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	return old, o.Put(key, nil)
+	return nil, o.Put(key, nil)
 }
 
 // Flush writes nothing: the pending writes are the transaction's.
