@@ -39,6 +39,13 @@ type RunSpec struct {
 	Registry string `json:"registry,omitempty"`
 	// AvroSchema is the Avro schema of the values of the Avro workloads.
 	AvroSchema string `json:"avro_schema,omitempty"`
+	// ReadyFile, for the kill-restore benchmark, is where the application
+	// writes killReady once RUNNING; "" for none.
+	ReadyFile string `json:"ready_file,omitempty"`
+	// TransactionalStores turns on Kafka Streams' transactional state
+	// stores (enable.transactional.statestores, KIP-892); the Go side has
+	// them always under exactly-once.
+	TransactionalStores bool `json:"transactional_stores,omitempty"`
 }
 
 // ClientConfig are the client settings every application of a run uses, so

@@ -51,6 +51,11 @@ type flags struct {
 	guarantee  string
 	queries    bool
 	query      queryFlags
+	// killRestore runs the kill-restore benchmark over killKeys keys.
+	killRestore bool
+	killKeys    int64
+	killRate    int64
+	killImpls   string
 	// commitSet is true when -commit-interval was given.
 	commitSet bool
 }
@@ -87,6 +92,10 @@ func parseFlags(args []string) (*flags, error) {
 	fs.IntVar(&f.query.clients, "query-clients", 8, "concurrent HTTP clients of the query benchmark")
 	fs.IntVar(&f.query.instances, "query-instances", 2, "application instances of the query benchmark")
 	fs.IntVar(&f.query.rate, "query-rate", 2000, "input records/s produced while the query benchmark looks keys up")
+	fs.BoolVar(&f.killRestore, "kill-restore", false, "run the restore-after-SIGKILL benchmark under exactly-once (killrestore.go) instead of the workloads; with -java, Kafka Streams too")
+	fs.Int64Var(&f.killKeys, "kill-keys", 100_000, "keys of the kill-restore benchmark: each written once before the start, then again at -kill-rate")
+	fs.StringVar(&f.killImpls, "kill-impls", "", "implementations of the kill-restore benchmark, comma-separated: kstreams, kafka-streams, kafka-streams-txn (transactional state stores); all by default")
+	fs.Int64Var(&f.killRate, "kill-rate", 5000, "records/s of the kill-restore benchmark's second pass over the keys, during which the application is killed")
 	fs.BoolVar(&f.worker, "worker", false, "internal: run one application, its spec read from stdin")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -123,6 +132,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.query.keys < 1 || f.query.clients < 1 || f.query.instances < 2 || f.query.duration <= 0 {
 		errs = append(errs, fmt.Errorf("-query-keys, -query-clients and -query-duration must be positive, -query-instances at least 2"))
+	}
+	if f.killKeys < 1 || f.killRate < 1 {
+		errs = append(errs, fmt.Errorf("-kill-keys %d, -kill-rate %d: need at least 1", f.killKeys, f.killRate))
 	}
 	if f.client.MaxPollRecords < 1 {
 		errs = append(errs, fmt.Errorf("-max-poll-records %d: need at least 1", f.client.MaxPollRecords))
@@ -192,6 +204,9 @@ func run(ctx context.Context, f *flags, out io.Writer) error {
 	}
 	if f.queries {
 		return runQueries(ctx, f, brokers, out)
+	}
+	if f.killRestore {
+		return runKillRestore(ctx, f, brokers, out)
 	}
 	env, closeEnv, err := newEnv(brokers)
 	if err != nil {

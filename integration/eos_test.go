@@ -29,7 +29,8 @@ const (
 	// each input record numbered n or more (keyedInput numbers them).
 	eosSlowEnv = "KSTREAMS_IT_EOS_SLOW"
 	// eosTopoEnv picks the helper's topology: eosTopology, or
-	// eosWindowTopology when "windowed".
+	// eosWindowTopology when "windowed", eosVersionedTopology when
+	// "versioned".
 	eosTopoEnv = "KSTREAMS_IT_EOS_TOPO"
 )
 
@@ -86,8 +87,11 @@ func TestHelperEOSInstance(t *testing.T) {
 		t.Fatalf("%s: %v", eosSlowEnv, err)
 	}
 	topology := eosTopology
-	if os.Getenv(eosTopoEnv) == "windowed" {
+	switch os.Getenv(eosTopoEnv) {
+	case "windowed":
 		topology = eosWindowTopology
+	case "versioned":
+		topology = eosVersionedTopology
 	}
 	topo := topology(t, os.Getenv(eosInEnv), os.Getenv(eosOutEnv), func(_, v string) {
 		if n, _ := strconv.Atoi(v); n >= slowFrom {

@@ -119,7 +119,7 @@ func newVersionedStore(kv BytesStore, opts VersionedStoreOptions) (*versionedSto
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("state: store %q: %w", kv.Name(), err)
 	}
-	s := &versionedStore{kv: kv, retention: opts.HistoryRetention.Milliseconds(), observed: -1}
+	s := &versionedStore{kv: kv, retention: opts.HistoryRetention.Milliseconds(), observed: -1, expiredTo: math.MinInt64}
 	b, err := kv.Get([]byte{'o'})
 	if err != nil {
 		return nil, s.fail("open", nil, err)
@@ -135,6 +135,11 @@ type versionedStore struct {
 	kv        BytesStore
 	retention int64
 	observed  int64
+	// expiredTo is the bound of the last expiry: no expiry index entry
+	// below it is left, nor can one be added (a version stops being valid
+	// at or after the put that ends it, which is not older than the
+	// bound), so the next expiry scans from it.
+	expiredTo int64
 	// lastPut is the result of the latest Put, for the byte view.
 	lastPut int64
 }
@@ -392,7 +397,13 @@ func (s *versionedStore) expire() error {
 	hi[0] = 'e'
 	putTime(hi[1:], bound)
 	hi = append(hi, 0xff, 0xff, 0xff, 0xff, 0xff)
-	it, err := s.kv.Range([]byte{'e'}, hi)
+	lo := []byte{'e'}
+	if s.expiredTo != math.MinInt64 {
+		lo = make([]byte, 9)
+		lo[0] = 'e'
+		putTime(lo[1:], s.expiredTo)
+	}
+	it, err := s.kv.Range(lo, hi)
 	if err != nil {
 		return err
 	}
@@ -419,6 +430,7 @@ func (s *versionedStore) expire() error {
 			return err
 		}
 	}
+	s.expiredTo = bound
 	return nil
 }
 
@@ -524,11 +536,15 @@ func (v *versionedBytes) Close() error { return v.s.Close() }
 // VersionedStoreWritingTo returns the versioned store under writes (a byte
 // view of [VersionedStoreBytes] under layers reached through Unwrap()
 // BytesStore methods), whose puts go through writes, so that the layers
-// (a changelog) see them.
+// (a changelog) see them. Over a [VersionedTxn] it reads the transaction's
+// pending versions over the store's.
 func VersionedStoreWritingTo(writes BytesStore) (VersionedBytesStore, error) {
 	for s := writes; s != nil; {
-		if v, ok := s.(*versionedBytes); ok {
+		switch v := s.(type) {
+		case *versionedBytes:
 			return &versionedWriter{versionedStore: v.s, writes: writes}, nil
+		case *VersionedTxn:
+			return &versionedWriter{versionedStore: v.txn, sync: v.sync, writes: writes}, nil
 		}
 		u, ok := s.(interface{ Unwrap() BytesStore })
 		if !ok {
@@ -543,7 +559,24 @@ func VersionedStoreWritingTo(writes BytesStore) (VersionedBytesStore, error) {
 // above it.
 type versionedWriter struct {
 	*versionedStore
+	// sync, over a transaction layer, takes the committed stream time
+	// before a read when nothing is pending.
+	sync   func()
 	writes BytesStore
+}
+
+func (w *versionedWriter) Get(key []byte) (VersionedRecord[[]byte], bool, error) {
+	if w.sync != nil {
+		w.sync()
+	}
+	return w.versionedStore.Get(key)
+}
+
+func (w *versionedWriter) GetAsOf(key []byte, asOf int64) (VersionedRecord[[]byte], bool, error) {
+	if w.sync != nil {
+		w.sync()
+	}
+	return w.versionedStore.GetAsOf(key, asOf)
 }
 
 func (w *versionedWriter) Put(key, value []byte, ts int64) (int64, error) {

@@ -97,9 +97,9 @@ type TaskConfig struct {
 	// Globals are the instance's global stores, by name, shared by all
 	// its tasks.
 	Globals map[string]*GlobalStore
-	// ExactlyOnce keeps the key-value, window and session stores' updates
-	// apart until their transaction commits (see txnstore.go and
-	// state.SegmentedTxn).
+	// ExactlyOnce keeps the key-value, window, session and versioned
+	// stores' updates apart until their transaction commits (see
+	// txnstore.go, state.SegmentedTxn and state.VersionedTxn).
 	ExactlyOnce bool
 	// EmitEveryRecord makes windowed aggregations emitting on window close
 	// look for closed windows after every record instead of at most once

@@ -27,9 +27,11 @@ type taskStore struct {
 	cache  *cachedStore
 	// txn holds the writes of the open transaction under exactly-once
 	// (key-value stores; see txnstore.go), segTxn those of a window or
-	// session store (state.SegmentedTxn); nil otherwise.
+	// session store (state.SegmentedTxn), verTxn those of a versioned
+	// store (state.VersionedTxn); nil otherwise.
 	txn       *txnStore
 	segTxn    *state.SegmentedTxn
+	verTxn    *state.VersionedTxn
 	top       state.BytesStore
 	typed     any
 	changelog string
@@ -136,9 +138,14 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 	if t.cfg.ExactlyOnce && spec.Open == nil {
 		ts.txn = newTxnStore(ts.base)
 		ts.top = ts.txn
+	} else if t.cfg.ExactlyOnce && spec.Versioned {
+		x, err := state.NewVersionedTxn(ts.base)
+		if err != nil {
+			return nil, fmt.Errorf("store %q: %w", spec.Name, err)
+		}
+		ts.verTxn, ts.top = x, x
 	} else if t.cfg.ExactlyOnce {
-		// Window and session stores; a versioned store has no
-		// transaction layer (it is checkpointed only when it closes).
+		// Window and session stores.
 		if x, err := state.NewSegmentedTxn(ts.base); err == nil {
 			ts.segTxn = x
 			ts.top = x
@@ -166,7 +173,9 @@ func (t *Task) openStore(spec *StoreSpec, cp map[string]map[int32]int64) (*taskS
 
 // transactional reports whether the store keeps the writes of the open
 // transaction apart (exactly-once): it then holds committed state only.
-func (ts *taskStore) transactional() bool { return ts.txn != nil || ts.segTxn != nil }
+func (ts *taskStore) transactional() bool {
+	return ts.txn != nil || ts.segTxn != nil || ts.verTxn != nil
+}
 
 // queryView is the store that local queries of an active task read: the
 // bottom store, through the record cache when the store has one. Under
@@ -230,6 +239,9 @@ func (ts *taskStore) relink() {
 	case ts.segTxn != nil:
 		// The base is a window or session store view, as before.
 		_ = ts.segTxn.Rebind(ts.base)
+	case ts.verTxn != nil:
+		// The base is a versioned store view, as before.
+		_ = ts.verTxn.Rebind(ts.base)
 	case ts.logged != nil:
 		ts.logged.BytesStore = ts.base
 	case ts.cache != nil:
@@ -311,9 +323,9 @@ func flushCache(ts *taskStore) (err error) {
 // Call it after the producer has flushed, so changelog offsets are known.
 // Under exactly-once, call it after the transaction committed and
 // CommitStores; it then leaves out the stores that write uncommitted
-// updates to disk (versioned stores, which have no transaction layer),
-// which a crash would leave ahead of their changelog, so that those are
-// restored in full.
+// updates to disk (stores without a transaction layer: none of the
+// runtime's own), which a crash would leave ahead of their changelog, so
+// that those are restored in full.
 func (t *Task) Checkpoint() error { return t.checkpoint(false) }
 
 // FinalCheckpoint is Checkpoint for the last commit before the task
@@ -330,6 +342,8 @@ func (t *Task) CommitStores() error {
 			err = ts.txn.commit()
 		case ts.segTxn != nil:
 			err = ts.segTxn.Commit()
+		case ts.verTxn != nil:
+			err = ts.verTxn.Commit()
 		}
 		if err != nil {
 			return fmt.Errorf("kstreams: task %s: store %q: writing committed updates: %w", t.id, ts.spec.Name, err)

@@ -331,6 +331,10 @@ public final class Bench {
       Rebalance.run(spec, in, stats);
       return;
     }
+    if (name.equals("kill-restore")) {
+      KillRestore.run(spec, in, stats);
+      return;
+    }
     Topology topo = topology(name, spec, stats);
     KafkaStreams streams = new KafkaStreams(topo, props(spec));
     Restore restore = null;
