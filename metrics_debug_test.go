@@ -132,3 +132,83 @@ func TestDebugMetricsOnEmbeddedBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestTasksRevokedLog starts a second instance beside a first that runs
+// both tasks of a count: the first logs the revocation of the task that
+// moves ("tasks revoked", info, with the application id, instance, thread
+// and the revoked task), then closes it ("revoked tasks closing", with the
+// task it keeps).
+func TestTasksRevokedLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded broker")
+	}
+	br, err := embedded.Start(embedded.Options{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last in, first out: the instances stop before the
+	// broker closes.
+	t.Cleanup(func() { br.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	const in = "rev-in"
+	if err := br.CreateTopics(ctx, 2, in); err != nil {
+		t.Fatal(err)
+	}
+	b := kstreams.NewBuilder()
+	kstreams.StreamFrom(b, in, kstreams.ConsumedWith(serde.String(), serde.String())).GroupByKey().Count()
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(logs *logCapture) *kstreams.App {
+		t.Helper()
+		app, err := kstreams.New(topo, kstreams.ApplicationID("rev"), kstreams.Brokers(br.Addrs()...),
+			kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(100*time.Millisecond), kstreams.Logger(slog.New(logs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- app.Run(rctx) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+		return app
+	}
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			if ctx.Err() != nil {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	logs := &logCapture{}
+	first := start(logs)
+	waitUntil("the first instance running both tasks", func() bool {
+		a := logs.find("kstreams: tasks assigned")
+		return first.State() == kstreams.Running && len(a) > 0 && a[len(a)-1].attrs["tasks"] == "[0_0 0_1]"
+	})
+	start(&logCapture{})
+	waitUntil("a task revoked", func() bool { return len(logs.find("kstreams: revoked tasks closing")) > 0 })
+	revoked := logs.find("kstreams: tasks revoked")
+	if len(revoked) != 1 {
+		t.Fatalf("tasks revoked logs: %+v, want one", revoked)
+	}
+	r := revoked[0]
+	if r.level != slog.LevelInfo || r.attrs["application_id"] != "rev" || r.attrs["instance"] == "" ||
+		!strings.HasPrefix(r.attrs["thread"], "rev-") || !strings.HasSuffix(r.attrs["thread"], "-StreamThread-1") ||
+		(r.attrs["tasks"] != "[0_0]" && r.attrs["tasks"] != "[0_1]") {
+		t.Errorf("tasks revoked log: %+v", r)
+	}
+	closing := logs.find("kstreams: revoked tasks closing")[0]
+	kept := map[string]string{"[0_0]": "[0_1]", "[0_1]": "[0_0]"}[r.attrs["tasks"]]
+	if closing.attrs["thread"] != r.attrs["thread"] || closing.attrs["tasks"] != r.attrs["tasks"] || closing.attrs["kept"] != kept {
+		t.Errorf("revoked tasks closing log: %+v, want thread %s, tasks %s, kept %s", closing, r.attrs["thread"], r.attrs["tasks"], kept)
+	}
+}
