@@ -29,6 +29,7 @@ func TestHandlerServesEmbeddedAssets(t *testing.T) {
 		{"/console/", "<svg id=\"graph\""},
 		{"/console/console.js", "drawTopology"},
 		{"/console/console.css", "#graph"},
+		{"/kstreams/query/v1/stores", `"code":"no_query_server"`},
 	} {
 		rec := httpGet(t, app.OpsHandler(), tc.path)
 		if !strings.Contains(rec, tc.want) {
