@@ -83,6 +83,9 @@ var (
 		storeGauge("get_latency_avg", "Average time of a get (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.GetLatencyAvg }),
 		storeGauge("get_latency_max", "Longest get (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.GetLatencyMax }),
 		storeGauge("get_rate", "Gets per second (debug level).", func(s StoreTaskMetrics) float64 { return s.GetRate }),
+		storeGauge("fetch_latency_avg", "Average time of a window or session store read (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.FetchLatencyAvg }),
+		storeGauge("fetch_latency_max", "Longest window or session store read (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.FetchLatencyMax }),
+		storeGauge("fetch_rate", "Window and session store reads per second (debug level).", func(s StoreTaskMetrics) float64 { return s.FetchRate }),
 		storeGauge("range_latency_avg", "Average time of a range scan, open to close (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.RangeLatencyAvg }),
 		storeGauge("range_latency_max", "Longest range scan (ms, debug level).", func(s StoreTaskMetrics) float64 { return s.RangeLatencyMax }),
 		storeGauge("range_rate", "Range scans per second (debug level).", func(s StoreTaskMetrics) float64 { return s.RangeRate }),
@@ -113,7 +116,7 @@ func coordGauge(name, help string, kind prometheus.ValueType, value func(ThreadL
 	return gaugeOf(promCoordinatorGroup, name, help, threadLabels, kind, value)
 }
 
-func storeGauge(name, help string, value func(StoreTaskMetrics) float64) promGauge[StoreTaskMetrics] {
+func storeGauge[T any](name, help string, value func(T) float64) promGauge[T] {
 	return gaugeOf(promStateGroup, name, help, storeLabels, prometheus.GaugeValue, value)
 }
 
@@ -139,6 +142,7 @@ func describeSensors(ch chan<- *prometheus.Desc) {
 	}
 	ch <- promTaskProcessRate
 	ch <- promNodeProcessRate
+	describeTimeMetrics(ch)
 }
 
 func emit[T any](ch chan<- prometheus.Metric, gs []promGauge[T], v T, labels ...string) {
@@ -167,4 +171,5 @@ func collectSensors(ch chan<- prometheus.Metric, m Metrics, client string) {
 	for _, r := range m.Restorations {
 		emit(ch, promRestoreSensors, r, client, r.Task, r.Store)
 	}
+	collectTimeMetrics(ch, m, client)
 }

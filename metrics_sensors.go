@@ -57,9 +57,13 @@ type StoreTaskMetrics struct {
 	Store string
 	Task  string
 	// Put covers Put, PutIfAbsent and Delete; Range covers range and
-	// prefix scans, from their start to the iterator's close.
+	// prefix scans, from their start to the iterator's close; Fetch covers
+	// the reads of window and session stores (fetch, fetchAll,
+	// findSessions and the like), a single-window read at once, the others
+	// from their start to the iterator's close.
 	PutLatencyAvg, PutLatencyMax, PutRate       float64
 	GetLatencyAvg, GetLatencyMax, GetRate       float64
+	FetchLatencyAvg, FetchLatencyMax, FetchRate float64
 	RangeLatencyAvg, RangeLatencyMax, RangeRate float64
 	FlushLatencyAvg, FlushLatencyMax, FlushRate float64
 	HitRatioAvg, HitRatioMin, HitRatioMax       float64
@@ -106,6 +110,7 @@ func (a *App) addSensors(m *Metrics) {
 			Store: st.Store, Task: st.Task.String(),
 			PutLatencyAvg: st.Put.Avg, PutLatencyMax: st.Put.Max, PutRate: st.Put.CountRate,
 			GetLatencyAvg: st.Get.Avg, GetLatencyMax: st.Get.Max, GetRate: st.Get.CountRate,
+			FetchLatencyAvg: st.Fetch.Avg, FetchLatencyMax: st.Fetch.Max, FetchRate: st.Fetch.CountRate,
 			RangeLatencyAvg: st.Range.Avg, RangeLatencyMax: st.Range.Max, RangeRate: st.Range.CountRate,
 			FlushLatencyAvg: st.Flush.Avg, FlushLatencyMax: st.Flush.Max, FlushRate: st.Flush.CountRate,
 			HitRatioAvg: st.HitRatio.Avg, HitRatioMin: st.HitRatio.Min, HitRatioMax: st.HitRatio.Max,

@@ -1,6 +1,9 @@
 package kstreams
 
-import "github.com/kstreams-go/kstreams/internal/runtime"
+import (
+	"github.com/kstreams-go/kstreams/internal/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // TaskLatenessMetrics is a task's record-lateness (Kafka Streams'
 // record-lateness-avg and record-lateness-max, stream-task-metrics, debug
@@ -64,5 +67,43 @@ type bufferMetrics interface {
 func (p *suppress[K, V]) recordBuffer() {
 	if m, ok := p.ctx.(bufferMetrics); ok {
 		m.RecordBufferMetrics(p.store, p.size, int64(len(p.rows)))
+	}
+}
+
+// The Prometheus rendering of the record-lateness (stream-task-metrics
+// record-lateness-avg/-max, tags task-id) and suppression buffer
+// (stream-state-metrics suppression-buffer-size-avg/-max and
+// suppression-buffer-count-avg/-max, tags task-id and the buffer's store)
+// metrics, at the debug level.
+var (
+	promLateness = []promGauge[TaskLatenessMetrics]{
+		gaugeOf(promTaskGroup, "record_lateness_avg", "Average lateness of the task's records: stream time minus the record's timestamp (ms, debug level).", taskLabels, prometheus.GaugeValue,
+			func(l TaskLatenessMetrics) float64 { return l.RecordLatenessAvg }),
+		gaugeOf(promTaskGroup, "record_lateness_max", "Largest lateness of the task's records (ms, debug level).", taskLabels, prometheus.GaugeValue,
+			func(l TaskLatenessMetrics) float64 { return float64(l.RecordLatenessMax) }),
+	}
+	promSuppression = []promGauge[SuppressionBufferMetrics]{
+		storeGauge("suppression_buffer_size_avg", "Average bytes in the suppression buffer, after each change (debug level).", func(b SuppressionBufferMetrics) float64 { return b.SizeAvg }),
+		storeGauge("suppression_buffer_size_max", "Most bytes in the suppression buffer (debug level).", func(b SuppressionBufferMetrics) float64 { return float64(b.SizeMax) }),
+		storeGauge("suppression_buffer_count_avg", "Average records in the suppression buffer, after each change (debug level).", func(b SuppressionBufferMetrics) float64 { return b.CountAvg }),
+		storeGauge("suppression_buffer_count_max", "Most records in the suppression buffer (debug level).", func(b SuppressionBufferMetrics) float64 { return float64(b.CountMax) }),
+	}
+)
+
+func describeTimeMetrics(ch chan<- *prometheus.Desc) {
+	for _, g := range promLateness {
+		ch <- g.desc
+	}
+	for _, g := range promSuppression {
+		ch <- g.desc
+	}
+}
+
+func collectTimeMetrics(ch chan<- prometheus.Metric, m Metrics, client string) {
+	for _, l := range m.Lateness {
+		emit(ch, promLateness, l, client, l.Task)
+	}
+	for _, b := range m.SuppressionBuffers {
+		emit(ch, promSuppression, b, client, b.Task, b.Store)
 	}
 }

@@ -29,6 +29,9 @@ import (
 //	GET /kstreams/deadletters  the last records written to a dead-letter topic ([App.DeadLetters])
 //	GET /kstreams/appmetrics  the metrics registered with [App.RegisterMetrics] as JSON ([App.AppMetrics])
 //	GET /kstreams/store     a key-value store of this instance: ?store=name&key=k, or a scan with from, to, limit
+//	GET /kstreams/query/... the application's query server (query.NewServer), if it made one: GET
+//	                        /kstreams/query/v1/stores/... is its GET /v1/stores/..., routed to the
+//	                        instance that owns the key (the console's store browser reads through it)
 //	GET /metrics            the metrics in the Prometheus text format, with the stream threads' franz-go client metrics (kprom, "kgo_...")
 //	GET /console/           the web console (package console)
 //
@@ -45,6 +48,8 @@ type opsState struct {
 	handler http.Handler
 	reg     *prometheus.Registry
 	appReg  *prometheus.Registry // RegisterMetrics' collectors alone (appmetrics.go)
+	// queries is the query server's handler (ops_query.go), nil without.
+	queries http.Handler
 }
 
 // OpsAddr returns the address the operations server listens on, once Run
@@ -122,6 +127,7 @@ func (a *App) OpsHandler() http.Handler {
 		mux.HandleFunc("GET /kstreams/deadletters", a.serveDeadLetters)
 		mux.HandleFunc("GET /kstreams/health", a.serveHealth)
 		mux.HandleFunc("GET /kstreams/appmetrics", a.serveAppMetrics)
+		mux.HandleFunc("GET /kstreams/query/", a.serveQuery)
 		mux.Handle("GET /metrics", metrics)
 		mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
 		a.ops.handler = mux

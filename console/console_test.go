@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/kstreams-go/kstreams"
+	"github.com/kstreams-go/kstreams/query"
 	"github.com/kstreams-go/kstreams/serde"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +29,7 @@ func TestHandlerServesEmbeddedAssets(t *testing.T) {
 		{"/console/", "<svg id=\"graph\""},
 		{"/console/console.js", "drawTopology"},
 		{"/console/console.css", "#graph"},
+		{"/kstreams/query/v1/stores", `"code":"no_query_server"`},
 	} {
 		rec := httpGet(t, app.OpsHandler(), tc.path)
 		if !strings.Contains(rec, tc.want) {
@@ -55,7 +58,8 @@ func httpGet(t *testing.T, h http.Handler, path string) string {
 	return rec.body.String()
 }
 
-// topology counts input values per value (a repartition, a store "counts");
+// topology counts input values per value (a repartition, a store "counts",
+// and per hour in the window store "windowed-counts");
 // the value "poison" makes the grouping panic.
 func topology(t *testing.T, in string) *kstreams.Topology {
 	t.Helper()
@@ -69,6 +73,8 @@ func topology(t *testing.T, in string) *kstreams.Topology {
 	},
 		kstreams.Grouped[string, string]{Name: kstreams.Named("by-value")})
 	g.Count(kstreams.Materialized[string, int64]{Name: "counts"})
+	kstreams.WindowedBy(g, kstreams.TimeWindowsOfSizeWithNoGrace(time.Hour)).
+		Count(kstreams.WindowedMaterialized[string, int64]{Materialized: kstreams.Materialized[string, int64]{Name: "windowed-counts"}})
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -76,12 +82,12 @@ func topology(t *testing.T, in string) *kstreams.Topology {
 	return topo
 }
 
-func newApp(t *testing.T, brokers []string, in, stateDir string) *kstreams.App {
+func newApp(t *testing.T, brokers []string, in, stateDir string, opts ...kstreams.Option) *kstreams.App {
 	t.Helper()
-	app, err := kstreams.New(topology(t, in), kstreams.ApplicationID("console-"+in), kstreams.Brokers(brokers...),
-		kstreams.CommitInterval(200*time.Millisecond), kstreams.StateDir(stateDir), kstreams.OpsServer("127.0.0.1:0"),
-		kstreams.OnProcessingError(kstreams.DeadLetter(in+"-dlq")),
-		kstreams.ClientOptions(kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())))
+	app, err := kstreams.New(topology(t, in), append([]kstreams.Option{kstreams.ApplicationID("console-" + in), kstreams.Brokers(brokers...),
+		kstreams.CommitInterval(200 * time.Millisecond), kstreams.StateDir(stateDir), kstreams.OpsServer("127.0.0.1:0"),
+		kstreams.OnProcessingError(kstreams.DeadLetter(in + "-dlq")),
+		kstreams.ClientOptions(kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +112,9 @@ func chromium(t *testing.T) string {
 // TestConsoleInBrowser runs two instances on the real broker and drives
 // the first one's console in headless chromium: the graph shows every
 // processor, lag changes as records flow, a store lookup returns the
-// value, the latency charts draw, poison records show among the
+// value, a window store lookup of a key the second instance owns shows its
+// window (routed through the query servers) and a fetch of every key's
+// windows lists both instances' keys, the latency charts draw, poison records show among the
 // dead-lettered records; the second instance, started once the first has
 // counted the input, shows its stores' restorations. It saves screenshots
 // (paths in the log).
@@ -141,8 +149,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	produce(0, 70)
 
 	var apps []*kstreams.App
+	var windows []*query.Window[string, int64]
+	var endpoints []string
 	for i := range 2 {
-		app := newApp(t, brokers, in, t.TempDir())
+		endpoints = append(endpoints, freeAddr(t))
+		app := newApp(t, brokers, in, t.TempDir(), kstreams.ApplicationServer(endpoints[i]))
+		ws := serveQueries(t, app)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- app.Run(ctx) }()
@@ -152,7 +164,7 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Errorf("instance %d: %v", i, err)
 			}
 		})
-		apps = append(apps, app)
+		apps, windows = append(apps, app), append(windows, ws)
 		if i == 0 {
 			// The second instance starts once the first has counted
 			// the input: the tasks it takes over restore their
@@ -259,6 +271,54 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("store lookup of %s: %q, want its count (at least %d)", key, result, want)
 	}
 
+	// A window store lookup, on instance 0's console, of a key instance 1
+	// owns: routed through the query servers, it shows the key's window.
+	var other string
+	waitFor(t, "a key of instance 1 with its windows", func() bool {
+		for i := range 7 {
+			k := fmt.Sprintf("v%d", i)
+			md, err := windows[0].Metadata(k)
+			if err == nil && md.Active == endpoints[1] {
+				w, err := windows[1].Fetch(k, 0, time.Now().Add(time.Hour).UnixMilli())
+				if err == nil && len(w) > 0 && w[0].Value == 10 {
+					other = k
+					return true
+				}
+			}
+		}
+		return false
+	})
+	waitFor(t, "the console knowing the served stores", func() bool {
+		label, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.getElementById('store-name').options].map(o => o.textContent).join(',')`))
+		return err == nil && strings.Contains(label, "windowed-counts (window)")
+	})
+	for _, act := range []chromedp.Action[chromedp.Void]{
+		chromedp.SetValue(`#store-name`, "windowed-counts"),
+		chromedp.SetValue(`#store-key`, other),
+		chromedp.Click(`#store-go`),
+	} {
+		if _, err := chromedp.Run(ctx, act); err != nil {
+			t.Fatalf("window store lookup: %v", err)
+		}
+	}
+	waitFor(t, "the other instance's windows shown", func() bool {
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#store-result tbody tr')].map(r => [...r.cells].map(c => c.textContent).join(' | '))`))
+		return err == nil && len(rows) == 1 && strings.HasPrefix(rows[0], strconv.Quote(other)+" | ") && strings.Contains(rows[0], " .. ") && strings.HasSuffix(rows[0], " | 10")
+	})
+	// Every key's windows in one page (7 keys, one window each, gathered
+	// from both instances).
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('store-key').value = ''`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Click(`#store-go`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every key's windows listed", func() bool {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#store-result tbody tr').length`))
+		return err == nil && n == 7
+	})
+	screenshot(t, ctx, "kstreams-console-window-store.png")
+
 	// Lag: the end offsets shown grow as records are produced.
 	endSum := func() int64 {
 		ends, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#lag tbody tr')].filter(r => r.cells[1].textContent === `+strconv.Quote(in)+`).map(r => r.cells[4].textContent)`))
@@ -304,13 +364,56 @@ func TestConsoleInBrowser(t *testing.T) {
 			return false
 		}
 		for _, r := range rows {
-			if !strings.HasPrefix(r, "counts ") || !strings.Contains(r, "(done)") {
+			if (!strings.HasPrefix(r, "counts ") && !strings.HasPrefix(r, "windowed-counts ")) || !strings.Contains(r, "(done)") {
 				return false
 			}
 		}
 		return true
 	})
 	screenshot(t, ctx, "kstreams-console-restoration.png")
+}
+
+// freeAddr returns a free local address for a query server.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveQueries serves app's stores "counts" and "windowed-counts" on its
+// ApplicationServer address until the test ends; the console routes its
+// store browser through this server.
+func serveQueries(t *testing.T, app *kstreams.App) *query.Window[string, int64] {
+	t.Helper()
+	q, err := query.New(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := query.KeyValueStore[string, int64](q, "counts", serde.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := query.WindowStore[string, int64](q, "windowed-counts", serde.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := query.NewServer(q)
+	query.Serve(srv, kv, nil)
+	query.ServeWindow(srv, ws, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ListenAndServe(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("query server: %v", err)
+		}
+	})
+	return ws
 }
 
 // screenshot saves a PNG of the page under KSTREAMS_ARTIFACTS (or the

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/kstreams-go/kstreams/internal/link"
 )
 
 // Code is a stable error code of the HTTP API.
@@ -65,6 +67,7 @@ const forwardedHeader = "X-Kstreams-Forwarded"
 //	GET /v1/stores/{store}/range?from=&to=&prefix=&limit=&after=
 //	                                         {"entries":[{"key":..,"value":..}],"next":".."}
 //	GET /v1/stores/{store}/metadata/{key}    where the key lives
+//	GET /v1/stores                           the stores served, [StoreInfo] by name
 //	GET /v1/stores/{store}/hosts             the instances hosting the store ([Querier.StoreHosts])
 //	GET /v1/stores/{store}/windows/{key}?from=&to=&order=&standby_lag=
 //	                                         {"key":..,"windows":[{"start":..,"end":..,"value":..}]}:
@@ -140,7 +143,8 @@ func TLS(server, client *tls.Config) ServerOption {
 }
 
 // NewServer returns a server over q's instance; register stores with
-// [Serve].
+// [Serve]. The console of the App's operations server ([kstreams.OpsServer])
+// browses the stores through it (the last server made for the App).
 func NewServer(q *Querier, opts ...ServerOption) *Server {
 	s := &Server{q: q, stores: map[string]served{}, mux: http.NewServeMux()}
 	for _, o := range opts {
@@ -154,6 +158,7 @@ func NewServer(q *Querier, opts ...ServerOption) *Server {
 		tr.TLSClientConfig = s.tlsClient
 		s.client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
+	s.mux.HandleFunc("GET /v1/stores", s.auth(s.listStores))
 	s.mux.HandleFunc("GET /v1/stores/{store}/hosts", s.auth(s.getHosts))
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.HandleFunc("GET /ready", s.ready)
@@ -166,6 +171,7 @@ func NewServer(q *Querier, opts ...ServerOption) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Code: CodeNotFound, Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
 	})
+	link.SetQueryHandler(q.app, s.consoleHandler())
 	return s
 }
 

@@ -184,26 +184,85 @@ async function refreshErrors() {
 }
 
 const pageSize = 20;
-let storeSkip = 0;
+let storeSkip = 0;      // local scans page by offset
+let storeCursor = "";   // routed scans page by the query server's cursor
+let storeNext = "";
+let storeKinds = {};    // the stores the query server serves, by name
 
-// queryStore looks a key up, or scans a page of pageSize entries (the
-// whole store, or from..to) starting storeSkip entries in.
+// loadServedStores asks the application's query server, through the
+// operations server, which stores it serves; without one the browser reads
+// this instance's key-value stores only.
+async function loadServedStores() {
+  try {
+    const list = await getJSON("/kstreams/query/v1/stores");
+    storeKinds = {};
+    for (const s of list) storeKinds[s.name] = s.kind;
+    $("store-routing").textContent = "(routed: any key, from any instance)";
+  } catch (e) {
+    $("store-routing").textContent = "(this instance's key-value stores; make a query server to browse every instance and window stores)";
+  }
+  for (const o of $("store-name").options) if (storeKinds[o.value]) o.textContent = o.value + " (" + storeKinds[o.value] + ")";
+}
+
+function windowOf(e) { return e.start === undefined ? "" : e.start + " .. " + e.end; }
+
+// routedQuery reads a store the query server serves: the request and how
+// to turn its answer into rows.
+function routedQuery(store, kind) {
+  const base = "/kstreams/query/v1/stores/" + encodeURIComponent(store);
+  const key = $("store-key").value;
+  const times = new URLSearchParams();
+  if ($("store-time-from").value) times.set("from", $("store-time-from").value);
+  if ($("store-time-to").value) times.set("to", $("store-time-to").value);
+  const page = new URLSearchParams(times);
+  page.set("limit", pageSize);
+  if (storeCursor) page.set("after", storeCursor);
+  const one = (r) => [[r.key, "", r.value]];
+  if (kind === "window" && key) return [base + "/windows/" + encodeURIComponent(key) + "?" + times, (r) => r.windows.map((w) => [r.key, windowOf(w), w.value])];
+  if (kind === "window") return [base + "/windows?" + page, (r) => r.entries.map((e) => [e.key, windowOf(e), e.value])];
+  if (kind === "session" && key) return [base + "/sessions/" + encodeURIComponent(key), (r) => r.sessions.map((w) => [r.key, windowOf(w), w.value])];
+  if (kind === "session") throw new Error("a session store is read by key");
+  if (key) return [base + "/keys/" + encodeURIComponent(key), one];
+  for (const f of ["from", "to"]) if ($("store-" + f).value) page.set(f, $("store-" + f).value);
+  return [base + "/range?" + page, (r) => r.entries.map((e) => [e.key, "", e.value])];
+}
+
+// queryStore looks a key up, or scans a page of pageSize entries: through
+// the query server for the stores it serves (routed to their owners),
+// else in this instance's partitions.
 async function queryStore() {
-  const q = new URLSearchParams({ store: $("store-name").value, limit: pageSize, skip: storeSkip });
-  for (const f of ["key", "from", "to"]) if ($("store-" + f).value) q.set(f, $("store-" + f).value);
+  const store = $("store-name").value, kind = storeKinds[store];
   $("store-error").textContent = "";
   try {
-    const r = await getJSON("/kstreams/store?" + q.toString());
-    fillRows($("store-result").tBodies[0], r.entries.map((e) => [JSON.stringify(e.key), JSON.stringify(e.value)]));
-    if (!r.entries.length) $("store-error").textContent = "no entry";
-    $("store-next").disabled = !r.more;
-  } catch (e) { $("store-error").textContent = String(e); $("store-next").disabled = true; }
+    let rows, more;
+    if (kind) {
+      const [path, toRows] = routedQuery(store, kind);
+      const r = await getJSON(path);
+      rows = toRows(r);
+      storeNext = r.next || "";
+      more = !!storeNext;
+    } else {
+      const q = new URLSearchParams({ store: store, limit: pageSize, skip: storeSkip });
+      for (const f of ["key", "from", "to"]) if ($("store-" + f).value) q.set(f, $("store-" + f).value);
+      const r = await getJSON("/kstreams/store?" + q.toString());
+      rows = r.entries.map((e) => [e.key, "", e.value]);
+      more = r.more;
+    }
+    fillRows($("store-result").tBodies[0], rows.map(([k, w, v]) => [JSON.stringify(k), w, JSON.stringify(v)]));
+    if (!rows.length) $("store-error").textContent = "no entry";
+    $("store-next").disabled = !more;
+  } catch (e) {
+    fillRows($("store-result").tBodies[0], []);
+    $("store-error").textContent = String(e);
+    $("store-next").disabled = true;
+  }
 }
 
 async function main() {
-  $("store-form").addEventListener("submit", (ev) => { ev.preventDefault(); storeSkip = 0; queryStore(); });
-  $("store-next").addEventListener("click", () => { storeSkip += pageSize; queryStore(); });
+  $("store-form").addEventListener("submit", (ev) => { ev.preventDefault(); storeSkip = 0; storeCursor = ""; queryStore(); });
+  $("store-next").addEventListener("click", () => { storeSkip += pageSize; storeCursor = storeNext; queryStore(); });
   try { drawTopology(await getJSON("/kstreams/topology")); } catch (e) { $("app-id").textContent = String(e); }
+  await loadServedStores();
   await refresh();
   setInterval(refresh, 1000);
 }

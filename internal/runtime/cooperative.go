@@ -324,7 +324,7 @@ func (th *thread) revokeLocked(ctx context.Context, ids map[processor.TaskID]boo
 			th.fatal = err
 		}
 	}
-	th.e.cfg.Logger.Info("kstreams: tasks revoked", "thread", th.id+1, "tasks", taskIDs(revoked), "kept", taskIDs(kept))
+	th.e.cfg.Logger.Info("kstreams: revoked tasks closing", "thread", th.e.ThreadID(th.id), "tasks", taskIDs(revoked), "kept", taskIDs(kept))
 	for _, t := range revoked {
 		if final {
 			if err := t.FinalCheckpoint(); err != nil {

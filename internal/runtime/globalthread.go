@@ -95,7 +95,10 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		return nil, fmt.Errorf("kstreams: global thread: start and end offsets of %q: %w", topics, err)
 	}
 	from := map[string]map[int32]kgo.Offset{}
-	type target struct{ start, end, restored int64 }
+	type target struct {
+		start, end, restored int64
+		done                 bool
+	}
 	pending := map[string]map[int32]*target{} // partitions still to restore
 	for _, t := range topics {
 		from[t] = map[int32]kgo.Offset{}
@@ -143,12 +146,14 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 		left += len(ps)
 	}
 	began := time.Now()
+	report := e.sensors.globalRestoreListener(e.cfg.Logger, e.cfg.AppID+"-GlobalStreamThread", e.cfg.RestoreListener)
 	for left > 0 {
 		fs := g.cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			g.cl.Close()
 			return nil, fmt.Errorf("kstreams: global thread: restoring: %w", err)
 		}
+		touched := map[topicPartition]*target{}
 		err := g.apply(fs, true, func(rec *kgo.Record) {
 			g.restored++
 			tg, ok := pending[rec.Topic][rec.Partition]
@@ -156,20 +161,24 @@ func (e *Engine) newGlobalThread(ctx context.Context, stores map[string]*GlobalS
 				return
 			}
 			tg.restored++
+			touched[topicPartition{rec.Topic, rec.Partition}] = tg
 			if rec.Offset+1 >= tg.end {
 				delete(pending[rec.Topic], rec.Partition)
 				left--
-				if e.cfg.RestoreListener != nil {
-					e.cfg.RestoreListener(RestoreProgress{
-						Store: g.stores[rec.Topic].Spec().Name, Topic: rec.Topic, Partition: rec.Partition,
-						Restored: tg.restored, Total: tg.end - tg.start, Elapsed: time.Since(began), Done: true,
-					})
-				}
+				tg.done = true
 			}
 		})
 		if err != nil {
 			g.cl.Close()
 			return nil, fmt.Errorf("kstreams: global thread: restoring: %w", err)
+		}
+		// Each partition's progress after the batch, for the restore
+		// metrics, the logs and the user's listener.
+		for tp, tg := range touched {
+			report(RestoreProgress{
+				Store: g.stores[tp.topic].Spec().Name, Topic: tp.topic, Partition: tp.partition,
+				Restored: tg.restored, Total: tg.end - tg.start, Elapsed: time.Since(began), Done: tg.done,
+			})
 		}
 	}
 	if err := g.writeCheckpoint(); err != nil {

@@ -145,6 +145,8 @@ type TaskSensors struct {
 // StoreSensors are the debug-level sensors of one store of one task.
 type StoreSensors struct {
 	Put, Get, Range, Flush sampled // latencies, ms
+	// Fetch times the reads of window and session stores.
+	Fetch sampled
 	// HitRatio records the cache's hit ratio so far at each cache read.
 	HitRatio    sampled
 	hits, reads int64 // task goroutine only
@@ -307,6 +309,7 @@ type StoreStat struct {
 	Task                   processor.TaskID
 	Store                  string
 	Put, Get, Range, Flush Stat
+	Fetch                  Stat
 	HitRatio               Stat
 }
 
@@ -318,7 +321,7 @@ func (s *Sensors) StoreStats(now time.Time) []StoreStat {
 	out := make([]StoreStat, 0, len(s.stores))
 	for k, st := range s.stores {
 		out = append(out, StoreStat{Task: k.task, Store: k.store, Put: st.Put.read(now), Get: st.Get.read(now),
-			Range: st.Range.read(now), Flush: st.Flush.read(now), HitRatio: st.HitRatio.read(now)})
+			Fetch: st.Fetch.read(now), Range: st.Range.read(now), Flush: st.Flush.read(now), HitRatio: st.HitRatio.read(now)})
 	}
 	slices.SortFunc(out, func(a, b StoreStat) int {
 		if c := compareTasks(a.Task, b.Task); c != 0 {

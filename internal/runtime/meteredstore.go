@@ -10,7 +10,8 @@ import (
 // as Kafka Streams' metered stores: it times the puts, gets, range scans
 // (from the iterator's creation to its close) and flushes that processors
 // make. Window and session stores read the store below the layers
-// directly, so only their writes are timed.
+// directly: their reads are timed by meteredWindowStore and
+// meteredSessionStore (meteredwindow.go).
 type meteredStore struct {
 	state.BytesStore
 	sens *StoreSensors

@@ -32,6 +32,19 @@ func (s *Sensors) restoreListener(plan *Plan, logger *slog.Logger, thread string
 	}
 }
 
+// globalRestoreListener is restoreListener for the global stores, which
+// the global thread restores: each store partition counts as task
+// "-1_<partition>" (Kafka Streams tags all of a global store's metrics
+// with task -1_-1; the partition keeps the series of each partition apart).
+func (s *Sensors) globalRestoreListener(logger *slog.Logger, thread string, user func(RestoreProgress)) func(RestoreProgress) {
+	return func(p RestoreProgress) {
+		s.restored(p, processor.TaskID{Subtopology: -1, Partition: p.Partition}, thread, logger)
+		if user != nil {
+			user(p)
+		}
+	}
+}
+
 func (s *Sensors) restored(p RestoreProgress, task processor.TaskID, thread string, logger *slog.Logger) {
 	now := time.Now()
 	s.mu.Lock()

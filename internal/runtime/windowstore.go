@@ -13,7 +13,8 @@ import (
 // changelogging layer logs those keys, as Java's windowed changelogs hold
 // them, and restoration, checkpoints, wiping and standbys apply unchanged.
 // The typed store processors get (Typed) writes through the layers and
-// reads the store below them.
+// reads the store below them; at the debug level its reads are timed
+// (meteredwindow.go).
 
 // Unwrap returns the store below the changelogging layer, for the typed
 // window and session stores that read it directly
@@ -67,10 +68,11 @@ func segmentedOpen[O, S any](opts O,
 func WindowStoreTyped(wrap func(s state.WindowBytesStore, topic string) any) func(state.BytesStore, string) any {
 	return func(top state.BytesStore, topic string) any {
 		s, err := state.WindowStoreWritingTo(top)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case wrap != nil:
+		}
+		s = meterWindow(top, s)
+		if wrap != nil {
 			return wrap(s, topic)
 		}
 		return s
@@ -82,10 +84,11 @@ func WindowStoreTyped(wrap func(s state.WindowBytesStore, topic string) any) fun
 func SessionStoreTyped(wrap func(s state.SessionBytesStore, topic string) any) func(state.BytesStore, string) any {
 	return func(top state.BytesStore, topic string) any {
 		s, err := state.SessionStoreWritingTo(top)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case wrap != nil:
+		}
+		s = meterSession(top, s)
+		if wrap != nil {
 			return wrap(s, topic)
 		}
 		return s
