@@ -115,7 +115,11 @@ func lookupOf[K, V any](t Table[K, V], op string) lookupSpec[K, V] {
 // given (none: open is nil).
 func (t Table[K, V]) rows() lookupSpec[K, V] {
 	if t.store != "" {
-		return storeLookup[K, V](t.store)
+		l := storeLookup[K, V](t.store)
+		if t.old != nil {
+			l.need = t.old.materialize
+		}
+		return l
 	}
 	return t.lookup
 }

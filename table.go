@@ -46,6 +46,10 @@ type oldValues struct {
 	// does; force makes a node that could only with a store of its own
 	// (a source table not materialized by name) do so.
 	enable func(force bool) bool
+	// materialize, set on a source table, records that a later operation
+	// reads its rows (a join): Kafka Streams then materializes it, and
+	// it sends old values to whoever asks later, unforced.
+	materialize func()
 }
 
 // enableSend calls enable on a node that has oldValues; nil (a node
@@ -72,6 +76,7 @@ func sourceOld(named bool) *oldValues {
 		named, o.send = true, true
 		return true
 	}
+	o.materialize = func() { named = true }
 	return o
 }
 

@@ -66,6 +66,17 @@ func init() {
 			st := in(b) // built first, as in Java
 			toSS(kstreams.StreamTableJoin(st, streamOf(b, "tab").ToTable(), joined))
 		}},
+		"table-joined-then-filtered": {"left:S:S,right:S:S", "out-j:S:S,out-f:S:S", func(b *kstreams.Builder) {
+			t := tableOf(b, "left")
+			kstreams.TableJoin(t, tableOf(b, "right"), joined2).ToStream().To("out-j", kstreams.ProducedWith(ss, ss))
+			t.Filter(func(_, v str) bool { return longer(v, 1) }).ToStream().To("out-f", kstreams.ProducedWith(ss, ss))
+		}},
+		"table-filtered-then-joined": {"left:S:S,right:S:S", "out-j:S:S,out-f:S:S", func(b *kstreams.Builder) {
+			t := tableOf(b, "left")
+			f := t.Filter(func(_, v str) bool { return longer(v, 1) })
+			kstreams.TableJoin(t, tableOf(b, "right"), joined2).ToStream().To("out-j", kstreams.ProducedWith(ss, ss))
+			f.ToStream().To("out-f", kstreams.ProducedWith(ss, ss))
+		}},
 		"merge-tables": {"left:S:S,right:S:S", "out:S:S", func(b *kstreams.Builder) {
 			toSS(tableOf(b, "left").ToStream().Merge(tableOf(b, "right").ToStream()))
 		}},

@@ -113,6 +113,17 @@ final class TopologiesFidelity {
         });
         add("to-table-stream-join", "in:S:S,tab:S:S", "out:S:S", b ->
             toSS(Topologies.in(b).join(stream(b, "tab").toTable(), Topologies::joined)));
+        add("table-joined-then-filtered", "left:S:S,right:S:S", "out-j:S:S,out-f:S:S", b -> {
+            KTable<String, String> t = tab(b, "left");
+            t.join(tab(b, "right"), Topologies::joined2).toStream().to("out-j", Produced.with(S, S));
+            t.filter((k, v) -> Topologies.longer(v, 1)).toStream().to("out-f", Produced.with(S, S));
+        });
+        add("table-filtered-then-joined", "left:S:S,right:S:S", "out-j:S:S,out-f:S:S", b -> {
+            KTable<String, String> t = tab(b, "left");
+            KTable<String, String> f = t.filter((k, v) -> Topologies.longer(v, 1));
+            t.join(tab(b, "right"), Topologies::joined2).toStream().to("out-j", Produced.with(S, S));
+            f.toStream().to("out-f", Produced.with(S, S));
+        });
         add("merge-tables", "left:S:S,right:S:S", "out:S:S", b ->
             toSS(tab(b, "left").toStream().merge(tab(b, "right").toStream())));
 
