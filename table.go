@@ -105,7 +105,8 @@ type Materialized[K, V any] struct {
 	// For [Table.FilterMaterialized] and [MapTableValuesMaterialized],
 	// only a named Materialized makes a store. A source table (TableFrom,
 	// ToTable) always has a store, but sends old values downstream (see
-	// [Table.Filter]) only when named, as in Kafka Streams.
+	// [Table.Filter]) only when named or, for operations added after a
+	// join that reads it, joined, as in Kafka Streams.
 	Name string
 	// Key and Value serdes; nil falls back to those of the input, then to
 	// serde.Default.
