@@ -40,9 +40,11 @@ type TableJoined[K, KO any] struct {
 // value changed meanwhile) are dropped, by comparing the 128-bit murmur3
 // hash of the row's serialized value, as Kafka Streams does; the topics,
 // the subscription store and its changelog use Kafka Streams' byte
-// formats. The result is kept in the store m names (queryable), which a
-// later join on the result or a re-grouping of it needs; without a Name,
-// m only sets the result's serdes, and each result is forwarded at once.
+// formats. The result is kept in the store m names (queryable). Without
+// a Name, m sets the result's serdes and, as in Kafka Streams, the result
+// is kept in a store of a generated name only if a later join on the
+// result or a re-grouping of it needs one; else each result is forwarded
+// at once.
 // DESIGN.md "Foreign-key joins" tells the protocol.
 func ForeignKeyJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk func(V) KO, joiner func(V, VO) VR, tj TableJoined[K, KO], m ...Materialized[K, VR]) Table[K, VR] {
 	return foreignKeyJoin(t, other, fk, joiner, false, tj, first(m))
@@ -156,9 +158,10 @@ func foreignKeyJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk
 	resultName := names.get("-result", "KTABLE-FK-JOIN-OUTPUT")
 	if m.Name == "" {
 		// Kafka Streams names a store for the result even when it keeps
-		// none; the name only advances the numbering of later names.
-		g.NextName("KTABLE-FK-JOIN-OUTPUT-STATE-STORE")
-		return fkPassThrough(b, resultName, resolver, pk, m.Value)
+		// none, and keeps the result in it only once a later operation
+		// needs its old values or reads it by key.
+		m.Name = g.NextName("KTABLE-FK-JOIN-OUTPUT-STATE-STORE")
+		return fkLazyResult(b, resultName, resolver, pk, m)
 	}
 	resStore, key, value := materialize(b, m, "", resultName, pk, nil)
 	old := sourceOld(true)
@@ -172,24 +175,57 @@ func foreignKeyJoin[K, V, KO, VO, VR any](t Table[K, V], other Table[KO, VO], fk
 	return Table[K, VR]{b: b, node: resultName, key: key, value: value, store: resStore, old: old}
 }
 
-// fkPassThrough adds the result node of a foreign-key join kept in no
-// store, as Kafka Streams' unmaterialized KTableSource: it forwards each
-// result as a new row, without the old one. A later operation that needs
-// old values or reads the rows by key (a join) asks for a Materialized
-// with a Name.
-func fkPassThrough[K, VR any](b *Builder, name, parent string, key serde.Serde[K], value serde.Serde[VR]) Table[K, VR] {
-	addFn(b, name, func(ctx processor.Context[K, Change[VR]], r processor.Record[K, optional[VR]]) error {
-		ctx.Forward(processor.Record[K, Change[VR]]{Key: r.Key, Value: Change[VR]{New: r.Value.v, HasNew: r.Value.ok}, Timestamp: r.Timestamp, Headers: r.Headers})
-		return nil
-	}, parent)
+// fkLazyResult adds the result node of a foreign-key join without a
+// store name, as Kafka Streams' KTableSource that is materialized only on
+// demand: it forwards each result as a new row, without the old one, until
+// a later operation needs old values (a re-grouping) or reads the rows by
+// key (a join); then the result is kept in the store m.Name (generated,
+// not queryable) and, for old values, sent with them.
+func fkLazyResult[K, VR any](b *Builder, name, parent string, key serde.Serde[K], m Materialized[K, VR]) Table[K, VR] {
+	lz := &lazyStore{}
+	lz.add = func() {
+		materialize(b, m, "", name, key, nil)
+		b.t.g.Connect(m.Name, name)
+	}
 	old := &oldValues{}
 	old.enable = func(force bool) bool {
-		if force {
-			b.t.g.Problem(fmt.Errorf("foreign-key join result %q: a later operation needs its old values: give the join a Materialized with a Name", name))
+		if !force && !lz.done {
+			return false
 		}
-		return false
+		lz.need()
+		old.send = true
+		return true
 	}
-	return Table[K, VR]{b: b, node: name, key: key, value: value, old: old}
+	AddProcessor(b.t, name, func() processor.Processor[K, optional[VR], K, Change[VR]] {
+		if !lz.done {
+			return &fnProcessor[K, optional[VR], K, Change[VR]]{fn: func(ctx processor.Context[K, Change[VR]], r processor.Record[K, optional[VR]]) error {
+				ctx.Forward(processor.Record[K, Change[VR]]{Key: r.Key, Value: Change[VR]{New: r.Value.v, HasNew: r.Value.ok}, Timestamp: r.Timestamp, Headers: r.Headers})
+				return nil
+			}}
+		}
+		return &tableSource[K, optional[VR], VR]{
+			tableProc: tableProc[K, VR]{store: m.Name, old: old},
+			unwrap:    func(o optional[VR]) (VR, bool) { return o.v, o.ok },
+		}
+	}, parent)
+	rows := storeLookup[K, VR](m.Name)
+	rows.need = lz.need
+	return Table[K, VR]{b: b, node: name, key: key, value: m.Value, old: old, lookup: rows}
+}
+
+// lazyStore is the store of a table that Kafka Streams materializes only
+// when a later operation needs it: add declares it, once, on the first
+// need, while the topology is built.
+type lazyStore struct {
+	done bool
+	add  func()
+}
+
+func (l *lazyStore) need() {
+	if !l.done {
+		l.done = true
+		l.add()
+	}
 }
 
 // fkSend is Kafka Streams' SubscriptionSendProcessorSupplier (4.x). As

@@ -138,31 +138,47 @@ func TestForeignKeyJoinWireAndStaleResponses(t *testing.T) {
 	}
 }
 
-// An unnamed foreign-key join result keeps no store: an operation that
-// needs its old values (a re-grouping) or its rows by key (a join) is
-// refused with a hint to materialize it.
-func TestForeignKeyJoinResultMustBeNamedToReadBack(t *testing.T) {
+// An unnamed foreign-key join result keeps no store unless a later
+// operation needs one, as Kafka Streams materializes its KTableSource on
+// demand: a re-grouping (old values) or a join (rows by key) gets it the
+// store KTABLE-FK-JOIN-OUTPUT-STATE-STORE-<n>, a plain ToStream does not.
+// The compat cases fk-join-group-by-count, fk-left-join-group-by-count and
+// fk-join-then-join check the records.
+func TestForeignKeyJoinResultMaterializedOnDemand(t *testing.T) {
 	ss := kstreams.ConsumedWith(serde.String(), serde.String())
+	out := kstreams.ProducedWith(serde.String(), serde.String())
 	for _, tc := range []struct {
-		name string
-		use  func(b *kstreams.Builder, j kstreams.Table[string, string])
-		want string
+		name  string
+		use   func(b *kstreams.Builder, j kstreams.Table[string, string])
+		store bool
 	}{
+		{"stream", func(_ *kstreams.Builder, j kstreams.Table[string, string]) { j.ToStream().To("o", out) }, false},
 		{"group", func(_ *kstreams.Builder, j kstreams.Table[string, string]) {
-			kstreams.GroupTableBy(j, func(k, v string) kstreams.KeyValue[string, string] { return kstreams.KV(v, k) }).Count()
-		}, "give the join a Materialized with a Name"},
+			kstreams.GroupTableBy(j, func(k, v string) kstreams.KeyValue[string, string] { return kstreams.KV(v, k) }).Count().
+				ToStream().To("o", kstreams.ProducedWith(serde.String(), serde.Int64()))
+		}, true},
 		{"join", func(b *kstreams.Builder, j kstreams.Table[string, string]) {
 			s := kstreams.StreamFrom(b, "s", ss)
-			kstreams.StreamTableJoin(s, j, func(_, a, b string) string { return a + b }).To("o", kstreams.ProducedWith(serde.String(), serde.String()))
-		}, "materialize it"},
+			kstreams.StreamTableJoin(s, j, func(_, a, b string) string { return a + b }).To("o", out)
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := kstreams.NewBuilder()
 			l, r := kstreams.TableFrom(b, "left", ss), kstreams.TableFrom(b, "right", ss)
-			j := kstreams.ForeignKeyJoin(l, r, func(v string) string { return v }, func(v, f string) string { return f }, kstreams.TableJoined[string, string]{})
+			j := kstreams.ForeignKeyJoin(l, r, func(v string) string { return v }, func(v, f string) string { return f },
+				kstreams.TableJoined[string, string]{}, kstreams.Materialized[string, string]{Key: serde.String(), Value: serde.String()})
 			tc.use(b, j)
-			if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Build: %v, want an error containing %q", err, tc.want)
+			topo, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			td, err := topo.Describe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := td.String()
+			if got := strings.Contains(desc, "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-"); got != tc.store {
+				t.Errorf("result store in the description: %v, want %v:\n%s", got, tc.store, desc)
 			}
 		})
 	}

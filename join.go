@@ -43,6 +43,9 @@ type rowLookup[K, V any] func(K) (V, int64, bool, error)
 type lookupSpec[K, V any] struct {
 	open   func(storeCtx) (rowLookup[K, V], error)
 	stores []string
+	// need, set when the stores are declared only once a reader needs
+	// them (Kafka Streams' lazy materialization), declares them.
+	need func()
 	// asOf, set for a versioned table, returns the lookup of rows as of a
 	// time.
 	asOf func(storeCtx) (asOfLookup[K, V], error)
@@ -77,7 +80,7 @@ func mappedLookup[K, V, V2 any](parent lookupSpec[K, V], fn func(K, V, bool) (V2
 	if parent.open == nil {
 		return lookupSpec[K, V2]{}
 	}
-	return lookupSpec[K, V2]{stores: parent.stores, open: func(ctx storeCtx) (rowLookup[K, V2], error) {
+	return lookupSpec[K, V2]{stores: parent.stores, need: parent.need, open: func(ctx storeCtx) (rowLookup[K, V2], error) {
 		get, err := parent.open(ctx)
 		if err != nil {
 			return nil, err
@@ -99,6 +102,9 @@ func mappedLookup[K, V, V2 any](parent lookupSpec[K, V], fn func(K, V, bool) (V2
 // error, reported here with op naming the join.
 func lookupOf[K, V any](t Table[K, V], op string) lookupSpec[K, V] {
 	if l := t.rows(); l.open != nil {
+		if l.need != nil {
+			l.need()
+		}
 		return l
 	}
 	t.b.t.g.Problem(fmt.Errorf("%s %s: the table cannot be read by key: materialize it (Materialized with a Name)", op, after(t.node)))
@@ -109,7 +115,11 @@ func lookupOf[K, V any](t Table[K, V], op string) lookupSpec[K, V] {
 // given (none: open is nil).
 func (t Table[K, V]) rows() lookupSpec[K, V] {
 	if t.store != "" {
-		return storeLookup[K, V](t.store)
+		l := storeLookup[K, V](t.store)
+		if t.old != nil {
+			l.need = t.old.materialize
+		}
+		return l
 	}
 	return t.lookup
 }

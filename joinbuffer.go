@@ -141,7 +141,8 @@ func (jb *joinBuffer[K, V]) evict(join func(processor.Record[K, V]) error) error
 		if int64(binary.BigEndian.Uint64(k)) > bound {
 			break
 		}
-		due = append(due, entry{append([]byte(nil), k...), append([]byte(nil), it.Value()...)})
+		// An empty value stays empty (not nil): "" is not a null.
+		due = append(due, entry{append([]byte(nil), k...), append([]byte{}, it.Value()...)})
 	}
 	err = it.Err()
 	if cerr := it.Close(); err == nil {

@@ -46,6 +46,10 @@ type oldValues struct {
 	// does; force makes a node that could only with a store of its own
 	// (a source table not materialized by name) do so.
 	enable func(force bool) bool
+	// materialize, set on a source table, records that a later operation
+	// reads its rows (a join): Kafka Streams then materializes it, and
+	// it sends old values to whoever asks later, unforced.
+	materialize func()
 }
 
 // enableSend calls enable on a node that has oldValues; nil (a node
@@ -72,6 +76,7 @@ func sourceOld(named bool) *oldValues {
 		named, o.send = true, true
 		return true
 	}
+	o.materialize = func() { named = true }
 	return o
 }
 
@@ -100,7 +105,8 @@ type Materialized[K, V any] struct {
 	// For [Table.FilterMaterialized] and [MapTableValuesMaterialized],
 	// only a named Materialized makes a store. A source table (TableFrom,
 	// ToTable) always has a store, but sends old values downstream (see
-	// [Table.Filter]) only when named, as in Kafka Streams.
+	// [Table.Filter]) only when named or, for operations added after a
+	// join that reads it, joined, as in Kafka Streams.
 	Name string
 	// Key and Value serdes; nil falls back to those of the input, then to
 	// serde.Default.

@@ -44,6 +44,13 @@
 // sub-topology as one task with one stream time); such a case is reported
 // and skipped.
 //
+// # Random exploration
+//
+// explore_test.go generates random cases into a scratch directory and
+// compares them after compat/run-java.sh rewrite fills their Java sections
+// (see its comment): a way to find divergences on inputs no case covers.
+// What it finds is committed as a small case here.
+//
 // # Topology descriptions
 //
 // testdata/describe/TOPOLOGY.txt holds, after "----", Kafka Streams'

@@ -87,7 +87,8 @@ type VersionedBytesStore interface {
 	Get(key []byte) (VersionedRecord[[]byte], bool, error)
 	// GetAsOf returns the version of key valid at asOf; false if there is
 	// none, it is a tombstone, or asOf is older than stream time minus the
-	// history retention.
+	// history retention and before the key's latest version (the latest
+	// version never expires, as in Kafka Streams).
 	GetAsOf(key []byte, asOf int64) (VersionedRecord[[]byte], bool, error)
 	// Flush makes every write durable, for stores that persist.
 	Flush() error
@@ -236,18 +237,21 @@ func (s *versionedStore) GetAsOf(key []byte, asOf int64) (VersionedRecord[[]byte
 	if key == nil {
 		return none, false, s.fail("get", nil, ErrNullKey)
 	}
-	if asOf < s.observed-s.retention {
-		return none, false, nil
-	}
 	lts, lv, exists, err := s.latest(key)
 	if err != nil {
 		return none, false, s.fail("get", key, err)
 	}
+	// The latest version never expires: it answers any time at or after
+	// its own, even one beyond the history retention (as Kafka Streams'
+	// RocksDBVersionedStore).
 	if exists && lts <= asOf {
 		if lv == nil {
 			return none, false, nil
 		}
 		return VersionedRecord[[]byte]{Value: lv, Timestamp: lts, ValidTo: PutValidToUndefined}, true, nil
+	}
+	if asOf < s.observed-s.retention {
+		return none, false, nil
 	}
 	ts, validTo, v, found, err := s.historyAt(key, asOf)
 	if err != nil || !found || v == nil {

@@ -14,7 +14,9 @@ import (
 // versionModel is the reference semantics of a versioned store, as Kafka
 // Streams' VersionedKeyValueStore specifies them: each key's versions by
 // timestamp, puts older than stream time minus the history retention
-// dropped, reads as of a time older than that answering nothing.
+// dropped, reads as of a time older than that answering nothing unless the
+// key's latest version is at or before it (the latest version never
+// expires).
 type versionModel struct {
 	retention, observed int64
 	keys                map[string][]modelVersion
@@ -53,7 +55,9 @@ func (m *versionModel) get(key string, asOf int64, latest bool) (VersionedRecord
 		v := vs[len(vs)-1]
 		return VersionedRecord[[]byte]{Value: v.value, Timestamp: v.ts, ValidTo: PutValidToUndefined}, true
 	}
-	if asOf < m.observed-m.retention {
+	// The latest version never expires (Kafka Streams'
+	// RocksDBVersionedStore checks it before the history bound).
+	if asOf < m.observed-m.retention && (len(vs) == 0 || vs[len(vs)-1].ts > asOf) {
 		return VersionedRecord[[]byte]{}, false
 	}
 	for i := len(vs) - 1; i >= 0; i-- {

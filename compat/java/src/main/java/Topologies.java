@@ -220,6 +220,7 @@ final class Topologies {
         TopologiesSuppressbuf.register();
         TopologiesSsjoin.register();
         TopologiesGstore.register();
+        TopologiesFidelity.register();
         // --- stateless
         add("filter", "in:S:S", "out:S:S", b -> toSS(in(b).filter((k, v) -> longer(v, 1))));
         add("filter-not", "in:S:S", "out:S:S", b -> toSS(in(b).filterNot((k, v) -> longer(v, 1))));
