@@ -111,6 +111,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		drop = true
 		th.clearRevoke = false
 		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
+			if f := th.fencedLocked(); f != nil {
+				return drop, f
+			}
 			// Tried again at the next poll; a producer that cannot go
 			// on fails Begin then.
 			th.e.cfg.Logger.Warn("kstreams: aborting the transaction failed; retrying", "thread", th.id+1, "error", err)
@@ -126,6 +129,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 		_, err := th.sess.End(actx, kgo.TryAbort)
 		cancel()
+		if th.noteFenceLocked(err) {
+			return drop, fencedError(th, err)
+		}
 		if err != nil && ctx.Err() == nil {
 			return drop, fmt.Errorf("kstreams: thread %d: resetting the transactional session after a revocation: %w", th.id+1, err)
 		}
@@ -134,6 +140,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		return drop, nil
 	}
 	if err := th.sess.Begin(); err != nil {
+		if th.noteFenceLocked(err) {
+			return drop, fencedError(th, err)
+		}
 		return drop, fmt.Errorf("kstreams: thread %d: beginning a transaction: %w", th.id+1, err)
 	}
 	th.inTxn = true
@@ -155,11 +164,18 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
+	if th.noteFenceLocked(err) {
+		// Nothing to retry: the producer is re-initialized (eosfence.go).
+		th.inTxn, th.abortRetry = false, false
+		th.e.cfg.Logger.Info("kstreams: transaction abandoned: the producer was fenced", "thread", th.id+1, "reason", why, "error", err)
+		return fencedError(th, err)
+	}
 	// End returns before ending the transaction when aborting the
 	// buffered records times out (a broker down): it is aborted again
 	// before the next one begins. Ending an ended transaction does
 	// nothing.
 	th.inTxn, th.abortTxn, th.abortRetry = err != nil, err != nil, err != nil
+	th.abortFailedLocked(err)
 	th.rewindConsumerLocked()
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
 	if err != nil && ctx.Err() == nil {
@@ -234,6 +250,9 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		// would skip them.
 		return th.abortLocked(ctx, "the tasks were revoked or lost")
 	}
+	if err := th.fencedLocked(); err != nil {
+		return err
+	}
 	if !th.inTxn {
 		if th.closing {
 			for _, t := range th.tasks {
@@ -282,12 +301,21 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		t.Offsets(offsets)
 		t.Positions(positions)
 	}
+	if ferr := th.fencedLocked(); ferr != nil {
+		th.inTxn = false
+		th.counters.AbortedTransactions.Add(1)
+		return ferr
+	}
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, positions), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
+		if !committed && th.noteFenceLocked(err) {
+			th.counters.AbortedTransactions.Add(1)
+			return fencedError(th, err)
+		}
 		if !committed {
 			// The session aborted it instead, unless End returned
 			// before ending it (its flush timed out): abort it then.

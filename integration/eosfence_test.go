@@ -1,0 +1,77 @@
+package integration
+
+import (
+	"fmt"
+	"log/slog"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kstreams-go/kstreams"
+)
+
+// Exactly-once under broker faults and at shutdown (issue 13): the
+// transactional producer fenced by a broker restart, and the offsets
+// committed at rest.
+
+// TestExactlyOnceBrokerKilled kills the broker (kill -9) under two
+// exactly-once instances in the middle of the stream and relaunches it on
+// the same data. The transactions open at the kill outlive their timeout
+// while the broker is down: the restarted transaction coordinator aborts
+// them and bumps the producers' epochs, so the producers are fenced
+// (INVALID_PRODUCER_EPOCH, PRODUCER_FENCED). Each thread must take that
+// for a task migration (close its tasks dirty, re-initialize its producer,
+// rejoin) and go on: no instance exits, and read committed every count of
+// every key appears exactly once.
+func TestExactlyOnceBrokerKilled(t *testing.T) {
+	useFaultBroker(t)
+	app := newAppID(t)
+	in, out := uniqueName(t, "in"), uniqueName(t, "out")
+	createTopics(t, 4, in, out)
+	input := newKeyedInput(in, 4, 50)
+	input.produce(t, 3000)
+
+	logs := newLogCounter(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	slow := func(string, string) { time.Sleep(time.Millisecond) }
+	var rs []*running
+	for range 2 {
+		opts := append(eosOpts(app, t.TempDir()), kstreams.Logger(slog.New(logs)))
+		rs = append(rs, runApp(t, eosTopology(t, in, out, slow), opts...))
+	}
+	poll(t, 60*time.Second, "both instances to process", func() (bool, string) {
+		p0, p1 := rs[0].app.Metrics().Processed, rs[1].app.Metrics().Processed
+		return p0 > 200 && p1 > 200 && sum(committed(t, app, in)) > 500, fmt.Sprintf("processed %d and %d", p0, p1)
+	})
+
+	signalBroker(t, syscall.SIGKILL)
+	pid := faultBrokerPid(t)
+	poll(t, 20*time.Second, "the broker to die", func() (bool, string) {
+		return syscall.Kill(pid, 0) != nil, "still alive"
+	})
+	// Longer than the transaction timeout (10 s) with the broker's start.
+	time.Sleep(5 * time.Second)
+	if err := kafkaScript("relaunch"); err != nil {
+		t.Fatal(err)
+	}
+	input.produce(t, 400)
+	waitCaughtUp(t, app, 90*time.Second, in)
+	for i, r := range rs {
+		select {
+		case <-r.done:
+			t.Fatalf("instance %d exited: %v", i, r.err)
+		default:
+		}
+	}
+	if dups := checkExactCounts(t, out, input.truth(), false); dups > 0 {
+		t.Errorf("%d duplicates in the read-committed output", dups)
+	}
+	var migrations, aborted int64
+	for _, r := range rs {
+		migrations += r.app.Metrics().TaskMigrations
+		aborted += r.app.Metrics().AbortedTransactions
+	}
+	t.Logf("task migrations %d, aborted transactions %d", migrations, aborted)
+	for _, r := range rs {
+		r.stopOK(t)
+	}
+}
