@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kstreams-go/kstreams"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Exactly-once under broker faults and at shutdown (issue 13): the
@@ -74,4 +75,51 @@ func TestExactlyOnceBrokerKilled(t *testing.T) {
 	for _, r := range rs {
 		r.stopOK(t)
 	}
+}
+
+// TestExactlyOnceLagZeroAtRest runs an exactly-once instance over input
+// written in transactions, as exactly-once applications write their
+// repartition topics and outputs: once it has processed everything and
+// idles, the group's committed offsets equal the end offsets (lag 0),
+// past the last transaction's marker, as Kafka Streams commits its
+// consumer's position.
+func TestExactlyOnceLagZeroAtRest(t *testing.T) {
+	app := newAppID(t)
+	in, out := uniqueName(t, "in"), uniqueName(t, "out")
+	createTopics(t, 2, in, out)
+	txnProd, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(uniqueName(t, "txn")),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txnProd.Close()
+	truth := map[string]int64{}
+	ctx, cancel := ctxFor(t, 30*time.Second)
+	defer cancel()
+	for txn := range 3 {
+		if err := txnProd.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			k := fmt.Sprintf("k%d", i%5)
+			truth[k]++
+			// Each key to one partition, as the counts are per task.
+			txnProd.Produce(ctx, rec(in, int32(i%5%2), []byte(k), []byte(fmt.Sprint(txn)), time.Now().UnixMilli()), nil)
+		}
+		if err := txnProd.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := txnProd.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runApp(t, eosTopology(t, in, out, nil), eosOpts(app, t.TempDir())...)
+	// Every partition's end offset is past a commit marker; the group
+	// must commit it.
+	waitCaughtUp(t, app, 30*time.Second, in)
+	if dups := checkExactCounts(t, out, truth, false); dups > 0 {
+		t.Errorf("%d duplicates in the read-committed output", dups)
+	}
+	r.stopOK(t)
+	waitCaughtUp(t, app, 5*time.Second, in)
 }

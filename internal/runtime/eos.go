@@ -38,6 +38,9 @@ func (th *thread) eosOpts() ([]kgo.Opt, error) {
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(txnTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers reach the tasks, which commit past them
+		// at rest (Task.Control).
+		kgo.KeepControlRecords(),
 		kgo.OnPartitionsCallbackBlocked(th.rebalanceBlocked),
 	}, nil
 }
