@@ -123,3 +123,38 @@ func TestExactlyOnceLagZeroAtRest(t *testing.T) {
 	r.stopOK(t)
 	waitCaughtUp(t, app, 5*time.Second, in)
 }
+
+// TestExactlyOnceCloseInRebalance stops an exactly-once instance while the
+// group rebalances (a second instance joins, taking half of its tasks):
+// the close commits what it can; should the rebalance make it abort the
+// last transaction instead, the records are processed again by the
+// tasks' next owner, which is no failure of the close. Run returns nil,
+// and read committed every count appears exactly once.
+func TestExactlyOnceCloseInRebalance(t *testing.T) {
+	app := newAppID(t)
+	in, out := uniqueName(t, "in"), uniqueName(t, "out")
+	createTopics(t, 4, in, out)
+	input := newKeyedInput(in, 4, 50)
+	const total = 3000
+	input.produce(t, total)
+	slow := func(string, string) { time.Sleep(time.Millisecond) }
+	a := runApp(t, eosTopology(t, in, out, slow), eosOpts(app, t.TempDir())...)
+	poll(t, 60*time.Second, "the first instance to commit", func() (bool, string) {
+		com := committed(t, app, in)
+		return sum(com) >= total/10, fmt.Sprintf("committed %v", com)
+	})
+	b := runApp(t, eosTopology(t, in, out, slow), eosOpts(app, t.TempDir())...)
+	poll(t, 30*time.Second, "the first instance to rebalance", func() (bool, string) {
+		return a.app.State() == kstreams.Rebalancing, a.app.State().String()
+	})
+	if err := a.stop(60 * time.Second); err != nil {
+		t.Fatalf("closing in a rebalance: Run returned %v, want nil", err)
+	}
+	waitCaughtUp(t, app, 60*time.Second, in)
+	b.stopOK(t)
+	if dups := checkExactCounts(t, out, input.truth(), false); dups > 0 {
+		t.Errorf("%d duplicates in the read-committed output", dups)
+	}
+	t.Logf("processed: first instance %d, second %d, of %d inputs; transactions aborted: %d, %d", a.app.Metrics().Processed, b.app.Metrics().Processed, total,
+		a.app.Metrics().AbortedTransactions, b.app.Metrics().AbortedTransactions)
+}

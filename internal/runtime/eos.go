@@ -333,7 +333,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	if !committed {
 		if err == nil {
-			err = errors.New("the group rebalanced or the offsets could not be committed; transaction aborted")
+			err = errTxnAborted
 		}
 		th.rewindConsumerLocked()
 		if rerr := th.rewindLocked(ctx, err); rerr != nil {
@@ -365,6 +365,13 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	th.purger.afterCommit(th, offsets)
 	return nil
 }
+
+// errTxnAborted says the session aborted the transaction instead of
+// committing it, and the abort went through: the group rebalanced since it
+// began (tasks revoked, the generation over) or refused its offsets.
+// Nothing it wrote is visible; the tasks' next owner, this member or
+// another, processes their records again from the last commit.
+var errTxnAborted = errors.New("the group rebalanced or refused the offsets; transaction aborted")
 
 // rewindLocked brings the tasks back to their last commit after an
 // aborted transaction: they are closed without flushing (dropping the

@@ -920,6 +920,17 @@ func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 	fatal = th.fatal
 	if fatal == nil && th.producerError() == nil {
 		closeErr = th.commitLocked(ctx)
+		if th.sess != nil && errors.Is(closeErr, errTxnAborted) {
+			// Closing in a rebalance under exactly-once: the last
+			// transaction was aborted, not left open, so the work
+			// since the last commit is redone by the tasks' next owner
+			// with nothing duplicated or lost. As Kafka Streams, whose
+			// clean shutdown ignores a task migration, that is no
+			// failure of the close.
+			th.e.cfg.Logger.Warn("kstreams: the last transaction was aborted at close (the group rebalanced); the tasks' next owner processes their records since the last commit again",
+				"thread", th.e.ThreadID(th.id), "tasks", taskIDs(th.tasks), "error", closeErr)
+			closeErr = nil
+		}
 		if errors.Is(closeErr, errNotCommitted) {
 			closeErr = th.leftLocked(closeErr)
 		}
