@@ -334,6 +334,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	if !committed {
 		if err == nil {
 			err = errTxnAborted
+			th.aborts++
 		}
 		th.rewindConsumerLocked()
 		if rerr := th.rewindLocked(ctx, err); rerr != nil {
@@ -343,6 +344,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	th.confirmed = time.Now()
 	th.rewindTo = nil
+	th.aborts = 0
 	for _, t := range th.tasks {
 		if err := t.CommitStores(); err != nil {
 			return err
@@ -364,6 +366,23 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	th.counters.Commits.Add(1)
 	th.purger.afterCommit(th, offsets)
 	return nil
+}
+
+// commitBackoff is how much longer than the commit interval the loop
+// waits before it commits again after aborts commits in a row that the
+// session aborted itself: an offset commit sent while the coordinator
+// still writes the markers of the transaction before it is refused
+// (CONCURRENT_TRANSACTIONS), which franz-go's session takes for a reason
+// to abort; committing again at once, after the rewind, meets the markers
+// of that abort in turn, and a slow broker (one restarting, a partition
+// short of in-sync replicas) can keep that up indefinitely. Doubling from
+// 100 ms up to 2 s, well inside the transaction timeout, lets the markers
+// land.
+func commitBackoff(aborts int) time.Duration {
+	if aborts <= 0 {
+		return 0
+	}
+	return min(100*time.Millisecond<<min(aborts-1, 5), 2*time.Second)
 }
 
 // errTxnAborted says the session aborted the transaction instead of

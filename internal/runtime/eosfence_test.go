@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,5 +72,18 @@ func TestFenceOf(t *testing.T) {
 	alos := &thread{}
 	if alos.noteProduceFence(kerr.ProducerFenced) || alos.fenceOf(kerr.ProducerFenced) != nil {
 		t.Fatal("at-least-once noted a fence")
+	}
+}
+
+// TestCommitBackoff checks the wait added to the commit interval after
+// commits the session aborted in a row.
+func TestCommitBackoff(t *testing.T) {
+	for _, tt := range []struct {
+		aborts int
+		want   time.Duration
+	}{{0, 0}, {1, 100 * time.Millisecond}, {2, 200 * time.Millisecond}, {4, 800 * time.Millisecond}, {6, 2 * time.Second}, {60, 2 * time.Second}} {
+		if got := commitBackoff(tt.aborts); got != tt.want {
+			t.Errorf("commitBackoff(%d) = %v, want %v", tt.aborts, got, tt.want)
+		}
 	}
 }

@@ -131,6 +131,9 @@ type thread struct {
 	// (zero when it does not): past txnTimeout the producer is
 	// re-initialized (eosfence.go). Under mu.
 	abortFailing time.Time
+	// aborts counts the commits in a row the session aborted instead
+	// (errTxnAborted); the next commit waits commitBackoff more (eos.go).
+	aborts int
 
 	// sess is the transactional session under exactly-once (eos.go), nil
 	// under at-least-once; cl is its client. inTxn says a transaction is
@@ -445,6 +448,7 @@ func (th *thread) commitDue() bool {
 	if th.sess == nil {
 		return due
 	}
+	due = time.Since(th.lastCommit) >= th.e.cfg.CommitInterval+commitBackoff(th.aborts)
 	if !th.joining.IsZero() && time.Since(th.joining) < maxJoinWait {
 		due = false
 	}
