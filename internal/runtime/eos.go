@@ -196,8 +196,8 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 // rewind the consumer to them: rewindConsumerLocked sets it back to the
 // offsets actually committed.
 
-// setTxnOffsets makes req commit the offsets of positions (every
-// partition the thread's tasks processed a record of), and nothing else.
+// setTxnOffsets makes req commit the offsets of positions (the partitions
+// whose offsets or metadata the thread's tasks moved), and nothing else.
 func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, positions map[string]map[int32]kgo.EpochOffset) {
 	ids := map[string][16]byte{}
 	for _, t := range req.Topics {
@@ -298,11 +298,14 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 			return err
 		}
 	}
+	// Only what moved since the last commit (or whose processor
+	// metadata changed) is committed: an offset commit repeating the
+	// committed offsets makes a transaction of its own for nothing, and
+	// one sent right after the previous transaction ended can be refused
+	// while that one's markers are written (commitBackoff).
 	offsets := map[string]map[int32]kgo.EpochOffset{}
-	positions := map[string]map[int32]kgo.EpochOffset{}
 	for _, t := range th.tasks {
 		t.Offsets(offsets)
-		t.Positions(positions)
 	}
 	if ferr := th.fencedLocked(); ferr != nil {
 		th.inTxn = false
@@ -312,7 +315,7 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
-		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, positions), kgo.TryCommit)
+		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, offsets), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
 		if !committed && th.noteFenceLocked(err) {
@@ -344,7 +347,10 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	th.confirmed = time.Now()
 	th.rewindTo = nil
-	th.aborts = 0
+	if len(offsets) > 0 {
+		// Committed offsets of its own, not an empty transaction.
+		th.aborts = 0
+	}
 	for _, t := range th.tasks {
 		if err := t.CommitStores(); err != nil {
 			return err

@@ -551,16 +551,6 @@ func (t *Task) Offsets(into map[string]map[int32]kgo.EpochOffset) bool {
 	return added
 }
 
-// Positions adds, for every partition of the task that has processed a
-// record, the offset to commit: the next one to process.
-func (t *Task) Positions(into map[string]map[int32]kgo.EpochOffset) {
-	for _, q := range t.queues {
-		if q.next >= 0 {
-			addOffset(into, q.topic, q.partition, kgo.EpochOffset{Epoch: q.epoch, Offset: q.next})
-		}
-	}
-}
-
 // CommittedPositions adds, for every partition of the task that has
 // fetched a record, the offset committed: the last one the task committed,
 // or the one fetching started from.
