@@ -135,7 +135,7 @@ func TestExactlyOnceCloseInRebalance(t *testing.T) {
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	createTopics(t, 4, in, out)
 	input := newKeyedInput(in, 4, 50)
-	const total = 3000
+	const total = 1500
 	input.produce(t, total)
 	slow := func(string, string) { time.Sleep(time.Millisecond) }
 	a := runApp(t, eosTopology(t, in, out, slow), eosOpts(app, t.TempDir())...)
