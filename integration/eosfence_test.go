@@ -135,7 +135,7 @@ func TestExactlyOnceCloseInRebalance(t *testing.T) {
 	in, out := uniqueName(t, "in"), uniqueName(t, "out")
 	createTopics(t, 4, in, out)
 	input := newKeyedInput(in, 4, 50)
-	const total = 1500
+	const total = 3000
 	input.produce(t, total)
 	slow := func(string, string) { time.Sleep(time.Millisecond) }
 	a := runApp(t, eosTopology(t, in, out, slow), eosOpts(app, t.TempDir())...)
@@ -144,9 +144,12 @@ func TestExactlyOnceCloseInRebalance(t *testing.T) {
 		return sum(com) >= total/10, fmt.Sprintf("committed %v", com)
 	})
 	b := runApp(t, eosTopology(t, in, out, slow), eosOpts(app, t.TempDir())...)
-	poll(t, 30*time.Second, "the first instance to rebalance", func() (bool, string) {
-		return a.app.State() == kstreams.Rebalancing, a.app.State().String()
-	})
+	// The first instance rebalances for a moment only: watch closely.
+	for deadline := time.Now().Add(30 * time.Second); a.app.State() != kstreams.Rebalancing; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first instance did not rebalance within 30s: %v", a.app.State())
+		}
+	}
 	if err := a.stop(60 * time.Second); err != nil {
 		t.Fatalf("closing in a rebalance: Run returned %v, want nil", err)
 	}
