@@ -90,6 +90,13 @@ type Metrics struct {
 	// member was fenced while a transaction was open, or its commit
 	// failed. Their records are processed again from the last commit.
 	AbortedTransactions int64
+	// TaskMigrations counts the times a stream thread under [ExactlyOnce]
+	// found its producer fenced (a broker restart aborted its
+	// transaction, another producer took its transactional id) and, as
+	// Kafka Streams does on a TaskMigratedException, closed its tasks
+	// without committing, re-initialized its producer and rejoined the
+	// group instead of stopping (kstreams; Kafka Streams only logs it).
+	TaskMigrations int64
 
 	// State is the instance's state.
 	State State
@@ -123,7 +130,7 @@ type ThreadMetrics struct {
 	ID string
 	Processed, Skipped, DeadLettered, ProduceFailed, Produced, Commits,
 	Punctuations, Rebalances, Restored, Dropped, StandbyUpdates, EnforcedProcessing,
-	AbortedTransactions int64
+	AbortedTransactions, TaskMigrations int64
 	ThreadLatency
 }
 
@@ -154,7 +161,8 @@ func (a *App) Metrics() Metrics {
 		Produced: t.Produced, Commits: t.Commits, Punctuations: t.Punctuations, Rebalances: t.Rebalances,
 		Restored: t.Restored, Dropped: t.Dropped, StandbyUpdates: t.StandbyUpdates,
 		EnforcedProcessing: t.EnforcedProcessing, FailedStreamThreads: t.FailedThreads, AbortedTransactions: t.AbortedTransactions,
-		State: a.engine.State(), Level: a.cfg.metricsLevel,
+		TaskMigrations: t.TaskMigrations,
+		State:          a.engine.State(), Level: a.cfg.metricsLevel,
 	}
 	a.addTimeMetrics(&m)
 	for i, th := range a.engine.ThreadTotals() {
@@ -163,7 +171,7 @@ func (a *App) Metrics() Metrics {
 			Processed: th.Processed, Skipped: th.Skipped, DeadLettered: th.DeadLettered, ProduceFailed: th.ProduceFailed,
 			Produced: th.Produced, Commits: th.Commits, Punctuations: th.Punctuations, Rebalances: th.Rebalances,
 			Restored: th.Restored, Dropped: th.Dropped, StandbyUpdates: th.StandbyUpdates, EnforcedProcessing: th.EnforcedProcessing,
-			AbortedTransactions: th.AbortedTransactions,
+			AbortedTransactions: th.AbortedTransactions, TaskMigrations: th.TaskMigrations,
 		})
 	}
 	for _, st := range a.topologyDescription().Subtopologies {
@@ -225,6 +233,7 @@ var (
 		threadCounter("enforced_processing_total", "Records processed while an input partition of their task was empty (Kafka Streams counts them per task).", func(t ThreadMetrics) int64 { return t.EnforcedProcessing }),
 		threadCounter("standby_update_total", "Changelog records applied to the thread's standby replicas (kstreams).", func(t ThreadMetrics) int64 { return t.StandbyUpdates }),
 		threadCounter("transaction_abort_total", "Transactions the thread aborted under exactly-once (kstreams).", func(t ThreadMetrics) int64 { return t.AbortedTransactions }),
+		threadCounter("task_migration_total", "Times the thread's producer was fenced under exactly-once and the thread closed its tasks dirty, re-initialized the producer and rejoined (kstreams).", func(t ThreadMetrics) int64 { return t.TaskMigrations }),
 	}
 	promState         = prometheus.NewDesc(promPrefix+"stream_metrics_state", "The client's state: 1 for the current state, 0 for the others.", []string{"client_id", "state"}, nil)
 	promAliveThreads  = prometheus.NewDesc(promPrefix+"stream_metrics_alive_stream_threads", "Stream threads of the client.", []string{"client_id"}, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -47,12 +48,26 @@ func NewApp(c AppConfig) (*kstreams.App, error) {
 	if c.CommitInterval > 0 {
 		commit = c.CommitInterval
 	}
+	// KSTREAMS_HARNESS_CLIENT_LOG=info (or debug, warn) adds franz-go's
+	// own lines at that level to the instances' logs, for debugging
+	// (the default, 1<<20, is kstreams' "off").
+	logLevel, clientLevel := slog.LevelWarn, slog.Level(1<<20)
+	if l := os.Getenv("KSTREAMS_HARNESS_CLIENT_LOG"); l != "" {
+		if err := clientLevel.UnmarshalText([]byte(l)); err != nil {
+			return nil, fmt.Errorf("kstreams: harness: KSTREAMS_HARNESS_CLIENT_LOG: %w", err)
+		}
+		logLevel = min(logLevel, clientLevel)
+	}
 	return kstreams.New(topo,
 		kstreams.ApplicationID(c.AppID),
 		kstreams.Brokers(c.Brokers...),
 		kstreams.ProcessingGuarantee(g),
 		kstreams.CommitInterval(commit),
 		kstreams.StateDir(c.StateDir),
+		// Warnings to stderr: the driver keeps each instance's in its
+		// state root (instance-N.log).
+		kstreams.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))),
+		kstreams.ClientLogLevel(clientLevel),
 		kstreams.ClientOptions(
 			kgo.SessionTimeout(6*time.Second),
 			kgo.HeartbeatInterval(500*time.Millisecond),

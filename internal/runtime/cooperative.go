@@ -21,10 +21,13 @@ import (
 // task restores its stores in the background (restoring.go) while the
 // thread's other tasks process. See DESIGN.md "Rebalancing".
 
-func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, added map[string][]int32) {
+func (th *thread) onAssigned(ctx context.Context, cl *kgo.Client, added map[string][]int32) {
 	assignedAt := time.Now()
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	if cl != th.cl {
+		return // a fenced client leaving (eosfence.go)
+	}
 	defer th.rebalanceDone(assignedAt)
 	th.counters.Rebalances.Add(1)
 	th.confirmed = time.Now()
@@ -239,9 +242,12 @@ func (th *thread) updateRebalancingLocked() {
 	th.e.threadRebalancing(th.id, th.rejoin.Load() || n > 0)
 }
 
-func (th *thread) onRevoked(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+func (th *thread) onRevoked(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	if cl != th.cl {
+		return // a fenced client leaving (eosfence.go)
+	}
 	ids := map[processor.TaskID]bool{}
 	for topic, parts := range lost {
 		if st := th.e.plan.subtopologyOfResolved(topic, th.e.cfg.AppID); st != nil {
@@ -350,9 +356,12 @@ func (th *thread) closeTaskLocked(t *Task) {
 	th.e.dirs.release(t.id, th)
 }
 
-func (th *thread) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+func (th *thread) onLost(_ context.Context, cl *kgo.Client, _ map[string][]int32) {
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	if cl != th.cl {
+		return // a fenced client leaving (eosfence.go)
+	}
 	th.e.threadRebalancing(th.id, true)
 	th.rebalanceStarted()
 	th.joining = time.Now()
@@ -381,6 +390,9 @@ func (th *thread) resumeLostLocked() {
 // rebalanceBlocked is called (on a goroutine of its own) when a rebalance
 // callback waits for the loop: under exactly-once the loop then commits
 // its transaction at once and lets the rebalance through (run).
-func (th *thread) rebalanceBlocked(context.Context, *kgo.Client) {
+func (th *thread) rebalanceBlocked(_ context.Context, cl *kgo.Client) {
+	if th.warmCl.Load() != cl {
+		return // a fenced client leaving (eosfence.go)
+	}
 	th.blocked.Store(true)
 }

@@ -425,6 +425,8 @@ type Totals struct {
 	FailedThreads int64
 	// AbortedTransactions counts transactions aborted (exactly-once).
 	AbortedTransactions int64
+	// TaskMigrations counts fenced producers recovered (exactly-once).
+	TaskMigrations int64
 }
 
 // Snapshot returns the totals of one set of counters.
@@ -449,4 +451,5 @@ func (t *Totals) add(c *Counters) {
 	t.EnforcedProcessing += c.EnforcedProcessing.Load()
 	t.FailedThreads += c.FailedThreads.Load()
 	t.AbortedTransactions += c.AbortedTransactions.Load()
+	t.TaskMigrations += c.TaskMigrations.Load()
 }

@@ -38,6 +38,9 @@ func (th *thread) eosOpts() ([]kgo.Opt, error) {
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(txnTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers reach the tasks, which commit past them
+		// at rest (Task.Control).
+		kgo.KeepControlRecords(),
 		kgo.OnPartitionsCallbackBlocked(th.rebalanceBlocked),
 	}, nil
 }
@@ -111,6 +114,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		drop = true
 		th.clearRevoke = false
 		if err := th.abortLocked(ctx, "the tasks were revoked or lost"); err != nil {
+			if f := th.fencedLocked(); f != nil {
+				return drop, f
+			}
 			// Tried again at the next poll; a producer that cannot go
 			// on fails Begin then.
 			th.e.cfg.Logger.Warn("kstreams: aborting the transaction failed; retrying", "thread", th.id+1, "error", err)
@@ -126,6 +132,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 		_, err := th.sess.End(actx, kgo.TryAbort)
 		cancel()
+		if th.noteFenceLocked(err) {
+			return drop, fencedError(th, err)
+		}
 		if err != nil && ctx.Err() == nil {
 			return drop, fmt.Errorf("kstreams: thread %d: resetting the transactional session after a revocation: %w", th.id+1, err)
 		}
@@ -134,6 +143,9 @@ func (th *thread) beginLocked(ctx context.Context) (drop bool, err error) {
 		return drop, nil
 	}
 	if err := th.sess.Begin(); err != nil {
+		if th.noteFenceLocked(err) {
+			return drop, fencedError(th, err)
+		}
 		return drop, fmt.Errorf("kstreams: thread %d: beginning a transaction: %w", th.id+1, err)
 	}
 	th.inTxn = true
@@ -155,11 +167,18 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
 	defer cancel()
 	_, err := th.sess.End(actx, kgo.TryAbort)
+	if th.noteFenceLocked(err) {
+		// Nothing to retry: the producer is re-initialized (eosfence.go).
+		th.inTxn, th.abortRetry = false, false
+		th.e.cfg.Logger.Info("kstreams: transaction abandoned: the producer was fenced", "thread", th.id+1, "reason", why, "error", err)
+		return fencedError(th, err)
+	}
 	// End returns before ending the transaction when aborting the
 	// buffered records times out (a broker down): it is aborted again
 	// before the next one begins. Ending an ended transaction does
 	// nothing.
 	th.inTxn, th.abortTxn, th.abortRetry = err != nil, err != nil, err != nil
+	th.abortFailedLocked(err)
 	th.rewindConsumerLocked()
 	th.e.cfg.Logger.Info("kstreams: transaction aborted", "thread", th.id+1, "reason", why, "error", err)
 	if err != nil && ctx.Err() == nil {
@@ -177,8 +196,8 @@ func (th *thread) abortLocked(ctx context.Context, why string) error {
 // rewind the consumer to them: rewindConsumerLocked sets it back to the
 // offsets actually committed.
 
-// setTxnOffsets makes req commit the offsets of positions (every
-// partition the thread's tasks processed a record of), and nothing else.
+// setTxnOffsets makes req commit the offsets of positions (the partitions
+// whose offsets or metadata the thread's tasks moved), and nothing else.
 func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, positions map[string]map[int32]kgo.EpochOffset) {
 	ids := map[string][16]byte{}
 	for _, t := range req.Topics {
@@ -234,6 +253,9 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 		// would skip them.
 		return th.abortLocked(ctx, "the tasks were revoked or lost")
 	}
+	if err := th.fencedLocked(); err != nil {
+		return err
+	}
 	if !th.inTxn {
 		if th.closing {
 			for _, t := range th.tasks {
@@ -276,18 +298,30 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 			return err
 		}
 	}
+	// Only what moved since the last commit (or whose processor
+	// metadata changed) is committed: an offset commit repeating the
+	// committed offsets makes a transaction of its own for nothing, and
+	// one sent right after the previous transaction ended can be refused
+	// while that one's markers are written (commitBackoff).
 	offsets := map[string]map[int32]kgo.EpochOffset{}
-	positions := map[string]map[int32]kgo.EpochOffset{}
 	for _, t := range th.tasks {
 		t.Offsets(offsets)
-		t.Positions(positions)
+	}
+	if ferr := th.fencedLocked(); ferr != nil {
+		th.inTxn = false
+		th.counters.AbortedTransactions.Add(1)
+		return ferr
 	}
 	committed := false
 	if err == nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), th.requestTimeout())
-		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, positions), kgo.TryCommit)
+		committed, err = th.sess.End(th.txnCommitMetadataContext(cctx, offsets), kgo.TryCommit)
 		cancel()
 		th.inTxn = false
+		if !committed && th.noteFenceLocked(err) {
+			th.counters.AbortedTransactions.Add(1)
+			return fencedError(th, err)
+		}
 		if !committed {
 			// The session aborted it instead, unless End returned
 			// before ending it (its flush timed out): abort it then.
@@ -302,7 +336,8 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	if !committed {
 		if err == nil {
-			err = errors.New("the group rebalanced or the offsets could not be committed; transaction aborted")
+			err = errTxnAborted
+			th.aborts++
 		}
 		th.rewindConsumerLocked()
 		if rerr := th.rewindLocked(ctx, err); rerr != nil {
@@ -312,6 +347,10 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	}
 	th.confirmed = time.Now()
 	th.rewindTo = nil
+	if len(offsets) > 0 {
+		// Committed offsets of its own, not an empty transaction.
+		th.aborts = 0
+	}
 	for _, t := range th.tasks {
 		if err := t.CommitStores(); err != nil {
 			return err
@@ -334,6 +373,30 @@ func (th *thread) commitTxnLocked(ctx context.Context) error {
 	th.purger.afterCommit(th, offsets)
 	return nil
 }
+
+// commitBackoff is how much longer than the commit interval the loop
+// waits before it commits again after aborts commits in a row that the
+// session aborted itself: an offset commit sent while the coordinator
+// still writes the markers of the transaction before it is refused
+// (CONCURRENT_TRANSACTIONS), which franz-go's session takes for a reason
+// to abort; committing again at once, after the rewind, meets the markers
+// of that abort in turn, and a slow broker (one restarting, a partition
+// short of in-sync replicas) can keep that up indefinitely. Doubling from
+// 100 ms up to 2 s, well inside the transaction timeout, lets the markers
+// land.
+func commitBackoff(aborts int) time.Duration {
+	if aborts <= 0 {
+		return 0
+	}
+	return min(100*time.Millisecond<<min(aborts-1, 5), 2*time.Second)
+}
+
+// errTxnAborted says the session aborted the transaction instead of
+// committing it, and the abort went through: the group rebalanced since it
+// began (tasks revoked, the generation over) or refused its offsets.
+// Nothing it wrote is visible; the tasks' next owner, this member or
+// another, processes their records again from the last commit.
+var errTxnAborted = errors.New("the group rebalanced or refused the offsets; transaction aborted")
 
 // rewindLocked brings the tasks back to their last commit after an
 // aborted transaction: they are closed without flushing (dropping the

@@ -110,4 +110,8 @@ type Counters struct {
 	FailedThreads atomic.Int64
 	// AbortedTransactions counts transactions aborted (exactly-once).
 	AbortedTransactions atomic.Int64
+	// TaskMigrations counts the times the thread closed its tasks dirty,
+	// re-initialized its producer and rejoined the group because its
+	// producer was fenced (exactly-once; eosfence.go).
+	TaskMigrations atomic.Int64
 }

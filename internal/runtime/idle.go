@@ -199,6 +199,10 @@ func (th *thread) addFetched(fetches kgo.Fetches) {
 			return
 		}
 		for _, r := range p.Records {
+			if r.Attrs.IsControl() {
+				t.Control(r) // exactly-once keeps them (eos.go)
+				continue
+			}
 			t.Add(r)
 		}
 		t.FetchedUpTo(p.Topic, p.HighWatermark)

@@ -285,10 +285,9 @@ func (th *thread) commitMetadataContext(ctx context.Context) context.Context {
 // txnCommitMetadataContext has the transaction's offset commit of ctx
 // commit positions, the offsets the tasks processed up to (franz-go's
 // session would commit what was polled, setTxnOffsets), with each
-// partition's metadata (exactly-once). Every processed partition is in
-// positions, so a task whose processor metadata changed without its
-// offsets moving commits it too, as Kafka Streams commits every input
-// partition of the task.
+// partition's metadata (exactly-once): Task.Offsets', so every partition
+// that moved, and every partition of a task whose processor metadata
+// changed without its offsets moving.
 func (th *thread) txnCommitMetadataContext(ctx context.Context, positions map[string]map[int32]kgo.EpochOffset) context.Context {
 	return kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
 		setTxnOffsets(req, positions)

@@ -139,6 +139,11 @@ type partQueue struct {
 	// it stands for the committed offset until the task commits.
 	first int64
 	idle  idleState
+	// marker is the offset after a transaction marker fetched behind
+	// records still buffered, 0 if none: once they are processed the
+	// position to commit moves past it (Control).
+	marker      int64
+	markerEpoch int32
 }
 
 func (q *partQueue) empty() bool { return q.head == len(q.items) }
@@ -421,6 +426,30 @@ func (t *Task) processOne(q *partQueue, it queued) error {
 func (q *partQueue) advance(rec *kgo.Record) {
 	q.next = rec.Offset + 1
 	q.epoch = rec.LeaderEpoch
+	if q.marker > q.next && q.empty() {
+		q.next, q.epoch = q.marker, q.markerEpoch
+	}
+}
+
+// Control takes a transaction marker (a control record) fetched from one
+// of the task's partitions. Every record before it was fetched already:
+// once they are processed, the offset to commit is the one after the
+// marker, as Kafka Streams commits its consumer's position when a
+// partition's buffer is empty. Committing the offset of the next data
+// record instead would leave the group's lag above zero at rest behind
+// every transaction's marker (exactly-once reads its input, repartition
+// topics included, as written in transactions).
+func (t *Task) Control(rec *kgo.Record) {
+	q := t.queueOf[rec.Topic]
+	if q == nil || rec.Offset+1 <= q.next {
+		return
+	}
+	q.idle.fetched = max(q.idle.fetched, rec.Offset+1)
+	if q.empty() {
+		q.next, q.epoch = rec.Offset+1, rec.LeaderEpoch
+		return
+	}
+	q.marker, q.markerEpoch = rec.Offset+1, rec.LeaderEpoch
 }
 
 // fail stops the task with err from node. The first error wins.
@@ -523,16 +552,6 @@ func (t *Task) Offsets(into map[string]map[int32]kgo.EpochOffset) bool {
 		added = true
 	}
 	return added
-}
-
-// Positions adds, for every partition of the task that has processed a
-// record, the offset to commit: the next one to process.
-func (t *Task) Positions(into map[string]map[int32]kgo.EpochOffset) {
-	for _, q := range t.queues {
-		if q.next >= 0 {
-			addOffset(into, q.topic, q.partition, kgo.EpochOffset{Epoch: q.epoch, Offset: q.next})
-		}
-	}
 }
 
 // CommittedPositions adds, for every partition of the task that has

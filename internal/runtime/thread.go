@@ -116,6 +116,24 @@ type thread struct {
 
 	prodMu  sync.Mutex
 	prodErr error
+	// prodFence is a fenced producer's error a record's promise got, and
+	// fence one the loop got (Begin, End; under mu): the loop recovers
+	// (eosfence.go). clientOpts are the client's options, for the new
+	// client then; warmCl holds the thread's current client for the
+	// warm-up probes (probing.go).
+	prodFence  error
+	fence      error
+	clientOpts []kgo.Opt
+	warmCl     *atomic.Pointer[kgo.Client]
+	// promise is the promise of the records the current client produces.
+	promise func(*kgo.Record, error)
+	// abortFailing is when aborting the open transaction began to fail
+	// (zero when it does not): past txnTimeout the producer is
+	// re-initialized (eosfence.go). Under mu.
+	abortFailing time.Time
+	// aborts counts the commits in a row the session aborted instead
+	// (errTxnAborted); the next commit waits commitBackoff more (eos.go).
+	aborts int
 
 	// sess is the transactional session under exactly-once (eos.go), nil
 	// under at-least-once; cl is its client. inTxn says a transaction is
@@ -216,6 +234,8 @@ func newThread(e *Engine, id int) (*thread, error) {
 		return nil, fmt.Errorf("kstreams: thread %d: client: %w", id+1, err2)
 	}
 	th.cl = cl
+	th.clientOpts, th.warmCl = opts, warmCl
+	th.promise = th.promiseFor(cl)
 	warmCl.Store(cl)
 	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
 	th.heartbeat, _ = cl.OptValue(kgo.HeartbeatInterval).(time.Duration)
@@ -254,6 +274,17 @@ func (th *thread) run(ctx context.Context) error {
 			return th.fatalErr()
 		}
 		err := th.handle(ctx, fetches)
+		if cause := th.fenceOf(err); cause != nil {
+			// Kafka Streams' TaskMigratedException (eosfence.go).
+			if rerr := th.recoverFenced(ctx, cause); rerr != nil {
+				th.mu.Lock()
+				th.dropStandbysLocked(nil)
+				th.mu.Unlock()
+				th.restorer.close()
+				return rerr
+			}
+			continue
+		}
 		th.allowRebalance()
 		if err != nil {
 			th.abort()
@@ -294,6 +325,9 @@ func (th *thread) handle(ctx context.Context, fetches kgo.Fetches) error {
 	defer func() { th.cur = nil }()
 	if th.fatal != nil {
 		return th.fatal
+	}
+	if err := th.fencedLocked(); err != nil {
+		return err
 	}
 	th.checkFreezeLocked()
 	if th.sess != nil {
@@ -414,6 +448,7 @@ func (th *thread) commitDue() bool {
 	if th.sess == nil {
 		return due
 	}
+	due = time.Since(th.lastCommit) >= th.e.cfg.CommitInterval+commitBackoff(th.aborts)
 	if !th.joining.IsZero() && time.Since(th.joining) < maxJoinWait {
 		due = false
 	}
@@ -660,7 +695,7 @@ func (th *thread) Send(rec *kgo.Record, kind SendKind) {
 	if kind != SendChangelog && kind != SendOutputToPartition {
 		rec.Partition = -1 // until the partitioner picks one
 	}
-	th.cl.Produce(th.sendContext(kind), rec, th.produced)
+	th.cl.Produce(th.sendContext(kind), rec, th.promise)
 }
 
 // sendContext returns the context of a record of kind produced now; one
@@ -680,7 +715,12 @@ func (th *thread) sendContext(kind SendKind) *sendCtx {
 	return th.srcCtx
 }
 
-func (th *thread) produced(rec *kgo.Record, err error) {
+// promiseFor returns the promise of the records client cl produces.
+func (th *thread) promiseFor(cl *kgo.Client) func(*kgo.Record, error) {
+	return func(rec *kgo.Record, err error) { th.produced(cl, rec, err) }
+}
+
+func (th *thread) produced(cl *kgo.Client, rec *kgo.Record, err error) {
 	info := sendInfo(rec)
 	if err == nil {
 		th.counters.Produced.Add(1)
@@ -693,6 +733,17 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 	if th.sess != nil && errors.Is(err, kgo.ErrAborting) {
 		// The thread aborted the transaction the record was in (eos.go):
 		// it is produced again when its input is processed again.
+		return
+	}
+	if th.sess != nil && th.warmCl.Load() != cl {
+		// A record of a fenced client (eosfence.go): its transaction
+		// is abandoned and its tasks closed.
+		return
+	}
+	if th.noteProduceFence(err) {
+		// Not the record's fault: the producer is done for, the loop
+		// recovers (eosfence.go) and the record's input is processed
+		// again from the last commit.
 		return
 	}
 	th.counters.ProduceFailed.Add(1)
@@ -711,7 +762,7 @@ func (th *thread) produced(rec *kgo.Record, err error) {
 		dl := DeadLetterRecord(rec, policy.Topic, re)
 		dl.Partition = -1
 		dctx := &sendCtx{Context: context.Background(), kind: SendDeadLetter, inTopic: info.inTopic, inPartition: info.inPartition, inOffset: info.inOffset}
-		th.cl.TryProduce(dctx, dl, th.produced)
+		cl.TryProduce(dctx, dl, th.promiseFor(cl))
 	default:
 		th.setProducerError(perr)
 	}
@@ -873,8 +924,28 @@ func (th *thread) close(timeout time.Duration) (fatal, closeErr error) {
 	fatal = th.fatal
 	if fatal == nil && th.producerError() == nil {
 		closeErr = th.commitLocked(ctx)
+		if th.sess != nil && errors.Is(closeErr, errTxnAborted) {
+			// Closing in a rebalance under exactly-once: the last
+			// transaction was aborted, not left open, so the work
+			// since the last commit is redone by the tasks' next owner
+			// with nothing duplicated or lost. As Kafka Streams, whose
+			// clean shutdown ignores a task migration, that is no
+			// failure of the close.
+			th.e.cfg.Logger.Warn("kstreams: the last transaction was aborted at close (the group rebalanced); the tasks' next owner processes their records since the last commit again",
+				"thread", th.e.ThreadID(th.id), "tasks", taskIDs(th.tasks), "error", closeErr)
+			closeErr = nil
+		}
 		if errors.Is(closeErr, errNotCommitted) {
 			closeErr = th.leftLocked(closeErr)
+		}
+		if errors.Is(closeErr, ErrProducerFenced) {
+			// The tasks migrated: another producer owns them, or the
+			// coordinator aborted the transaction. They close without
+			// committing; their next owner processes the uncommitted
+			// records, exactly once.
+			th.e.cfg.Logger.Warn("kstreams: the transactional producer was fenced at close; the open transaction is aborted and its records processed again by the tasks' next owner",
+				"thread", th.e.ThreadID(th.id), "tasks", taskIDs(th.tasks), "error", closeErr)
+			closeErr = nil
 		}
 	} else if th.sess != nil {
 		if err := th.abortLocked(ctx, "the thread failed"); err != nil {
