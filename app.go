@@ -282,9 +282,11 @@ const (
 	// transaction that cannot commit (a rebalance, a fenced member, a
 	// record the producer could not send) is aborted and the tasks go back
 	// to their committed offsets and state. Key-value stores keep a
-	// transaction's updates apart until it commits, so after a crash they
-	// restore only what was committed after their checkpoint; window and
-	// session stores are restored in full after a crash. The commit
+	// transaction's updates apart until it commits, and so do window, session
+	// and versioned stores, so after a crash they restore only what was
+	// committed after their checkpoint. A producer fenced by a broker
+	// restart is a task migration (the thread closes its tasks without
+	// committing, makes its producer anew and rejoins). The commit
 	// interval defaults to 100ms. Needs brokers 2.5 or newer.
 	ExactlyOnce
 )

@@ -94,8 +94,10 @@ func appSample(m *dto.Metric) AppSample {
 	if s.Count > 0 {
 		s.Mean = s.Sum / float64(s.Count)
 	}
-	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) { // JSON has neither
-		s.Value = 0
+	for _, f := range []*float64{&s.Value, &s.Sum, &s.Mean} {
+		if math.IsNaN(*f) || math.IsInf(*f, 0) { // JSON has neither
+			*f = 0
+		}
 	}
 	return s
 }

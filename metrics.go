@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -339,10 +342,81 @@ func (a *App) clientMetrics(clientID string) []kgo.Opt {
 	if err != nil {
 		return nil
 	}
-	m := kprom.NewMetrics("kgo",
-		kprom.Registerer(prometheus.WrapRegistererWith(prometheus.Labels{"client_id": clientID}, reg)),
-		kprom.Gatherer(reg))
+	a.ops.mu.Lock()
+	if a.ops.clients == nil {
+		a.ops.clients = map[string]*clientRegisterer{}
+	}
+	cr := a.ops.clients[clientID]
+	if cr == nil {
+		cr = &clientRegisterer{
+			reg:     prometheus.WrapRegistererWith(prometheus.Labels{"client_id": clientID}, reg),
+			current: map[string]prometheus.Collector{},
+		}
+		a.ops.clients[clientID] = cr
+	}
+	a.ops.mu.Unlock()
+	m := kprom.NewMetrics("kgo", kprom.Registerer(cr), kprom.Gatherer(reg))
 	return []kgo.Opt{kgo.WithHooks(m)}
+}
+
+// clientRegisterer registers the client metrics of one stream thread's
+// clients. A thread whose producer was fenced makes a new client with the
+// same client id while the old one may still be closing (its metrics
+// registered, kprom's registration panicking on the duplicate): the new
+// client's collectors replace the old ones, and the old client's
+// unregistration at close leaves them alone.
+type clientRegisterer struct {
+	reg     prometheus.Registerer
+	mu      sync.Mutex
+	current map[string]prometheus.Collector // by descriptors
+}
+
+// descriptors identifies a collector by the descriptors it describes.
+func descriptors(c prometheus.Collector) string {
+	ch := make(chan *prometheus.Desc, 8)
+	go func() {
+		c.Describe(ch)
+		close(ch)
+	}()
+	var ds []string
+	for d := range ch {
+		ds = append(ds, d.String())
+	}
+	slices.Sort(ds)
+	return strings.Join(ds, "\n")
+}
+
+func (r *clientRegisterer) Register(c prometheus.Collector) error {
+	key := descriptors(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.current[key]; old != nil && old != c {
+		r.reg.Unregister(old)
+	}
+	if err := r.reg.Register(c); err != nil {
+		return err
+	}
+	r.current[key] = c
+	return nil
+}
+
+func (r *clientRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err) // kprom registers through promauto, which panics alike
+		}
+	}
+}
+
+func (r *clientRegisterer) Unregister(c prometheus.Collector) bool {
+	key := descriptors(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current[key] != c {
+		return false
+	}
+	delete(r.current, key)
+	return r.reg.Unregister(c)
 }
 
 // metricsHandler serves the App's metrics in the Prometheus text format:

@@ -47,6 +47,9 @@ type opsState struct {
 	admCl   *kgo.Client
 	handler http.Handler
 	reg     *prometheus.Registry
+	// clients are the stream threads' client-metric registerers, by
+	// client id (metrics.go).
+	clients map[string]*clientRegisterer
 	appReg  *prometheus.Registry // RegisterMetrics' collectors alone (appmetrics.go)
 	// queries is the query server's handler (ops_query.go), nil without.
 	queries http.Handler

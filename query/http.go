@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kstreams-go/kstreams/internal/link"
@@ -97,8 +98,25 @@ type Server struct {
 	// tlsServer and tlsClient are the TLS configs of serving and of
 	// forwarding; nil for plain HTTP.
 	tlsServer, tlsClient *tls.Config
-	stores               map[string]served
-	mux                  *http.ServeMux
+	// storesMu guards stores: a store may be registered while the
+	// server (or the operations server's console) answers.
+	storesMu sync.RWMutex
+	stores   map[string]served
+	mux      *http.ServeMux
+}
+
+// store returns the served store name, or nil.
+func (s *Server) store(name string) served {
+	s.storesMu.RLock()
+	defer s.storesMu.RUnlock()
+	return s.stores[name]
+}
+
+// addStore serves h as name.
+func (s *Server) addStore(name string, h served) {
+	s.storesMu.Lock()
+	defer s.storesMu.Unlock()
+	s.stores[name] = h
 }
 
 // ServerOption configures a [Server].
@@ -182,7 +200,7 @@ func Serve[K, V any](s *Server, kv *KeyValue[K, V], parse func(string) (K, error
 	if parse == nil {
 		parse = ParseKey[K]
 	}
-	s.stores[kv.name] = &kvHandler[K, V]{kv: kv, keys: keyParser[K]{parse: parse, ser: kv.keys.Serialize, topic: kv.topic}}
+	s.addStore(kv.name, &kvHandler[K, V]{kv: kv, keys: keyParser[K]{parse: parse, ser: kv.keys.Serialize, topic: kv.topic}})
 }
 
 // Handler returns the server's http.Handler.
@@ -263,7 +281,7 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 func storeOf[H served](w http.ResponseWriter, r *http.Request, s *Server) (H, bool) {
 	var zero H
 	name := r.PathValue("store")
-	st := s.stores[name]
+	st := s.store(name)
 	if st == nil {
 		writeError(w, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("store %q is not served", name)})
 		return zero, false
@@ -591,7 +609,7 @@ func (s *Server) fetchJSON(ctx context.Context, endpoint, uri string, pg any) *A
 // bad_key for one that does not parse, retriable ones while the store
 // cannot be read.
 func (s *Server) Get(ctx context.Context, store, key string) (json.RawMessage, error) {
-	h, ok := s.stores[store].(storeHandler)
+	h, ok := s.store(store).(storeHandler)
 	if !ok {
 		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("key-value store %q is not served", store)}
 	}
@@ -632,7 +650,7 @@ type Pair struct {
 // fails with an [*APIError] when the store is not served or an instance
 // cannot answer (retriable ones are marked).
 func (s *Server) All(ctx context.Context, store string) ([]Pair, error) {
-	h, ok := s.stores[store].(storeHandler)
+	h, ok := s.store(store).(storeHandler)
 	if !ok {
 		return nil, &APIError{Code: CodeUnknownStore, Message: fmt.Sprintf("key-value store %q is not served", store)}
 	}

@@ -19,7 +19,7 @@ func ServeWindow[K, V any](s *Server, ws *Window[K, V], parse func(string) (K, e
 	if parse == nil {
 		parse = ParseKey[K]
 	}
-	s.stores[ws.name] = &windowHandler[K, V]{ws: ws, keys: keyParser[K]{parse: parse, ser: ws.keys.Serialize, topic: ws.topic}}
+	s.addStore(ws.name, &windowHandler[K, V]{ws: ws, keys: keyParser[K]{parse: parse, ser: ws.keys.Serialize, topic: ws.topic}})
 }
 
 // ServeSession registers the session store ss on s: the sessions of a
@@ -28,7 +28,7 @@ func ServeSession[K, V any](s *Server, ss *Session[K, V], parse func(string) (K,
 	if parse == nil {
 		parse = ParseKey[K]
 	}
-	s.stores[ss.name] = &sessionHandler[K, V]{ss: ss, keys: keyParser[K]{parse: parse, ser: ss.keys.Serialize, topic: ss.topic}}
+	s.addStore(ss.name, &sessionHandler[K, V]{ss: ss, keys: keyParser[K]{parse: parse, ser: ss.keys.Serialize, topic: ss.topic}})
 }
 
 // keyParser parses key strings of a store: with parse, then checked by

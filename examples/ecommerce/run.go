@@ -190,10 +190,7 @@ func run(ctx context.Context, cfg config) (*summary, error) {
 	defer poll.Stop()
 	// Done is quiet: the generator finished and nothing moved for five
 	// seconds (creating the products topics on a loaded broker stalled a
-	// run for more than two). (The group's lag does not reach 0 under
-	// exactly-once: the last offset of a partition written
-	// transactionally is a commit marker, which the committed offsets
-	// stop short of.)
+	// run for more than two).
 	idle, lastDone, last := 0, time.Now(), [3]int64{-1}
 	var runErr error
 	printedOps := false

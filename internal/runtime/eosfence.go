@@ -99,7 +99,7 @@ func produceFault(err error) faultKind {
 // noteProduceFence remembers, under exactly-once, the error of a record's
 // promise that calls for a new producer (produceFault); any goroutine.
 func (th *thread) noteProduceFence(err error) bool {
-	if th.sess == nil || produceFault(err) != faultMigrated {
+	if !th.e.cfg.ExactlyOnce || produceFault(err) != faultMigrated {
 		return false
 	}
 	th.prodMu.Lock()
@@ -177,6 +177,13 @@ func (th *thread) recoverFenced(ctx context.Context, cause error) error {
 	th.inTxn, th.abortTxn, th.clearRevoke, th.abortRetry = false, false, false, false
 	th.rewindTo = nil
 	th.fence = nil
+	old := th.cl
+	// The old client's group callbacks, run while it leaves the group,
+	// find it is not the thread's client and do nothing; its record
+	// promises find it is not warmCl (so, first, before the fence is
+	// cleared: a promise in between would set it again).
+	th.cl = nil
+	th.warmCl.Store(nil)
 	th.prodMu.Lock()
 	th.prodFence = nil
 	th.prodMu.Unlock()
@@ -184,11 +191,6 @@ func (th *thread) recoverFenced(ctx context.Context, cause error) error {
 	th.rejoin.Store(false)
 	th.rebalanceStarted()
 	th.e.threadRebalancing(th.id, true)
-	old := th.cl
-	// The old client's group callbacks, run while it leaves the group,
-	// find it is not the thread's client and do nothing.
-	th.cl = nil
-	th.warmCl.Store(nil)
 	th.mu.Unlock()
 
 	old.AllowRebalance()
@@ -212,7 +214,7 @@ func (th *thread) recoverFenced(ctx context.Context, cause error) error {
 
 	th.mu.Lock()
 	defer th.mu.Unlock()
-	sess, err := kgo.NewGroupTransactSession(th.clientOpts...)
+	sess, err := kgo.NewGroupTransactSession(th.withClientHooks(th.clientOpts)...)
 	if err != nil {
 		return fmt.Errorf("kstreams: thread %d: re-initializing the producer after it was fenced: %w", th.id+1, err)
 	}

@@ -56,7 +56,8 @@ func TestTxnFault(t *testing.T) {
 // TestFenceOf checks that the loop finds a fence behind its error or
 // noted meanwhile, under exactly-once only.
 func TestFenceOf(t *testing.T) {
-	th := &thread{sess: &kgo.GroupTransactSession{}}
+	eos := &Engine{cfg: Config{ExactlyOnce: true}}
+	th := &thread{e: eos, sess: &kgo.GroupTransactSession{}}
 	if err := th.fenceOf(errors.New("a task failed")); err != nil {
 		t.Fatalf("fenceOf(a task's error) = %v, want nil", err)
 	}
@@ -64,12 +65,12 @@ func TestFenceOf(t *testing.T) {
 	if !errors.Is(err, ErrProducerFenced) || !errors.Is(err, kerr.InvalidProducerEpoch) {
 		t.Fatalf("fenceOf(INVALID_PRODUCER_EPOCH) = %v, want it wrapped in ErrProducerFenced", err)
 	}
-	th = &thread{sess: &kgo.GroupTransactSession{}}
+	th = &thread{e: eos, sess: &kgo.GroupTransactSession{}}
 	th.noteProduceFence(kerr.ProducerFenced)
 	if err := th.fenceOf(nil); !errors.Is(err, kerr.ProducerFenced) {
 		t.Fatalf("fenceOf(nil) after a record's PRODUCER_FENCED = %v", err)
 	}
-	alos := &thread{}
+	alos := &thread{e: &Engine{}}
 	if alos.noteProduceFence(kerr.ProducerFenced) || alos.fenceOf(kerr.ProducerFenced) != nil {
 		t.Fatal("at-least-once noted a fence")
 	}

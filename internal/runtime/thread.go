@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,9 +196,6 @@ func newThread(e *Engine, id int) (*thread, error) {
 		kgo.OnPartitionsLost(th.onLost),
 		kgo.RecordPartitioner(partitioner{kgo.StickyKeyPartitioner(nil)}),
 	}
-	if e.cfg.ThreadClientOpts != nil {
-		opts = append(opts, e.cfg.ThreadClientOpts(e.ThreadID(id))...)
-	}
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", e.cfg.InstanceID, id+1)))
 	}
@@ -218,16 +216,16 @@ func newThread(e *Engine, id int) (*thread, error) {
 	defer th.mu.Unlock()
 	th.restorer = restorer
 	restorer.listener = e.sensors.restoreListener(e.plan, e.cfg.Logger, e.ThreadID(id), e.cfg.RestoreListener)
-	opts = append(opts, e.cfg.ClientOpts...)
+	opts = slices.Clip(append(opts, e.cfg.ClientOpts...))
 	var cl *kgo.Client
 	var err2 error
 	if e.cfg.ExactlyOnce {
-		th.sess, err2 = kgo.NewGroupTransactSession(opts...)
+		th.sess, err2 = kgo.NewGroupTransactSession(th.withClientHooks(opts)...)
 		if err2 == nil {
 			cl = th.sess.Client()
 		}
 	} else {
-		cl, err2 = kgo.NewClient(opts...)
+		cl, err2 = kgo.NewClient(th.withClientHooks(opts)...)
 	}
 	if err2 != nil {
 		restorer.close()
@@ -240,6 +238,17 @@ func newThread(e *Engine, id int) (*thread, error) {
 	th.session, _ = cl.OptValue(kgo.SessionTimeout).(time.Duration)
 	th.heartbeat, _ = cl.OptValue(kgo.HeartbeatInterval).(time.Duration)
 	return th, nil
+}
+
+// withClientHooks returns opts and, when the engine has them, fresh
+// per-client hooks (the client metrics): a client made anew after a
+// fence gets its own, as the old one's may still be registered until it
+// has closed.
+func (th *thread) withClientHooks(opts []kgo.Opt) []kgo.Opt {
+	if th.e.cfg.ThreadClientOpts == nil {
+		return opts
+	}
+	return append(slices.Clip(opts), th.e.cfg.ThreadClientOpts(th.e.ThreadID(th.id))...)
 }
 
 // logEvery is how often a repeated warning (the group cannot be joined, a
@@ -730,12 +739,12 @@ func (th *thread) produced(cl *kgo.Client, rec *kgo.Record, err error) {
 		}
 		return
 	}
-	if th.sess != nil && errors.Is(err, kgo.ErrAborting) {
+	if th.e.cfg.ExactlyOnce && errors.Is(err, kgo.ErrAborting) {
 		// The thread aborted the transaction the record was in (eos.go):
 		// it is produced again when its input is processed again.
 		return
 	}
-	if th.sess != nil && th.warmCl.Load() != cl {
+	if th.e.cfg.ExactlyOnce && th.warmCl.Load() != cl {
 		// A record of a fenced client (eosfence.go): its transaction
 		// is abandoned and its tasks closed.
 		return

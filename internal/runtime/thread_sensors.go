@@ -16,7 +16,14 @@ func (th *thread) polled(start time.Time, fetches kgo.Fetches) {
 	now := time.Now()
 	d := now.Sub(start)
 	th.sens.Poll.record(ms(d), now)
-	th.sens.PollRecords.record(float64(fetches.NumRecords()), now)
+	// Transaction markers are fetched too under exactly-once: not records.
+	n := 0
+	fetches.EachRecord(func(r *kgo.Record) {
+		if !r.Attrs.IsControl() {
+			n++
+		}
+	})
+	th.sens.PollRecords.record(float64(n), now)
 	th.sens.Blocked.Add(int64(d))
 }
 
