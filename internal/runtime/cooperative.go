@@ -53,7 +53,7 @@ func (th *thread) onAssigned(ctx context.Context, _ *kgo.Client, added map[strin
 			wanted[id] = true
 		}
 	}
-	th.e.hostMap.set(last.Hosts)
+	th.e.hostMap.set(last.Hosts, last.Partitions)
 	// What the thread runs and the assignment no longer names was revoked
 	// before this callback; anything left (an assignment the member did
 	// not revoke for) is closed without committing.
@@ -191,7 +191,7 @@ func (th *thread) startTaskLocked(id processor.TaskID) error {
 		th.runLocked(t)
 		return nil
 	}
-	t.hideStores()
+	// NewTask hid its stores from queries: they restore first.
 	th.restoring[id] = &restoringTask{t: t}
 	th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
 	return nil
