@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,28 +109,9 @@ func TestHelperEOSInstance(t *testing.T) {
 // from input record slowFrom on.
 func startEOSInstance(t *testing.T, app, in, out, dir string, slowFrom int, slow time.Duration) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEOSInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperEOSInstance",
 		eosHelperEnv+"=1", eosAppEnv+"="+app, eosInEnv+"="+in, eosOutEnv+"="+out, eosDirEnv+"="+dir,
 		fmt.Sprintf("%s=%d/%v", eosSlowEnv, slowFrom, slow))
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
 }
 
 // killMidStream starts the helper instance over in (already holding every
