@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -139,8 +140,10 @@ func runPoison(t *testing.T, g kstreams.Guarantee, topo *kstreams.Topology, opt 
 	if err := embedded.Produce(ctx, br, "in", serde.String(), serde.String(), recs...); err != nil {
 		t.Fatal(err)
 	}
+	// The app's log, shown if it does not get back to Running.
+	logs := &syncBuffer{}
 	app, err := kstreams.New(topo, kstreams.ApplicationID("poison"), kstreams.Brokers(br.Addrs()...),
-		kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(100*time.Millisecond), kstreams.ProcessingGuarantee(g), opt)
+		kstreams.StateDir(t.TempDir()), kstreams.CommitInterval(100*time.Millisecond), kstreams.ProcessingGuarantee(g), opt, kstreams.Logger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func runPoison(t *testing.T, g kstreams.Guarantee, topo *kstreams.Topology, opt 
 	deadline = time.Now().Add(30 * time.Second)
 	for app.State() != kstreams.Running {
 		if time.Now().After(deadline) {
-			t.Fatalf("state %v, want Running", app.State())
+			t.Fatalf("state %v, want Running; the app's log:\n%s", app.State(), logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
