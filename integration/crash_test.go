@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,47 +46,15 @@ func TestHelperInstance(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a child's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startInstance runs TestHelperInstance in a child process.
-func startInstance(t *testing.T, app, in, out string) (*exec.Cmd, *lockedBuffer) {
+func startInstance(t *testing.T, app, in, out string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperInstance",
 		helperEnv+"=1",
 		helperAppEnv+"="+app,
 		helperInEnv+"="+in,
 		helperOutEnv+"="+out,
 	)
-	output := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = output, output
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return cmd, output
 }
 
 // TestKilledInstance kills an instance (SIGKILL: no commit, no leaving the
@@ -112,31 +76,24 @@ func TestKilledInstance(t *testing.T) {
 		where[string(r.Value)] = location{r.Partition, r.Offset}
 	}
 
-	cmd, output := startInstance(t, app, in, out)
+	c := startInstance(t, app, in, out)
 	// Kill it once it has committed and written a good part of the
 	// output, but long before it is done (600 records take 6s).
 	poll(t, 60*time.Second, "the helper instance to commit and produce", func() (bool, string) {
-		if cmd.ProcessState != nil {
+		if !c.alive() {
 			return false, "the helper exited"
 		}
 		com := committed(t, app, in)
 		n := sum(endOffsets(t, out))
 		return sum(com) > 0 && n >= 100, fmt.Sprintf("committed %v, output %d", com, n)
 	})
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatalf("killing the helper: %v", err)
-	}
-	_ = cmd.Wait()
+	c.kill(t)
 	com := committed(t, app, in)
 	outBefore := sum(endOffsets(t, out))
 	t.Logf("killed the helper with %d of %d inputs committed (%v) and %d outputs written", sum(com), len(inputs), com, outBefore)
 	if outBefore >= int64(len(inputs)) {
-		t.Fatalf("the helper wrote all %d outputs before it was killed; the test needs it killed mid-stream\n%s", outBefore, output)
+		t.Fatalf("the helper wrote all %d outputs before it was killed; the test needs it killed mid-stream\n%s", outBefore, c.out)
 	}
-	if t.Failed() {
-		t.Logf("helper output:\n%s", output)
-	}
-
 	r := runApp(t, copyTopology(t, in, out, nil), kstreams.ApplicationID(app))
 	counts := consumeIDs(t, out, ids.ids, 60*time.Second)
 	waitCaughtUp(t, app, 30*time.Second, in)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,33 +85,14 @@ func TestHelperEmitCloseInstance(t *testing.T) {
 
 func startEmitCloseInstance(t *testing.T, app, in, out, dir string, session bool, base int64) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEmitCloseInstance$", "-test.v", "-test.count=1")
 	sess := "0"
 	if session {
 		sess = "1"
 	}
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperEmitCloseInstance",
 		eocHelperEnv+"=1", eocAppEnv+"="+app, eocInEnv+"="+in, eocOutEnv+"="+out,
 		eocDirEnv+"="+dir, eocSessionEnv+"="+sess, eocBaseEnv+"="+strconv.FormatInt(base, 10),
 	)
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
 }
 
 // committedMetadata returns the offset metadata the group committed for

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,28 +113,9 @@ func TestHelperEOSInstance(t *testing.T) {
 // from input record slowFrom on.
 func startEOSInstance(t *testing.T, app, in, out, dir string, slowFrom int, slow time.Duration) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEOSInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperEOSInstance",
 		eosHelperEnv+"=1", eosAppEnv+"="+app, eosInEnv+"="+in, eosOutEnv+"="+out, eosDirEnv+"="+dir,
 		fmt.Sprintf("%s=%d/%v", eosSlowEnv, slowFrom, slow))
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
 }
 
 // killMidStream starts the helper instance over in (already holding every
@@ -256,6 +236,10 @@ func TestExactlyOnceKilledInstance(t *testing.T) {
 
 	r := runApp(t, eosTopology(t, in, out, nil), eosOpts(app, dir)...)
 	waitCaughtUp(t, app, 60*time.Second, in)
+	// The killed member leaves the group when its session expires: stop
+	// once the group has settled without it (stopping inside that
+	// rebalance aborts the last transaction: ErrCloseIncomplete).
+	waitSettled(t, app, in, r)
 	r.stopOK(t)
 	dups := checkExactCounts(t, out, input.truth(), false)
 	t.Logf("read committed: %d duplicates; the restarted instance processed %d records", dups, r.app.Metrics().Processed)
@@ -287,6 +271,10 @@ func TestExactlyOnceRestoreAfterKill(t *testing.T) {
 
 	r := runApp(t, eosTopology(t, in, out, nil), eosOpts(app, dir)...)
 	waitCaughtUp(t, app, 60*time.Second, in)
+	// The killed member leaves the group when its session expires: stop
+	// once the group has settled without it (stopping inside that
+	// rebalance aborts the last transaction: ErrCloseIncomplete).
+	waitSettled(t, app, in, r)
 	r.stopOK(t)
 	afterKill := r.app.Metrics().Restored
 	checkExactCounts(t, out, input.truth(), false)

@@ -112,36 +112,17 @@ func TestHelperFaultInstance(t *testing.T) {
 // against the current brokers; closeTimeout 0 keeps the default.
 func startFaultInstance(t *testing.T, app, in, out string, closeTimeout time.Duration) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFaultInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
-		faultHelperEnv+"=1",
-		faultAppEnv+"="+app,
-		faultInEnv+"="+in,
-		faultOutEnv+"="+out,
-		faultDirEnv+"="+t.TempDir(),
-	)
+	env := []string{
+		faultHelperEnv + "=1",
+		faultAppEnv + "=" + app,
+		faultInEnv + "=" + in,
+		faultOutEnv + "=" + out,
+		faultDirEnv + "=" + t.TempDir(),
+	}
 	if closeTimeout > 0 {
-		cmd.Env = append(cmd.Env, faultCloseEnv+"="+closeTimeout.String())
+		env = append(env, faultCloseEnv+"="+closeTimeout.String())
 	}
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
+	return startChild(t, "TestHelperFaultInstance", env...)
 }
 
 // keyedInput produces string records over keys, each key always to the

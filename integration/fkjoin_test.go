@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -104,22 +103,8 @@ func TestForeignKeyJoinKilled(t *testing.T) {
 	}
 	produce(t, recs...)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFKInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), brokersEnv+"="+strings.Join(brokers, ","), fkHelperEnv+"=1",
+	c := startChild(t, "TestHelperFKInstance", fkHelperEnv+"=1",
 		fkAppEnv+"="+app, fkTopicsEnv+"="+orders+","+customers+","+out, fkDirEnv+"="+t.TempDir())
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(c.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
 	// Kill the child once part of the results are out.
 	poll(t, 90*time.Second, "the helper to write some results", func() (bool, string) {
 		if !c.alive() {

@@ -578,3 +578,41 @@ func headerValue(r *kgo.Record, key string) (string, bool) {
 	}
 	return "", false
 }
+
+// waitSettled waits until the group of the instances rs is stable with
+// each of them a member owning partitions of topic, every instance is
+// Running, and no instance has started an assignment for a second: a
+// cooperative rebalance moves tasks in two steps and warm-ups add probing
+// rebalances, so a check right after a first poll may fall inside one.
+func waitSettled(t testing.TB, group, topic string, rs ...*running) {
+	t.Helper()
+	var last []int64
+	var since time.Time
+	poll(t, 90*time.Second, "the group to settle", func() (bool, string) {
+		ok, states := isRunning(rs...)
+		if !ok {
+			last = nil
+			return false, states
+		}
+		asg := assignment(t, group, topic)
+		owners := 0
+		for _, ps := range asg {
+			if len(ps) > 0 {
+				owners++
+			}
+		}
+		if len(asg) != len(rs) || owners != len(rs) {
+			last = nil
+			return false, fmt.Sprintf("assignment %v", asg)
+		}
+		var cur []int64
+		for _, r := range rs {
+			cur = append(cur, r.app.Metrics().Rebalances)
+		}
+		if !slices.Equal(cur, last) {
+			last, since = cur, time.Now()
+			return false, fmt.Sprintf("assignments %v", cur)
+		}
+		return time.Since(since) >= time.Second, fmt.Sprintf("assignments %v for %v", cur, time.Since(since))
+	})
+}

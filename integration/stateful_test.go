@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -257,59 +256,15 @@ func TestHelperStatefulInstance(t *testing.T) {
 	}
 }
 
-// child is a helper instance running in a child process.
-type child struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-}
-
 // startStatefulInstance runs TestHelperStatefulInstance in a child process.
 func startStatefulInstance(t *testing.T, app, in, dir string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStatefulInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperStatefulInstance",
 		statefulHelperEnv+"=1",
 		statefulAppEnv+"="+app,
 		statefulInEnv+"="+in,
 		statefulDirEnv+"="+dir,
 	)
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
-}
-
-func (c *child) alive() bool {
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL: no commit, no checkpoint, no leaving the group.
-func (c *child) kill(t testing.TB) {
-	t.Helper()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatalf("killing the helper: %v", err)
-	}
-	<-c.exited
 }
 
 // stableCommitted returns the group's committed offsets of partitions of

@@ -35,8 +35,9 @@ func TestStaticMemberRestartWithoutRebalance(t *testing.T) {
 		ids.produce(t, 8)
 		return false, fmt.Sprintf("processed: A %d, B %d", pa, pb)
 	})
-	// Let a rebalance in flight settle.
-	time.Sleep(2 * time.Second)
+	// Let the rebalances in flight (a cooperative move, a warm-up's
+	// probing rebalance) settle.
+	waitSettled(t, app, in, a, b)
 	rebA := a.app.Metrics().Rebalances
 
 	b.stopOK(t)

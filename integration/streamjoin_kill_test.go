@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -103,30 +102,12 @@ func testStreamStreamJoinKilled(t *testing.T, g kstreams.Guarantee) {
 	}
 	produce(t, recs...)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperJoinInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	c := startChild(t, "TestHelperJoinInstance",
 		joinHelperEnv+"=1",
 		joinAppEnv+"="+app,
 		joinTopicsEnv+"="+strings.Join([]string{left, right, out}, ","),
 		joinGuaranteeEnv+"="+g.String(),
 	)
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
 	var seen []string
 	poll(t, 60*time.Second, "the helper to commit all left records and part of the right ones", func() (bool, string) {
 		if !c.alive() {

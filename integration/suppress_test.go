@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -207,32 +205,13 @@ func TestHelperSuppressInstance(t *testing.T) {
 // startSuppressInstance runs TestHelperSuppressInstance in a child process.
 func startSuppressInstance(t *testing.T, app, in, out string, g kstreams.Guarantee) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSuppressInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperSuppressInstance",
 		suppressHelperEnv+"=1",
 		suppressAppEnv+"="+app,
 		suppressInEnv+"="+in,
 		suppressOutEnv+"="+out,
 		suppressGuaranteeEnv+"="+g.String(),
 	)
-	c := &child{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			t.Logf("helper output:\n%s", c.out)
-		}
-	})
-	return c
 }
 
 // TestSuppressKilledInstance kills (SIGKILL) an instance of a final

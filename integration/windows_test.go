@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,29 +75,15 @@ func TestHelperWindowedInstance(t *testing.T) {
 	}
 }
 
-func startWindowedInstance(t *testing.T, app, in, out string) (*exec.Cmd, *lockedBuffer) {
+func startWindowedInstance(t *testing.T, app, in, out string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWindowedInstance$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		brokersEnv+"="+strings.Join(brokers, ","),
+	return startChild(t, "TestHelperWindowedInstance",
 		winHelperEnv+"=1",
 		winHelperStateEnv+"="+t.TempDir(),
 		helperAppEnv+"="+app,
 		helperInEnv+"="+in,
 		helperOutEnv+"="+out,
 	)
-	output := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = output, output
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the helper instance: %v", err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return cmd, output
 }
 
 // TestWindowedCountKilled kills (SIGKILL) an instance counting in windows
@@ -126,22 +111,19 @@ func TestWindowedCountKilled(t *testing.T) {
 		clean[window(string(r.Key), r.Timestamp.UnixMilli())]++
 	}
 
-	cmd, output := startWindowedInstance(t, app, in, out)
+	c := startWindowedInstance(t, app, in, out)
 	poll(t, 60*time.Second, "the helper instance to commit and produce", func() (bool, string) {
-		if cmd.ProcessState != nil {
+		if !c.alive() {
 			return false, "the helper exited"
 		}
 		com := committed(t, app, in)
 		return sum(com) >= 300 && len(com) >= 2, fmt.Sprintf("committed %v", com)
 	})
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatalf("killing the helper: %v", err)
-	}
-	_ = cmd.Wait()
+	c.kill(t)
 	com := committed(t, app, in)
 	t.Logf("killed the helper with %d of %d inputs committed (%v)", sum(com), len(inputs), com)
 	if sum(com) >= int64(len(inputs)) {
-		t.Fatalf("the helper committed every input before it was killed; the test needs it killed mid-stream\n%s", output)
+		t.Fatalf("the helper committed every input before it was killed; the test needs it killed mid-stream\n%s", c.out)
 	}
 	tail := map[string]int64{} // records past the commit, per window
 	for _, r := range inputs {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kstreams-go/kstreams"
 	"github.com/kstreams-go/kstreams/serde"
+	"github.com/kstreams-go/kstreams/state"
 )
 
 // keyMetadata returns where key of store lives, serialized with keys
@@ -28,9 +29,10 @@ func (q *Querier) ready(store string) error {
 }
 
 // wrap turns the error of a store not held here (rebalancing, restoring)
-// into an [UnavailableError].
+// or closed under the read (its task moved away meanwhile) into an
+// [UnavailableError].
 func (q *Querier) wrap(store string, err error) error {
-	if errors.Is(err, kstreams.ErrStoreNotAvailable) {
+	if errors.Is(err, kstreams.ErrStoreNotAvailable) || errors.Is(err, state.ErrClosed) {
 		return &UnavailableError{Store: store, Reason: err.Error()}
 	}
 	return err

@@ -193,15 +193,22 @@ func (q *Querier) MetadataForKey(store string, key []byte) (KeyMetadata, error) 
 		return KeyMetadata{}, err
 	}
 	hosts := q.e.Hosts()
-	n := 0
-	for _, h := range hosts {
-		for _, t := range h.Active {
-			if t.Subtopology == sub {
-				n = max(n, int(t.Partition)+1)
+	// The key's partition is among every task of the store's
+	// sub-topology: the hosts list fewer while a cooperative rebalance
+	// holds moving tasks back (a key hashed among those would be read
+	// from another partition, and answer "absent").
+	n := int(q.e.TaskCount(sub))
+	if n == 0 {
+		// A leader that sends no task counts: the highest task placed.
+		for _, h := range hosts {
+			for _, t := range slices.Concat(h.Active, h.Standby) {
+				if t.Subtopology == sub {
+					n = max(n, int(t.Partition)+1)
+				}
 			}
 		}
 	}
-	if n == 0 {
+	if len(hosts) == 0 || n == 0 {
 		return KeyMetadata{Partition: -1}, &UnavailableError{Store: store, Reason: "no instance hosts it (no assignment with query endpoints yet)"}
 	}
 	md := KeyMetadata{Partition: int32(q.part(key, n))}
@@ -262,12 +269,7 @@ func (s *KeyValue[K, V]) local() (state.ReadOnlyKeyValueStore[K, V], error) {
 	return st, nil
 }
 
-func (s *KeyValue[K, V]) wrap(err error) error {
-	if errors.Is(err, kstreams.ErrStoreNotAvailable) {
-		return &UnavailableError{Store: s.name, Reason: err.Error()}
-	}
-	return err
-}
+func (s *KeyValue[K, V]) wrap(err error) error { return s.q.wrap(s.name, err) }
 
 // Get reads key from this instance: from the partition of its task, which
 // must be active here. It fails with [ErrNotLocal] when another instance

@@ -82,6 +82,11 @@ type Assignment struct {
 	// Hosts maps every query endpoint of the group to the tasks its
 	// instance runs, so that any member knows where a key's state lives.
 	Hosts map[string]HostTasks `json:"hosts,omitempty"`
+	// Partitions is the number of tasks (input partitions) of each
+	// sub-topology, by id: where a key lives is its partition among
+	// these, which Hosts cannot tell while a moving task is held back
+	// from every member.
+	Partitions []int32 `json:"parts,omitempty"`
 	// Shutdown, when set, tells the member to shut down: a member of the
 	// group asked for it, and no tasks are assigned.
 	Shutdown *ShutdownRequest `json:"shutdown,omitempty"`
@@ -235,7 +240,19 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		standby = DistributeStandbys(b.statefulTasks(tasks), members, plan, b.standbys)
 	}
 	holdMoving(members, plan)
-	return b.syncAssignment(members, plan, standby, topics, probeAt)
+	return b.syncAssignment(members, plan, standby, taskCounts(tasks), topics, probeAt)
+}
+
+// taskCounts returns the number of tasks of each sub-topology, by id.
+func taskCounts(tasks []Task) []int32 {
+	var out []int32
+	for _, t := range tasks {
+		for len(out) <= t.Subtopology {
+			out = append(out, 0)
+		}
+		out[t.Subtopology] = max(out[t.Subtopology], t.Partition+1)
+	}
+	return out
 }
 
 func (b *Balancer) statefulTasks(tasks []Task) []Task {
@@ -514,10 +531,11 @@ func Hosts(members []Member, plan, standby map[string][]Task) map[string]HostTas
 	return hosts
 }
 
-// syncAssignment encodes each member's tasks; probeAt, if not zero, goes
+// syncAssignment encodes each member's tasks and the task counts of the
+// sub-topologies (counts); probeAt, if not zero, goes
 // to the first member of the leader's instance (the first member if the
 // leader's instance has none).
-func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, topics map[string]int32, probeAt int64) syncAssignment {
+func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]Task, counts []int32, topics map[string]int32, probeAt int64) syncAssignment {
 	out := make(syncAssignment, 0, len(members))
 	hosts := Hosts(members, plan, standby)
 	prober := slices.IndexFunc(members, func(m Member) bool { return m.Sub.Process == b.self.Process })
@@ -534,7 +552,7 @@ func (b *Balancer) syncAssignment(members []Member, plan, standby map[string][]T
 		for _, topic := range sortedKeys(parts) {
 			ka.Topics = append(ka.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: topic, Partitions: parts[topic]})
 		}
-		a := Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID], Hosts: hosts}
+		a := Assignment{Version: version, Active: plan[m.ID], Standby: standby[m.ID], Hosts: hosts, Partitions: counts}
 		if i == max(prober, 0) {
 			a.ProbeAt = probeAt
 		}

@@ -81,3 +81,41 @@ func TestBalancerIsCooperative(t *testing.T) {
 		t.Fatalf("owned partitions %+v generation %d", m.OwnedPartitions, m.Generation)
 	}
 }
+
+// TestAssignmentCarriesTaskCounts: while a cooperative rebalance holds a
+// moving task back from every member, the hosts no longer name it, and
+// the assignment still tells each member how many tasks each
+// sub-topology has (the partitions keys hash into, for queries).
+func TestAssignmentCarriesTaskCounts(t *testing.T) {
+	subs := []Subtopology{{ID: 0, Topics: []string{"a"}}, {ID: 1, Topics: []string{"b"}, Stateful: true}}
+	topics := map[string]int32{"a": 3, "b": 5}
+	all, err := Tasks(subs, topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []Member{
+		{ID: "m1", Sub: Subscription{Process: "p1", Endpoint: "h1:1"}, Previous: all},
+		{ID: "m2", Sub: Subscription{Process: "p2", Endpoint: "h2:1"}},
+	}
+	plan := Distribute(all, ms)
+	if held := holdMoving(ms, plan); held == 0 {
+		t.Fatalf("no task held back from the newcomer: plan %v", plan)
+	}
+	b := NewBalancer(subs, Subscription{Process: "p1", Endpoint: "h1:1"}, 0, nil)
+	for _, sa := range b.syncAssignment(ms, plan, nil, taskCounts(all), topics, 0) {
+		if _, err := b.ParseSyncAssignment(sa.MemberAssignment); err != nil {
+			t.Fatal(err)
+		}
+		last := b.Last()
+		if !slices.Equal(last.Partitions, []int32{3, 5}) {
+			t.Errorf("member %s: task counts %v, want [3 5]", sa.MemberID, last.Partitions)
+		}
+		placed := 0
+		for _, h := range last.Hosts {
+			placed += len(h.Active)
+		}
+		if placed >= len(all) {
+			t.Errorf("member %s: hosts place %d of %d tasks; the held-back ones should be missing", sa.MemberID, placed, len(all))
+		}
+	}
+}

@@ -56,7 +56,7 @@ func (th *thread) onAssigned(ctx context.Context, cl *kgo.Client, added map[stri
 			wanted[id] = true
 		}
 	}
-	th.e.hostMap.set(last.Hosts)
+	th.e.hostMap.set(last.Hosts, last.Partitions)
 	// What the thread runs and the assignment no longer names was revoked
 	// before this callback; anything left (an assignment the member did
 	// not revoke for) is closed without committing.
@@ -194,7 +194,7 @@ func (th *thread) startTaskLocked(id processor.TaskID) error {
 		th.runLocked(t)
 		return nil
 	}
-	t.hideStores()
+	// NewTask hid its stores from queries: they restore first.
 	th.restoring[id] = &restoringTask{t: t}
 	th.cl.PauseFetchPartitions(th.partitionsOfTask(id))
 	return nil

@@ -17,12 +17,29 @@ import (
 type hostMap struct {
 	mu    sync.Mutex
 	hosts map[string]assign.HostTasks
+	// parts is the number of tasks of each sub-topology, by id.
+	parts []int32
 }
 
-func (h *hostMap) set(m map[string]assign.HostTasks) {
+func (h *hostMap) set(m map[string]assign.HostTasks, parts []int32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.hosts = m
+	h.hosts, h.parts = m, parts
+}
+
+// TaskCount returns the number of tasks (input partitions) of sub-topology
+// sub as of the last assignment this instance received, 0 when it does
+// not know (no assignment yet, or a leader that did not send the counts).
+// The partition of a key is its partition among these, as Kafka Streams
+// takes it from the topics' metadata: the tasks Hosts lists are fewer
+// while a cooperative rebalance holds moving tasks back.
+func (e *Engine) TaskCount(sub int) int32 {
+	e.hostMap.mu.Lock()
+	defer e.hostMap.mu.Unlock()
+	if sub < 0 || sub >= len(e.hostMap.parts) {
+		return 0
+	}
+	return e.hostMap.parts[sub]
 }
 
 // Hosts returns the query endpoints of the group and the tasks each

@@ -236,7 +236,13 @@ func (t *Task) init() error {
 	if err := t.openStores(); err != nil {
 		return err
 	}
-	if t.cfg.Registry != nil {
+	switch {
+	case t.cfg.Registry == nil:
+	case len(t.Changelogs()) > 0:
+		// Its stores restore before the task runs: hidden from queries
+		// from the start, not shown empty until the thread hides them.
+		t.hideStores()
+	default:
 		for _, ts := range t.stores {
 			t.cfg.Registry.add(ts.spec.Name, t.id, ts.queryView())
 		}

@@ -214,6 +214,12 @@ func newThread(e *Engine, id int) (*thread, error) {
 	// take th.mu, so they wait until the thread is complete.
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	// The thread rebalances until its first assignment, which may come
+	// before run starts: marked here, before the client exists, and not in
+	// run, which would mark it again after that assignment and leave the
+	// instance Rebalancing until the next one.
+	e.threadRebalancing(id, true)
+	th.rebalanceStarted()
 	th.restorer = restorer
 	restorer.listener = e.sensors.restoreListener(e.plan, e.cfg.Logger, e.ThreadID(id), e.cfg.RestoreListener)
 	opts = slices.Clip(append(opts, e.cfg.ClientOpts...))
@@ -256,12 +262,8 @@ func (th *thread) withClientHooks(opts []kgo.Opt) []kgo.Opt {
 const logEvery = 30 * time.Second
 
 func (th *thread) run(ctx context.Context) error {
-	th.e.threadRebalancing(th.id, true)
 	th.lastCommit = time.Now()
 	th.sens.Start.Store(th.lastCommit.UnixMilli())
-	th.mu.Lock()
-	th.rebalanceStarted()
-	th.mu.Unlock()
 	// The producer id is loaded lazily at the first record; loading it
 	// while the group forms takes a round trip off the first output.
 	// Failures are the producer's to report when it produces.
