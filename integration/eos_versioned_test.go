@@ -94,8 +94,9 @@ func versionedInput(t *testing.T, in string, partitions int32, keys, total int) 
 // each key's latest version is its final count at the timestamp of its
 // last record, and that as of each earlier record of the key the store
 // answers the count then: the store holds exactly the committed history.
-// Record n has timestamp base + n.
-func checkVersionedStore(t *testing.T, dir, app string, seq map[string][]int, base int64) {
+// Record n has timestamp base + n. Without history, only the latest
+// versions are checked.
+func checkVersionedStore(t *testing.T, dir, app string, seq map[string][]int, base int64, history bool) {
 	t.Helper()
 	taskDirs, err := filepath.Glob(filepath.Join(dir, app, "0_*"))
 	if err != nil || len(taskDirs) == 0 {
@@ -125,6 +126,9 @@ func checkVersionedStore(t *testing.T, dir, app string, seq map[string][]int, ba
 			if want := int64(len(ns)); last.Value != want || last.Timestamp != base+int64(ns[len(ns)-1]) {
 				bad++
 				t.Errorf("key %s: latest version %d@%d, want %d@%d", k, last.Value, last.Timestamp, want, base+int64(ns[len(ns)-1]))
+			}
+			if !history {
+				continue
 			}
 			for i, n := range ns[:len(ns)-1] {
 				v, ok, err := s.GetAsOf(k, base+int64(n))
@@ -173,7 +177,7 @@ func TestExactlyOnceVersionedRestoreAfterKill(t *testing.T) {
 	if dups := checkExactCounts(t, out, truth, false); dups > 0 {
 		t.Errorf("%d duplicates in the read-committed output", dups)
 	}
-	checkVersionedStore(t, dir, app, seq, base)
+	checkVersionedStore(t, dir, app, seq, base, true)
 
 	fresh := t.TempDir()
 	full := runApp(t, eosVersionedTopology(t, in, out, nil), eosOpts(app, fresh)...)
@@ -182,7 +186,11 @@ func TestExactlyOnceVersionedRestoreAfterKill(t *testing.T) {
 	})
 	full.stopOK(t)
 	fullRestored := full.app.Metrics().Restored
-	checkVersionedStore(t, fresh, app, seq, base)
+	// A full restore reads the compacted changelog: a real broker keeps
+	// superseded versions for min.compaction.lag.ms (the history retention
+	// plus a day, as Kafka Streams sets it), kfake compacts them away at
+	// once, so on kfake only the latest versions are there to check.
+	checkVersionedStore(t, fresh, app, seq, base, realBroker)
 	t.Logf("versioned store: %d keys (%d changelog records); killed with %d of %d inputs committed; restored after SIGKILL: %d records; full restore (fresh state directory): %d records",
 		keys, sum(endOffsets(t, app+"-"+eosVersionedStore+"-changelog")), sum(com), total, afterKill, fullRestored)
 	if afterKill*10 > keys {
